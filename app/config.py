@@ -1,0 +1,234 @@
+"""The service's settings: read once from FIXWRIGHT_* variables (and .env), validated all at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PREFIX = "FIXWRIGHT_"
+LOG_FORMATS = ("auto", "json", "console")
+SANDBOX_RUNTIMES = ("runc", "runsc")
+
+
+class ConfigError(Exception):
+    """Every problem found in the configuration, each naming the variable and the fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to know, fixed for the life of the process."""
+
+    webhook_secrets: tuple[str, ...]
+    app_id: str = ""
+    private_key: str = field(default="", repr=False)
+    github_api_url: str = "https://api.github.com"
+    github_web_url: str = "https://github.com"
+    trigger_label: str = "fixwright"
+    store_url: str = "sqlite:///data/fixwright.db"
+    workers: int = 2
+    log_format: str = "auto"
+    log_level: str = "info"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 2
+    poll_interval_seconds: float = 1.0
+    anthropic_api_key: str = field(default="", repr=False)
+    model_upstream_url: str = "https://api.anthropic.com"
+    model: str = ""
+    max_turns: int = 30
+    sandbox_image: str = "fixwright-sandbox:latest"
+    sandbox_runtime: str = "runc"
+    sandbox_memory: str = "2g"
+    sandbox_cpus: float = 1.0
+    sandbox_pids: int = 512
+    sandbox_timeout_seconds: float = 1800.0
+    job_token_budget: int = 2_000_000
+    state_dir: str = "data"
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The configured values that must never appear in a log, record or comment."""
+        return tuple(
+            s for s in (*self.webhook_secrets, self.private_key, self.anthropic_api_key) if s
+        )
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a .env file of KEY=VALUE lines (optionally quoted); comments and blanks skipped."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+            if raw.strip().split("=", 1)[1].strip().startswith('"'):
+                value = value.replace("\\n", "\n")
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(environ: Mapping[str, str], dotenv: Path | None = Path(".env")) -> Settings:
+    """Build Settings from the environment (which wins over .env); raise ConfigError listing all problems."""
+    env = {**(read_dotenv(dotenv) if dotenv else {}), **environ}
+    problems: list[str] = []
+    reader = _Reader(env, problems)
+
+    secrets = tuple(
+        s for s in (reader.text("WEBHOOK_SECRET"), reader.text("WEBHOOK_SECRET_PREVIOUS")) if s
+    )
+    if not env.get(PREFIX + "WEBHOOK_SECRET"):
+        problems.append(
+            f"{PREFIX}WEBHOOK_SECRET is not set: the service never accepts unsigned webhooks. "
+            "Set it to the webhook secret of your GitHub App (Settings > Developer settings > "
+            "GitHub Apps > your app > Webhook secret)."
+        )
+    app_id = reader.text("APP_ID")
+    if app_id and not app_id.isdigit():
+        problems.append(f"{PREFIX}APP_ID must be the numeric App ID shown on the App's page, got {app_id!r}.")
+    if not app_id:
+        problems.append(
+            f"{PREFIX}APP_ID is not set: set it to the numeric App ID shown on your GitHub App's page."
+        )
+    private_key = _private_key(env, problems)
+
+    values: dict[str, Any] = {
+        "webhook_secrets": secrets,
+        "app_id": app_id,
+        "private_key": private_key,
+        "github_api_url": reader.url("GITHUB_API_URL", Settings.github_api_url),
+        "github_web_url": reader.url("GITHUB_WEB_URL", Settings.github_web_url),
+        "trigger_label": reader.text("TRIGGER_LABEL") or Settings.trigger_label,
+        "store_url": reader.store_url("STORE_URL", Settings.store_url),
+        "workers": reader.number("WORKERS", int, Settings.workers, minimum=0),
+        "log_format": reader.choice("LOG_FORMAT", LOG_FORMATS, Settings.log_format),
+        "log_level": reader.choice(
+            "LOG_LEVEL", ("debug", "info", "warning", "error"), Settings.log_level
+        ),
+        "host": reader.text("HOST") or Settings.host,
+        "port": reader.number("PORT", int, Settings.port, minimum=0),
+        "job_lease_seconds": reader.number("JOB_LEASE_SECONDS", float, 60.0, minimum=1),
+        "job_max_attempts": reader.number("JOB_MAX_ATTEMPTS", int, 2, minimum=1),
+        "poll_interval_seconds": reader.number("POLL_INTERVAL_SECONDS", float, 1.0, minimum=0.01),
+        "anthropic_api_key": reader.text("ANTHROPIC_API_KEY"),
+        "model_upstream_url": reader.url("MODEL_UPSTREAM_URL", Settings.model_upstream_url),
+        "model": reader.text("MODEL"),
+        "max_turns": reader.number("MAX_TURNS", int, Settings.max_turns, minimum=1),
+        "sandbox_image": reader.text("SANDBOX_IMAGE") or Settings.sandbox_image,
+        "sandbox_runtime": reader.choice("SANDBOX_RUNTIME", SANDBOX_RUNTIMES, "runc"),
+        "sandbox_memory": reader.text("SANDBOX_MEMORY") or Settings.sandbox_memory,
+        "sandbox_cpus": reader.number("SANDBOX_CPUS", float, Settings.sandbox_cpus, minimum=0.1),
+        "sandbox_pids": reader.number("SANDBOX_PIDS", int, Settings.sandbox_pids, minimum=16),
+        "sandbox_timeout_seconds": reader.number(
+            "SANDBOX_TIMEOUT_SECONDS", float, Settings.sandbox_timeout_seconds, minimum=1
+        ),
+        "job_token_budget": reader.number(
+            "JOB_TOKEN_BUDGET", int, Settings.job_token_budget, minimum=1
+        ),
+        "state_dir": reader.text("STATE_DIR") or Settings.state_dir,
+    }
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**values)
+
+
+def _private_key(env: Mapping[str, str], problems: list[str]) -> str:
+    """The App's PEM private key, given as a value or as a path to a file."""
+    value = env.get(PREFIX + "PRIVATE_KEY", "")
+    path = env.get(PREFIX + "PRIVATE_KEY_PATH", "")
+    if value and path:
+        problems.append(
+            f"{PREFIX}PRIVATE_KEY and {PREFIX}PRIVATE_KEY_PATH are both set: keep one of them."
+        )
+        return ""
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            problems.append(
+                f"{PREFIX}PRIVATE_KEY_PATH={path} cannot be read ({error.strerror}): point it at the "
+                ".pem file downloaded from your GitHub App's page."
+            )
+            return ""
+    if not value:
+        problems.append(
+            f"{PREFIX}PRIVATE_KEY_PATH is not set: point it at the .pem private key downloaded from "
+            f"your GitHub App's page (or put the key itself in {PREFIX}PRIVATE_KEY)."
+        )
+        return ""
+    value = value.replace("\\n", "\n").strip() + "\n"
+    if "PRIVATE KEY-----" not in value:
+        name = PREFIX + ("PRIVATE_KEY_PATH" if path else "PRIVATE_KEY")
+        problems.append(
+            f"{name} does not hold a PEM private key (no '-----BEGIN ... PRIVATE KEY-----' line): "
+            "use the .pem file GitHub generated for the App."
+        )
+        return ""
+    return value
+
+
+@dataclass
+class _Reader:
+    """Reads typed values out of the environment, collecting problems instead of raising."""
+
+    env: Mapping[str, str]
+    problems: list[str]
+
+    def text(self, name: str) -> str:
+        return self.env.get(PREFIX + name, "").strip()
+
+    def number(
+        self, name: str, kind: Callable[[str], int | float], default: Any, *, minimum: float
+    ) -> Any:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problems.append(f"{PREFIX}{name} must be a {kind.__name__} (e.g. {default}), got {raw!r}.")
+            return default
+        if value < minimum:
+            self.problems.append(f"{PREFIX}{name} must be at least {minimum}, got {raw!r}.")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        raw = self.text(name).lower() or default
+        if raw not in allowed:
+            self.problems.append(f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {raw!r}.")
+            return default
+        return raw
+
+    def url(self, name: str, default: str) -> str:
+        raw = self.text(name) or default
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problems.append(
+                f"{PREFIX}{name} must be an http(s) URL such as {default}, got {raw!r}."
+            )
+        return raw.rstrip("/")
+
+    def store_url(self, name: str, default: str) -> str:
+        raw = self.text(name) or default
+        if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            self.problems.append(
+                f"{PREFIX}{name} must be sqlite:///PATH or postgresql://..., got {raw!r}."
+            )
+        return raw
+
+
+def settings_from_environment() -> Settings:
+    """The entry point's one read of the process environment."""
+    return load_settings(os.environ)
