@@ -26,7 +26,7 @@ class ConfigError(Exception):
 class Settings:
     """Everything the service needs to know, fixed for the life of the process."""
 
-    webhook_secrets: tuple[str, ...]
+    webhook_secrets: tuple[str, ...] = field(repr=False)
     app_id: str = ""
     private_key: str = field(default="", repr=False)
     github_api_url: str = "https://api.github.com"
@@ -62,20 +62,20 @@ class Settings:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse a .env file of KEY=VALUE lines (optionally quoted); comments and blanks skipped."""
+    """Parse a .env file of KEY=VALUE lines; quotes are stripped and "\\n" in double quotes is a newline."""
     values: dict[str, str] = {}
     if not path.is_file():
         return values
     for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
+        line = raw.strip().removeprefix("export ")
         if not line or line.startswith("#") or "=" not in line:
             continue
-        key, _, value = line.removeprefix("export ").partition("=")
+        key, _, value = line.partition("=")
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1].replace("\\n", "\n")
+        elif len(value) >= 2 and value[0] == value[-1] == "'":
             value = value[1:-1]
-            if raw.strip().split("=", 1)[1].strip().startswith('"'):
-                value = value.replace("\\n", "\n")
         values[key.strip()] = value
     return values
 
@@ -222,9 +222,9 @@ class _Reader:
 
     def store_url(self, name: str, default: str) -> str:
         raw = self.text(name) or default
-        if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        if not raw.startswith("sqlite:///"):
             self.problems.append(
-                f"{PREFIX}{name} must be sqlite:///PATH or postgresql://..., got {raw!r}."
+                f"{PREFIX}{name} must be sqlite:///PATH (e.g. sqlite:///data/fixwright.db), got {raw!r}."
             )
         return raw
 

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fakes.model.fixtures",
     "tests.fixtures.service",
     "tests.fixtures.docker",
+    "tests.fixtures.sandbox",
 ]
 
 

@@ -1,0 +1,104 @@
+"""The `fixwright` command: serve, inspect jobs, and the sandbox commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from app.config import ConfigError, Settings, settings_from_environment
+
+
+def load_or_explain() -> Settings | None:
+    """Settings from the environment, or None after printing every problem to stderr."""
+    try:
+        return settings_from_environment()
+    except ConfigError as error:
+        print("fixwright: the configuration has problems:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        print("See README.md, section Configuration.", file=sys.stderr)
+        return None
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the web service and its workers until stopped."""
+    import uvicorn
+
+    from app.log import configure_logging
+    from app.web import create_app
+    from handlers import build_router
+
+    settings = load_or_explain()
+    if settings is None:
+        return 2
+    configure_logging(
+        log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
+    )
+    app = create_app(settings, build_router())
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def show_jobs(args: argparse.Namespace) -> int:
+    """Print recent jobs: what an operator checks first."""
+    from app.store import JobState, open_store
+
+    settings = load_or_explain()
+    if settings is None:
+        return 2
+
+    async def listing() -> None:
+        store = open_store(settings.store_url)
+        try:
+            state = JobState(args.state) if args.state else None
+            for job in await store.list_jobs(state, args.limit):
+                print(
+                    f"{job.id}  {job.state.value:<9}  {job.kind:<7}  {job.target:<40}  "
+                    f"attempts={job.attempts}  {job.summary}"
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(listing())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fixwright", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser("serve", help="run the web service and its workers")
+    serve_parser.add_argument("--host", help="address to listen on (default FIXWRIGHT_HOST)")
+    serve_parser.add_argument("--port", type=int, help="port to listen on (default FIXWRIGHT_PORT)")
+    serve_parser.set_defaults(func=serve)
+
+    jobs_parser = commands.add_parser("jobs", help="list recent jobs")
+    jobs_parser.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    jobs_parser.add_argument("--limit", type=int, default=20)
+    jobs_parser.set_defaults(func=show_jobs)
+
+    try:
+        from sandbox import cli as sandbox_cli
+    except ImportError:  # the sandbox commands are optional until their module is present
+        sandbox_cli = None
+    if sandbox_cli is not None and hasattr(sandbox_cli, "register"):
+        sandbox_cli.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The service's error tree and the one JSON shape every rejected request gets."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+
+
+class FixwrightError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+class RequestRejected(FixwrightError):
+    """A request we refuse: carries the HTTP status, a stable code and a reason for the caller."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class JobFailed(FixwrightError):
+    """A job could not finish; `reason` is said on the GitHub thread, `next_step` tells how to recover."""
+
+    def __init__(self, reason: str, next_step: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.next_step = next_step
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """{"error": {"code": ..., "message": ...}} with the given status."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)

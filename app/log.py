@@ -1,0 +1,87 @@
+"""Structured logs: one line per delivery and per job, JSON off a terminal, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Token shapes that must never reach a log line, whatever the configuration says.
+TOKEN_PATTERN = re.compile(
+    r"(?:gh[opsur]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-ant-[A-Za-z0-9_\-]{8,}"
+    r"|fwcap-[A-Za-z0-9_\-]{16,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)"
+)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """The text with known token shapes and the given secret values replaced."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return TOKEN_PATTERN.sub(REDACTED, text)
+
+
+def redact_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {key: redact_value(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(item, secrets) for item in value)
+    if isinstance(value, BaseException):
+        return redact_text(repr(value), secrets)
+    return value
+
+
+class Redactor:
+    """A structlog processor that redacts secrets from every field of every line."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self.secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+
+    def __call__(
+        self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        del logger, method
+        return {key: redact_value(value, self.secrets) for key, value in event_dict.items()}
+
+
+def configure_logging(
+    *, log_format: str = "auto", level: str = "info", secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> None:
+    """Set up structlog once, at start: JSON unless a terminal (or the setting) asks for colour."""
+    stream = stream or sys.stdout
+    as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            Redactor(secrets),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**bound: Any) -> Any:
+    return structlog.get_logger("fixwright").bind(**bound)

@@ -1,0 +1,34 @@
+"""The durable job store: deliveries, jobs with leases, and each job's event log."""
+
+from __future__ import annotations
+
+from app.store.model import (
+    FINISHED_STATES,
+    Delivery,
+    Job,
+    JobEvent,
+    JobState,
+    NewJob,
+    Store,
+)
+
+
+def open_store(url: str, *, max_attempts: int = 2) -> Store:
+    """The store engine named by the URL (sqlite:///PATH is the embedded default)."""
+    if url.startswith("sqlite:///"):
+        from app.store.sqlite import SQLiteStore, sqlite_path
+
+        return SQLiteStore(sqlite_path(url), max_attempts=max_attempts)
+    raise ValueError(f"unsupported store URL {url.split(':', 1)[0]}:// (use sqlite:///PATH)")
+
+
+__all__ = [
+    "FINISHED_STATES",
+    "Delivery",
+    "Job",
+    "JobEvent",
+    "JobState",
+    "NewJob",
+    "Store",
+    "open_store",
+]

@@ -1,0 +1,135 @@
+"""What the job store holds: plain records shared by every store engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A verified webhook delivery, as recorded for de-duplication and audit."""
+
+    id: str
+    event: str
+    action: str = ""
+    installation_id: int | None = None
+    repository: str = ""
+    outcome: str = "ignored"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job to queue, decided at intake from the delivery alone (no I/O)."""
+
+    kind: str
+    repository: str
+    target: str
+    installation_id: int | None
+    requested_by: str
+    payload: Mapping[str, Any]
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as stored: what to do, for whom, and how far it got."""
+
+    id: str
+    kind: str
+    repository: str
+    target: str
+    number: int | None
+    installation_id: int | None
+    requested_by: str
+    delivery_id: str
+    payload: Mapping[str, Any]
+    state: JobState
+    attempts: int
+    max_attempts: int
+    lease_owner: str | None
+    lease_expires_at: float | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    summary: str
+    usage: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One entry of a job's append-only log (progress, stream-json events)."""
+
+    job_id: str
+    seq: int
+    at: float
+    kind: str
+    data: Mapping[str, Any]
+
+
+class Store(Protocol):
+    """The durable store every engine implements; all methods are safe to call concurrently."""
+
+    async def record_delivery(self, delivery: Delivery, jobs: list[NewJob]) -> list[str] | None:
+        """Record a delivery and queue its jobs in one transaction; None if the id was seen before."""
+
+    async def lease(self, worker_id: str, lease_seconds: float) -> Job | None:
+        """Take the oldest queued job whose target has no running job, or None."""
+
+    async def heartbeat(self, job_id: str, worker_id: str, lease_seconds: float) -> bool:
+        """Extend a held lease; False when the lease was lost or the job cancelled."""
+
+    async def finish(
+        self,
+        job_id: str,
+        worker_id: str,
+        state: JobState,
+        summary: str,
+        usage: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record a job's end; False when this worker no longer held it."""
+
+    async def reclaim_expired(self) -> list[str]:
+        """Take back running jobs whose lease expired (their worker died); returns their ids."""
+
+    async def cancel(self, job_id: str, reason: str) -> bool:
+        """Cancel a queued or running job; the worker notices at its next heartbeat."""
+
+    async def append_event(self, job_id: str, kind: str, data: Mapping[str, Any]) -> int:
+        """Append to a job's log and return the entry's sequence number."""
+
+    async def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
+        """A job's log entries with a sequence number above `after`."""
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def list_jobs(self, state: JobState | None = None, limit: int = 50) -> list[Job]: ...
+
+    async def has_delivery(self, delivery_id: str) -> bool: ...
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached."""
+
+    async def close(self) -> None: ...
+
+
+def dumps(data: Mapping[str, Any] | None) -> str:
+    return json.dumps(data or {}, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None) -> dict[str, Any]:
+    return json.loads(text) if text else {}

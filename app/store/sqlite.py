@@ -1,0 +1,335 @@
+"""The embedded job store: SQLite in WAL mode, one writer at a time, every call off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.store.model import (
+    Delivery,
+    Job,
+    JobEvent,
+    JobState,
+    NewJob,
+    dumps,
+    loads,
+)
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    action TEXT NOT NULL DEFAULT '',
+    installation_id INTEGER,
+    repository TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    target TEXT NOT NULL,
+    number INTEGER,
+    installation_id INTEGER,
+    requested_by TEXT NOT NULL DEFAULT '',
+    delivery_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    lease_owner TEXT,
+    lease_expires_at REAL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    updated_at REAL NOT NULL,
+    summary TEXT NOT NULL DEFAULT '',
+    usage TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (target, state);
+CREATE TABLE IF NOT EXISTS job_events (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+"""
+
+JOB_COLUMNS = (
+    "id, kind, repository, target, number, installation_id, requested_by, delivery_id, payload,"
+    " state, attempts, max_attempts, lease_owner, lease_expires_at, created_at, started_at,"
+    " finished_at, summary, usage"
+)
+
+# The oldest queued job whose target (issue or PR) has nothing running: jobs for one target
+# run one at a time, in order.
+NEXT_LEASABLE = f"""
+SELECT {JOB_COLUMNS} FROM jobs AS candidate
+WHERE state = 'queued'
+  AND NOT EXISTS (
+      SELECT 1 FROM jobs AS busy WHERE busy.target = candidate.target AND busy.state = 'running'
+  )
+  AND NOT EXISTS (
+      SELECT 1 FROM jobs AS earlier
+      WHERE earlier.target = candidate.target AND earlier.state = 'queued'
+        AND earlier.created_at < candidate.created_at
+  )
+ORDER BY created_at
+LIMIT 1
+"""
+
+
+def sqlite_path(url: str) -> Path:
+    """The file behind sqlite:///relative/path or sqlite:////absolute/path."""
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def row_to_job(row: tuple[Any, ...]) -> Job:
+    (job_id, kind, repository, target, number, installation_id, requested_by, delivery_id,
+     payload, state, attempts, max_attempts, lease_owner, lease_expires_at, created_at,
+     started_at, finished_at, summary, usage) = row  # fmt: skip
+    return Job(
+        id=job_id,
+        kind=kind,
+        repository=repository,
+        target=target,
+        number=number,
+        installation_id=installation_id,
+        requested_by=requested_by,
+        delivery_id=delivery_id,
+        payload=loads(payload),
+        state=JobState(state),
+        attempts=attempts,
+        max_attempts=max_attempts,
+        lease_owner=lease_owner,
+        lease_expires_at=lease_expires_at,
+        created_at=created_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        summary=summary,
+        usage=loads(usage),
+    )
+
+
+class SQLiteStore:
+    """The Store on one SQLite file; a lock serialises writers, threads keep the loop free."""
+
+    def __init__(self, path: Path, *, max_attempts: int = 2, clock: Callable[[], float] = time.time):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a 202 promises GitHub the delivery is safe, even across a power cut.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+        self._max_attempts = max_attempts
+        self._clock = clock
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self._locked, work)
+
+    def _locked(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
+
+    async def record_delivery(self, delivery: Delivery, jobs: list[NewJob]) -> list[str] | None:
+        now = self._clock()
+
+        def work(db: sqlite3.Connection) -> list[str] | None:
+            inserted = db.execute(
+                "INSERT INTO deliveries (id, event, action, installation_id, repository, outcome,"
+                " received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (delivery.id, delivery.event, delivery.action, delivery.installation_id,
+                 delivery.repository, delivery.outcome, now),
+            ).rowcount
+            if not inserted:
+                return None
+            return [self._insert_job(db, delivery.id, job, now) for job in jobs]
+
+        return await self._run(work)
+
+    def _insert_job(self, db: sqlite3.Connection, delivery_id: str, job: NewJob, now: float) -> str:
+        job_id = uuid.uuid4().hex
+        # A newer trigger for the same target and kind replaces one still waiting.
+        db.execute(
+            "UPDATE jobs SET state = 'cancelled', summary = 'superseded by a newer trigger',"
+            " finished_at = ?, updated_at = ? WHERE target = ? AND kind = ? AND state = 'queued'",
+            (now, now, job.target, job.kind),
+        )
+        db.execute(
+            "INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,"
+            " delivery_id, payload, state, max_attempts, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+            (job_id, job.kind, job.repository, job.target, job.number, job.installation_id,
+             job.requested_by, delivery_id, dumps(job.payload), self._max_attempts, now, now),
+        )
+        return job_id
+
+    async def lease(self, worker_id: str, lease_seconds: float) -> Job | None:
+        def work(db: sqlite3.Connection) -> Job | None:
+            row = db.execute(NEXT_LEASABLE).fetchone()
+            if row is None:
+                return None
+            now = self._clock()
+            db.execute(
+                "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
+                " attempts = attempts + 1, started_at = COALESCE(started_at, ?), updated_at = ?"
+                " WHERE id = ?",
+                (worker_id, now + lease_seconds, now, now, row[0]),
+            )
+            return self._get(db, row[0])
+
+        return await self._run(work)
+
+    async def heartbeat(self, job_id: str, worker_id: str, lease_seconds: float) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            now = self._clock()
+            return bool(
+                db.execute(
+                    "UPDATE jobs SET lease_expires_at = ?, updated_at = ?"
+                    " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                    (now + lease_seconds, now, job_id, worker_id),
+                ).rowcount
+            )
+
+        return await self._run(work)
+
+    async def finish(
+        self,
+        job_id: str,
+        worker_id: str,
+        state: JobState,
+        summary: str,
+        usage: Mapping[str, Any] | None = None,
+    ) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            now = self._clock()
+            return bool(
+                db.execute(
+                    "UPDATE jobs SET state = ?, summary = ?, usage = ?, finished_at = ?,"
+                    " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+                    " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                    (state.value, summary, dumps(usage), now, now, job_id, worker_id),
+                ).rowcount
+            )
+
+        return await self._run(work)
+
+    async def reclaim_expired(self) -> list[str]:
+        def work(db: sqlite3.Connection) -> list[str]:
+            now = self._clock()
+            expired = db.execute(
+                "SELECT id, attempts, max_attempts FROM jobs"
+                " WHERE state = 'running' AND lease_expires_at < ?",
+                (now,),
+            ).fetchall()
+            for job_id, attempts, max_attempts in expired:
+                if attempts >= max_attempts:
+                    db.execute(
+                        "UPDATE jobs SET state = 'failed', summary = ?, finished_at = ?,"
+                        " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
+                        (f"the worker running this job stopped {attempts} times; not retried",
+                         now, now, job_id),
+                    )
+                else:
+                    db.execute(
+                        "UPDATE jobs SET state = 'queued', lease_owner = NULL,"
+                        " lease_expires_at = NULL, updated_at = ? WHERE id = ?",
+                        (now, job_id),
+                    )
+            return [job_id for job_id, _, _ in expired]
+
+        return await self._run(work)
+
+    async def cancel(self, job_id: str, reason: str) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            now = self._clock()
+            return bool(
+                db.execute(
+                    "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?,"
+                    " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+                    " WHERE id = ? AND state IN ('queued', 'running')",
+                    (reason, now, now, job_id),
+                ).rowcount
+            )
+
+        return await self._run(work)
+
+    async def append_event(self, job_id: str, kind: str, data: Mapping[str, Any]) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = ?", (job_id,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO job_events (job_id, seq, at, kind, data) VALUES (?, ?, ?, ?, ?)",
+                (job_id, last + 1, self._clock(), kind, dumps(data)),
+            )
+            return int(last) + 1
+
+        return await self._run(work)
+
+    async def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
+        def work(db: sqlite3.Connection) -> list[JobEvent]:
+            rows = db.execute(
+                "SELECT job_id, seq, at, kind, data FROM job_events"
+                " WHERE job_id = ? AND seq > ? ORDER BY seq",
+                (job_id, after),
+            ).fetchall()
+            return [JobEvent(r[0], r[1], r[2], r[3], loads(r[4])) for r in rows]
+
+        return await self._run(work)
+
+    def _get(self, db: sqlite3.Connection, job_id: str) -> Job | None:
+        row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
+        return row_to_job(row) if row else None
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return await self._run(lambda db: self._get(db, job_id))
+
+    async def list_jobs(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
+        def work(db: sqlite3.Connection) -> list[Job]:
+            where, args = ("WHERE state = ?", [state.value]) if state else ("", [])
+            rows = db.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs {where} ORDER BY created_at DESC LIMIT ?",  # noqa: S608
+                (*args, limit),
+            ).fetchall()
+            return [row_to_job(row) for row in rows]
+
+        return await self._run(work)
+
+    async def has_delivery(self, delivery_id: str) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            found = db.execute("SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            return found is not None
+
+        return await self._run(work)
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            self._db.close()

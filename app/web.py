@@ -1,0 +1,98 @@
+"""The Starlette application: webhook intake, health and metrics, with the worker pool in its lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.config import Settings
+from app.errors import error_response
+from app.github_connect import connect_with
+from app.intake import Intake, receive
+from app.log import get_logger
+from app.metrics import Metrics, create_metrics
+from app.routing import Router
+from app.store import Store, open_store
+from app.worker import GitHubConnector, WorkerPool
+
+
+@dataclass
+class Service:
+    """The parts built at start, shared by the routes and the workers."""
+
+    settings: Settings
+    store: Store
+    router: Router
+    metrics: Metrics
+    pool: WorkerPool
+
+
+def create_app(
+    settings: Settings,
+    router: Router,
+    *,
+    connect: GitHubConnector | None = None,
+    store_factory: Callable[[], Store] | None = None,
+) -> Starlette:
+    """The ASGI app; the store and workers start with it and stop with it."""
+    metrics = create_metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = (store_factory or (lambda: open_store(settings.store_url, max_attempts=settings.job_max_attempts)))()
+        pool = WorkerPool(
+            settings=settings, store=store, router=router, connect=connect or connect_with(settings), metrics=metrics
+        )
+        service = Service(settings, store, router, metrics, pool)
+        app.state.service = service
+        app.state.intake = Intake(settings, store, router, metrics, pool.wake)
+        await pool.start()
+        get_logger().info("service.started", workers=settings.workers, store=settings.store_url.split(":")[0])
+        try:
+            yield
+        finally:
+            await pool.stop()
+            await store.close()
+            get_logger().info("service.stopped")
+
+    async def webhook(request: Request) -> Response:
+        return await receive(request.app.state.intake, request)
+
+    async def health(request: Request) -> Response:
+        service: Service = request.app.state.service
+        try:
+            await service.store.ping()
+        except Exception as error:  # reported to the caller, not raised: health must answer
+            return JSONResponse({"status": "unhealthy", "store": f"unreachable: {type(error).__name__}"}, 503)
+        return JSONResponse({"status": "ok", "store": "ok", "workers": settings.workers})
+
+    async def prometheus(request: Request) -> Response:
+        del request
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return error_response(error.status_code, code, f"{request.method} {request.url.path}: {error.detail}")
+
+    async def server_error(request: Request, error: Exception) -> Response:
+        get_logger().error("request.failed", path=request.url.path, error=repr(error))
+        return error_response(500, "internal_error", "the service failed to handle this request; see its log")
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/github", webhook, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics/prometheus", prometheus, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, 500: server_error},
+    )

@@ -1,0 +1,147 @@
+"""The worker pool: leases queued jobs, heartbeats while they run, and takes back crashed ones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from app.config import Settings
+from app.context import Context
+from app.errors import JobFailed
+from app.events import WebhookEvent
+from app.log import get_logger
+from app.metrics import Metrics
+from app.routing import Router
+from app.store import Job, JobState, Store
+
+# Opens a GitHub client for a job: an installation token scoped to its repository and permissions.
+GitHubConnector = Callable[[Job, Mapping[str, str]], AbstractAsyncContextManager[Any]]
+
+
+def worker_name() -> str:
+    """A worker id that tells an operator which host and process held a lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def event_of(job: Job) -> WebhookEvent:
+    """The delivery a job was queued for, as stored with it at intake."""
+    return WebhookEvent(
+        name=str(job.payload.get("event", "")),
+        delivery_id=job.delivery_id,
+        payload=job.payload.get("payload", {}),
+    )
+
+
+@dataclass
+class WorkerPool:
+    """N workers in this process, woken at once by intake and polling as a fallback."""
+
+    settings: Settings
+    store: Store
+    router: Router
+    connect: GitHubConnector
+    metrics: Metrics
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopping: bool = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Take back jobs whose worker died, then start the workers and the lease reaper."""
+        await self._reclaim()
+        for _ in range(self.settings.workers):
+            self._tasks.append(asyncio.create_task(self._work(worker_name())))
+        if self.settings.workers:
+            self._tasks.append(asyncio.create_task(self._reap()))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _reclaim(self) -> None:
+        reclaimed = await self.store.reclaim_expired()
+        if reclaimed:
+            get_logger().warning("jobs.reclaimed", jobs=reclaimed, reason="lease expired")
+            self.wake()
+
+    async def _reap(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.settings.job_lease_seconds / 2)
+            await self._reclaim()
+
+    async def _work(self, worker_id: str) -> None:
+        while not self._stopping:
+            job = await self.store.lease(worker_id, self.settings.job_lease_seconds)
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_seconds)
+                continue
+            await self.run(job, worker_id)
+
+    async def run(self, job: Job, worker_id: str) -> None:
+        """Run one leased job to its end, heartbeating; one log line says how it ended."""
+        started = time.monotonic()
+        event = event_of(job)
+        log = get_logger(job_id=job.id, kind=job.kind, attempt=job.attempts, **event.summary)
+        state, summary = JobState.FAILED, ""
+        with structlog.contextvars.bound_contextvars(job_id=job.id, delivery_id=job.delivery_id):
+            work = asyncio.create_task(self._handle(job, event, log))
+            beat = asyncio.create_task(self._heartbeat(job, worker_id, work))
+            try:
+                state, summary = await work
+            except asyncio.CancelledError:
+                if not work.cancelled() or self._stopping:
+                    raise
+                state, summary = JobState.CANCELLED, "cancelled"
+            finally:
+                beat.cancel()
+            finished = await self.store.finish(job.id, worker_id, state, summary)
+        self.metrics.jobs_finished.labels(kind=job.kind, state=state.value).inc()
+        self.metrics.job_seconds.labels(kind=job.kind).observe(time.monotonic() - started)
+        log.info(
+            "job.finished",
+            state=state.value,
+            summary=summary,
+            seconds=round(time.monotonic() - started, 3),
+            lease_kept=finished,
+        )
+
+    async def _handle(self, job: Job, event: WebhookEvent, log: Any) -> tuple[JobState, str]:
+        kind = self.router.kinds.get(job.kind)
+        if kind is None:
+            return JobState.FAILED, f"no handler for job kind {job.kind!r}"
+        try:
+            async with self.connect(job, kind.permissions) as github:
+                context = Context(job=job, settings=self.settings, github=github, log=log, store=self.store)
+                return JobState.SUCCEEDED, await kind.handler(event, context)
+        except JobFailed as failure:
+            return JobState.FAILED, failure.reason
+        except Exception as error:  # the boundary: a handler bug fails its job, never the worker
+            log.exception("job.crashed")
+            return JobState.FAILED, f"internal error ({type(error).__name__}); see the service log"
+
+    async def _heartbeat(self, job: Job, worker_id: str, work: asyncio.Task[Any]) -> None:
+        interval = self.settings.job_lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            if not await self.store.heartbeat(job.id, worker_id, self.settings.job_lease_seconds):
+                # Cancelled by a user, or taken back after a stall: stop doing its work.
+                work.cancel()
+                return

@@ -1,0 +1,171 @@
+"""The hardened sandbox container: a pure spec (docker-py kwargs) and its clean-up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.models.containers import Container
+from docker.errors import APIError, NotFound
+
+from app.config import Settings
+
+AGENT_UID = 1000
+AGENT_HOME = "/home/agent"
+WORKSPACE = "/workspace"
+RELAY_SOCKET_IN_CONTAINER = "/run/fixwright/model.sock"
+# The loopback port inside the container where socat forwards to the relay socket. The container
+# has its own network namespace with nothing else in it, so any fixed port is free.
+RELAY_PORT = 8377
+JOB_LABEL = "fixwright.job"
+ROLE_LABEL = "fixwright.role"
+ROLE = "sandbox"
+
+# Tools the CLI may use without asking: nobody is there to answer a permission prompt.
+EDIT_TOOLS = ("Bash", "Read", "Edit", "MultiEdit", "Write", "Glob", "Grep", "LS", "TodoWrite")
+READ_ONLY_TOOLS = ("Bash", "Read", "Glob", "Grep", "LS", "TodoWrite")
+# The container has no network; these would only fail slowly.
+ALWAYS_DISALLOWED = ("WebFetch", "WebSearch")
+
+# Starts the forwarder from the container's loopback to the relay socket, waits until it listens
+# (read from /proc/net/tcp, without connecting), then execs the CLI with stdin (the prompt) intact.
+ENTRYPOINT_SCRIPT = (
+    "socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{socket} "
+    "</dev/null >/dev/null 2>&1 &\n"
+    "tries=0\n"
+    "until grep -q ':{port_hex} 00000000:0000 0A' /proc/net/tcp; do\n"
+    "  tries=$((tries + 1)); [ $tries -lt 500 ] || {{ echo 'relay forwarder did not start' >&2; "
+    "exit 90; }}\n"
+    "  sleep 0.01\n"
+    "done\n"
+    'exec "$@"\n'
+).format(port=RELAY_PORT, port_hex=f"{RELAY_PORT:04X}", socket=RELAY_SOCKET_IN_CONTAINER)
+FORWARDER_FAILED_EXIT = 90
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One task for the CLI: where it works, what it is told, and what it may do."""
+
+    job_id: str
+    workspace: Path
+    prompt: str
+    append_system_prompt: str = ""
+    model: str = ""
+    max_turns: int | None = None
+    allowed_tools: tuple[str, ...] = EDIT_TOOLS
+    disallowed_tools: tuple[str, ...] = ALWAYS_DISALLOWED
+    read_only: bool = False
+    timeout_seconds: float | None = None
+
+
+def container_name(job_id: str) -> str:
+    """A readable, Docker-safe container name for the job."""
+    return "fixwright-job-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", job_id)[:100]
+
+
+def claude_command(spec: RunSpec, settings: Settings) -> list[str]:
+    """The CLI's argv; the prompt is not in it: it arrives on stdin."""
+    command = [
+        "claude",
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--max-turns",
+        str(spec.max_turns or settings.max_turns),
+        "--no-session-persistence",
+        # Settings files inside the repository are untrusted input: read only the (empty) user's.
+        "--setting-sources",
+        "user",
+        "--allowedTools=" + ",".join(spec.allowed_tools),
+    ]
+    if spec.disallowed_tools:
+        command.append("--disallowedTools=" + ",".join(spec.disallowed_tools))
+    model = spec.model or settings.model
+    if model:
+        command += ["--model", model]
+    if spec.append_system_prompt:
+        command += ["--append-system-prompt", spec.append_system_prompt]
+    return command
+
+
+def container_environment(capability: str) -> dict[str, str]:
+    """The container's whole environment: the relay address and a per-job capability, no secret."""
+    return {
+        "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{RELAY_PORT}",
+        "ANTHROPIC_API_KEY": capability,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "DISABLE_TELEMETRY": "1",
+        "HOME": AGENT_HOME,
+    }
+
+
+def container_kwargs(
+    spec: RunSpec, settings: Settings, *, relay_socket: Path, capability: str
+) -> dict:
+    """The keyword arguments for `client.containers.create`: everything that hardens the run."""
+    tmpfs_options = "rw,nosuid,nodev,size=512m"
+    return {
+        "image": settings.sandbox_image,
+        "name": container_name(spec.job_id),
+        "entrypoint": ["/bin/sh", "-c", ENTRYPOINT_SCRIPT, "fixwright-agent"],
+        "command": claude_command(spec, settings),
+        "environment": container_environment(capability),
+        "user": f"{AGENT_UID}:{AGENT_UID}",
+        "working_dir": WORKSPACE,
+        "labels": {JOB_LABEL: spec.job_id, ROLE_LABEL: ROLE},
+        "network_mode": "none",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "read_only": True,
+        "tmpfs": {
+            "/tmp": tmpfs_options,
+            AGENT_HOME: f"{tmpfs_options},uid={AGENT_UID},gid={AGENT_UID}",
+        },
+        "volumes": {
+            str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
+            str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},
+        },
+        "mem_limit": settings.sandbox_memory,
+        # Equal to the memory limit: no swap, so a memory hog is killed rather than slowed.
+        "memswap_limit": settings.sandbox_memory,
+        "nano_cpus": int(settings.sandbox_cpus * 1e9),
+        "pids_limit": settings.sandbox_pids,
+        "runtime": settings.sandbox_runtime,
+        "init": True,
+        "ipc_mode": "private",
+        "stdin_open": True,
+        "stdin_once": True,
+        "tty": False,
+        "detach": True,
+    }
+
+
+def remove_container(container: Container) -> None:
+    """Kill and remove a container, tolerating one that is already gone."""
+    try:
+        container.remove(force=True)
+    except NotFound:
+        return
+    except APIError as error:
+        # "removal already in progress" is as good as removed.
+        if "already in progress" not in str(error):
+            raise
+
+
+def remove_orphans(client: docker.DockerClient, live_job_ids: Collection[str]) -> list[str]:
+    """Remove sandbox containers that no running job owns; return the job ids they carried."""
+    removed: list[str] = []
+    for container in client.containers.list(all=True, filters={"label": f"{ROLE_LABEL}={ROLE}"}):
+        job_id = container.labels.get(JOB_LABEL, "")
+        if job_id in live_job_ids:
+            continue
+        remove_container(container)
+        removed.append(job_id)
+    return removed

@@ -1,0 +1,305 @@
+"""Run one task in the sandbox: start the container, stream its events, and say how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+import docker
+from docker.errors import APIError, NotFound
+from docker.models.containers import Container
+from docker.utils.socket import frames_iter
+
+from app.config import Settings
+from sandbox.container import FORWARDER_FAILED_EXIT, RunSpec, container_kwargs, remove_container
+from sandbox.stream import FinalResult, StreamEvent, parse_line
+
+STDOUT, STDERR = 1, 2
+STDERR_TAIL_BYTES = 4000
+# After a kill, how long to wait for the output stream to end before removing the container anyway.
+DRAIN_SECONDS = 10.0
+
+EventCallback = Callable[[StreamEvent], Awaitable[None] | None]
+
+
+class Outcome(StrEnum):
+    """How a run ended; each one calls for a different message to the user."""
+
+    SUCCESS = "success"
+    MAX_TURNS = "max_turns"
+    TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out_of_memory"
+    MODEL_AUTHENTICATION = "model_authentication"
+    MODEL_OVERLOADED = "model_overloaded"
+    MODEL_BUDGET = "model_budget"
+    MODEL_ERROR = "model_error"
+    CLI_CRASH = "cli_crash"
+
+
+class Relay(Protocol):
+    """What the runner needs of the model relay (sandbox.relay.ModelRelay or RelayThread)."""
+
+    socket_path: Path
+
+    def open_job(self, job_id: str, *, token_budget: int, api_key: str | None = None) -> str: ...
+
+    def close_job(self, job_id: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How the run ended, with what the CLI reported and what the relay counted."""
+
+    outcome: Outcome
+    final: FinalResult | None
+    exit_code: int | None
+    usage: Any
+    event_count: int
+    stderr_tail: str
+    seconds: float
+
+    @property
+    def num_turns(self) -> int:
+        return self.final.num_turns if self.final else 0
+
+    @property
+    def total_cost_usd(self) -> float:
+        return self.final.total_cost_usd if self.final else 0.0
+
+    @property
+    def summary(self) -> str:
+        """The CLI's closing text (its answer, or its error message)."""
+        return self.final.result if self.final and self.final.result else ""
+
+
+@dataclass(frozen=True)
+class _Exit:
+    """What the container's end looked like, read from the engine."""
+
+    exit_code: int | None
+    oom_killed: bool
+
+
+_END = object()
+
+
+def classify(
+    final: FinalResult | None,
+    *,
+    timed_out: bool,
+    oom_killed: bool,
+    exit_code: int | None,
+    budget_exhausted: bool,
+) -> Outcome:
+    """Name the way a run ended, from the most to the least specific evidence."""
+    if timed_out:
+        return Outcome.TIMEOUT
+    if oom_killed:
+        return Outcome.OUT_OF_MEMORY
+    if budget_exhausted:
+        return Outcome.MODEL_BUDGET
+    if final is None:
+        return Outcome.CLI_CRASH
+    if final.subtype == "error_max_turns":
+        return Outcome.MAX_TURNS
+    if final.subtype == "success" and not final.is_error and exit_code in (0, None):
+        return Outcome.SUCCESS
+    return _model_error(final.result or "")
+
+
+def _model_error(message: str) -> Outcome:
+    """Tell the model API's failures apart by what the CLI reported."""
+    text = message.lower()
+    if any(s in text for s in ("authentication", "api key", "x-api-key", "401", "login")):
+        return Outcome.MODEL_AUTHENTICATION
+    if any(s in text for s in ("overloaded", "529")):
+        return Outcome.MODEL_OVERLOADED
+    if "budget" in text:
+        return Outcome.MODEL_BUDGET
+    return Outcome.MODEL_ERROR
+
+
+async def run_in_sandbox(
+    spec: RunSpec,
+    settings: Settings,
+    *,
+    docker_client: docker.DockerClient,
+    relay: Relay,
+    on_event: EventCallback | None = None,
+    api_key: str | None = None,
+    token_budget: int | None = None,
+) -> RunResult:
+    """Run the CLI on `spec` in a fresh hardened container; the container never outlives the call."""
+    started = time.monotonic()
+    capability = relay.open_job(
+        spec.job_id, token_budget=token_budget or settings.job_token_budget, api_key=api_key
+    )
+    kwargs = container_kwargs(
+        spec, settings, relay_socket=Path(relay.socket_path), capability=capability
+    )
+    container: Container | None = None
+    usage: Any = None
+    try:
+        container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
+        stream = _ContainerStream(docker_client, container, spec.prompt)
+        await asyncio.to_thread(stream.start)
+        deadline = spec.timeout_seconds or settings.sandbox_timeout_seconds
+        final, event_count, timed_out = await _follow(stream, deadline, on_event)
+        ended = await asyncio.to_thread(_wait_for_exit, container)
+        usage = relay.close_job(spec.job_id)
+        outcome = classify(
+            final,
+            timed_out=timed_out,
+            oom_killed=ended.oom_killed,
+            exit_code=ended.exit_code,
+            budget_exhausted=_budget_exhausted(usage),
+        )
+        if ended.exit_code == FORWARDER_FAILED_EXIT and final is None:
+            outcome = Outcome.CLI_CRASH
+        return RunResult(
+            outcome=outcome,
+            final=final,
+            exit_code=ended.exit_code,
+            usage=usage,
+            event_count=event_count,
+            stderr_tail=stream.stderr_tail(),
+            seconds=time.monotonic() - started,
+        )
+    finally:
+        if usage is None:
+            with contextlib.suppress(KeyError, LookupError):
+                relay.close_job(spec.job_id)
+        if container is not None:
+            await asyncio.to_thread(remove_container, container)
+
+
+async def _follow(
+    stream: _ContainerStream, deadline: float, on_event: EventCallback | None
+) -> tuple[FinalResult | None, int, bool]:
+    """Hand each event to the callback as it arrives, until the stream ends or time runs out."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    reader = loop.run_in_executor(None, stream.read_events, loop, queue)
+    final: FinalResult | None = None
+    count = 0
+    timed_out = False
+    ends_at = loop.time() + deadline
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout=max(0.0, ends_at - loop.time()))
+            except TimeoutError:
+                timed_out = True
+                await asyncio.to_thread(stream.kill)
+                break
+            if item is _END:
+                break
+            count += 1
+            if isinstance(item, FinalResult):
+                final = item
+            if on_event is not None:
+                outcome = on_event(item)  # type: ignore[arg-type]
+                if inspect.isawaitable(outcome):
+                    await outcome
+    finally:
+        if not reader.done():
+            stream.close()
+            with contextlib.suppress(TimeoutError, OSError):
+                await asyncio.wait_for(asyncio.shield(reader), timeout=DRAIN_SECONDS)
+    return final, count, timed_out
+
+
+def _wait_for_exit(container: Container) -> _Exit:
+    """The container's exit code and whether the kernel killed anything in it for memory."""
+    try:
+        status = container.wait(timeout=DRAIN_SECONDS)
+        container.reload()
+    except (NotFound, APIError, OSError):
+        return _Exit(exit_code=None, oom_killed=False)
+    state = container.attrs.get("State", {})
+    return _Exit(
+        exit_code=status.get("StatusCode", state.get("ExitCode")),
+        oom_killed=bool(state.get("OOMKilled")),
+    )
+
+
+def _budget_exhausted(usage: Any) -> bool:
+    """True when the relay refused the job's requests because its token budget was spent."""
+    return bool(getattr(usage, "budget_exhausted", False) or getattr(usage, "over_budget", False))
+
+
+class _ContainerStream:
+    """The container's attached stdio: the prompt goes in on stdin, stream-json comes out."""
+
+    def __init__(self, client: docker.DockerClient, container: Container, prompt: str) -> None:
+        self._client = client
+        self._container = container
+        self._prompt = prompt.encode()
+        self._socket: Any = None
+        self._stderr = bytearray()
+
+    def start(self) -> None:
+        """Attach before starting (so no output is missed), start, send the prompt, close stdin."""
+        self._socket = self._client.api.attach_socket(
+            self._container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        )
+        self._container.start()
+        raw = _raw_socket(self._socket)
+        raw.sendall(self._prompt)
+        raw.shutdown(socket.SHUT_WR)
+
+    def read_events(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]) -> None:
+        """Parse stdout line by line, queueing events on the loop as soon as each line is whole."""
+        pending = b""
+        try:
+            for stream_id, data in frames_iter(self._socket, tty=False):
+                if stream_id == STDERR:
+                    self._stderr = (self._stderr + data)[-STDERR_TAIL_BYTES:]
+                    continue
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    self._queue_line(line, loop, queue)
+            self._queue_line(pending, loop, queue)
+        except (OSError, ValueError):
+            pass  # the socket was closed under us: the container is being killed or removed
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+    def _queue_line(
+        self, line: bytes, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]
+    ) -> None:
+        text = line.decode("utf-8", errors="replace").strip()
+        if not text:
+            return
+        for event in parse_line(text):
+            loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    def kill(self) -> None:
+        """Stop the container now (the wall-clock timeout)."""
+        with contextlib.suppress(NotFound, APIError):
+            self._container.kill()
+
+    def close(self) -> None:
+        """Close the attach socket, which ends `read_events`."""
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                _raw_socket(self._socket).shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self._socket.close()
+
+    def stderr_tail(self) -> str:
+        return self._stderr.decode("utf-8", errors="replace")
+
+
+def _raw_socket(attached: Any) -> socket.socket:
+    """docker-py hands back a SocketIO wrapper for Unix sockets; writes need the socket itself."""
+    return getattr(attached, "_sock", attached)

@@ -1,0 +1,342 @@
+"""The fake's pull request and check run endpoints, backed by the real bare repositories."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.fakes.github import gitrepo, payloads
+from tests.fakes.github.auth import ApiError, not_found
+from tests.fakes.github.respond import (
+    answer,
+    body_of,
+    number,
+    paginated,
+    repo_name,
+    require,
+    required_field,
+    state_of,
+)
+from tests.fakes.github.state import CheckRun, GitHubState, PullRequest, Review, now
+
+REVIEW_STATES = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
+CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+CHECK_CONCLUSIONS = (
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
+)
+HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def _invalid(resource: str, field: str, code: str = "invalid", **extra: Any) -> ApiError:
+    return ApiError(
+        422,
+        "Validation Failed",
+        errors=[{"resource": resource, "field": field, "code": code, **extra}],
+    )
+
+
+async def _shas(state: GitHubState, pull: PullRequest) -> tuple[str, str]:
+    path = state.repositories[pull.repository].path
+    head = await asyncio.to_thread(gitrepo.branch_sha, path, pull.head)
+    base = await asyncio.to_thread(gitrepo.branch_sha, path, pull.base)
+    return head or "0" * 40, base or "0" * 40
+
+
+async def _pull_json(state: GitHubState, pull: PullRequest, full: bool = True) -> dict[str, Any]:
+    return payloads.pull_request(state, pull, await _shas(state, pull), full=full)
+
+
+def _pull(request: Request) -> PullRequest:
+    found = state_of(request).pulls.get((repo_name(request), number(request)))
+    if found is None:
+        raise not_found()
+    return found
+
+
+def _branch_name(head: str, owner: str) -> str:
+    """`owner:branch` or `branch` to the branch name (heads from forks are not modelled)."""
+    prefix, sep, rest = head.partition(":")
+    return rest if sep and prefix == owner else head
+
+
+async def create_pull(request: Request) -> Response:
+    require(request, "pull_requests", "write")
+    state = state_of(request)
+    repo = state.repositories[repo_name(request)]
+    body = await body_of(request)
+    title = required_field(body, "title", "PullRequest")
+    head = _branch_name(required_field(body, "head", "PullRequest"), repo.owner)
+    base = required_field(body, "base", "PullRequest")
+    if await asyncio.to_thread(gitrepo.branch_sha, repo.path, head) is None:
+        raise _invalid("PullRequest", "head")
+    if await asyncio.to_thread(gitrepo.branch_sha, repo.path, base) is None:
+        raise _invalid("PullRequest", "base")
+    for existing in state.pulls.values():
+        issue = state.issues[(existing.repository, existing.number)]
+        if (existing.repository, existing.head, issue.state) == (repo.full_name, head, "open"):
+            raise _invalid(
+                "PullRequest",
+                "head",
+                "custom",
+                message=f"A pull request already exists for {repo.owner}:{head}.",
+            )
+    if not await asyncio.to_thread(gitrepo.diff, repo.path, f"refs/heads/{base}", f"refs/heads/{head}"):
+        raise _invalid("PullRequest", "head", "custom", message=f"No commits between {base} and {head}")
+    pull = await asyncio.to_thread(
+        state.open_pull_request,
+        repo.full_name,
+        head,
+        title,
+        body.get("body"),
+        base,
+        state.bot_login,
+        bool(body.get("draft")),
+    )
+    pull.maintainer_can_modify = bool(body.get("maintainer_can_modify", True))
+    return answer(await _pull_json(state, pull), status=201)
+
+
+async def list_pulls(request: Request) -> Response:
+    require(request, "pull_requests", "read")
+    state = state_of(request)
+    name = repo_name(request)
+    wanted_state = request.query_params.get("state", "open")
+    head = request.query_params.get("head")
+    base = request.query_params.get("base")
+    owner = request.path_params["owner"]
+    found = []
+    for pull in state.pulls.values():
+        issue = state.issues[(pull.repository, pull.number)]
+        if pull.repository != name or wanted_state not in ("all", issue.state):
+            continue
+        if head and f"{owner}:{pull.head}" != head:
+            continue
+        if base and pull.base != base:
+            continue
+        found.append(await _pull_json(state, pull, full=False))
+    found.sort(key=lambda item: item["number"], reverse=True)
+    return paginated(request, found)
+
+
+async def get_pull(request: Request) -> Response:
+    require(request, "pull_requests", "read")
+    return answer(await _pull_json(state_of(request), _pull(request)))
+
+
+async def update_pull(request: Request) -> Response:
+    require(request, "pull_requests", "write")
+    state = state_of(request)
+    pull = _pull(request)
+    issue = state.issues[(pull.repository, pull.number)]
+    body = await body_of(request)
+    if body.get("state") not in (None, "open", "closed"):
+        raise _invalid("PullRequest", "state")
+    issue.title = body.get("title", issue.title)
+    issue.body = body.get("body", issue.body)
+    if "state" in body:
+        issue.state = body["state"]
+        issue.closed_at = now() if issue.state == "closed" else None
+    pull.base = body.get("base", pull.base)
+    issue.updated_at = now()
+    return answer(await _pull_json(state, pull))
+
+
+async def list_files(request: Request) -> Response:
+    require(request, "pull_requests", "read")
+    state = state_of(request)
+    pull = _pull(request)
+    files = await _changed_files(state, pull)
+    raw = f"{state.base_url}/{pull.repository}/raw"
+    return paginated(
+        request,
+        [
+            {
+                "sha": f.blob_sha,
+                "filename": f.filename,
+                "status": f.status,
+                "additions": f.additions,
+                "deletions": f.deletions,
+                "changes": f.additions + f.deletions,
+                "blob_url": f"{state.base_url}/{pull.repository}/blob/{f.blob_sha}/{f.filename}",
+                "raw_url": f"{raw}/{f.blob_sha}/{f.filename}",
+                "contents_url": f"{state.base_url}/repos/{pull.repository}/contents/{f.filename}",
+                "patch": f.patch,
+            }
+            for f in files
+        ],
+    )
+
+
+async def _changed_files(state: GitHubState, pull: PullRequest) -> list[gitrepo.ChangedFile]:
+    path = state.repositories[pull.repository].path
+    return await asyncio.to_thread(
+        gitrepo.changed_files, path, f"refs/heads/{pull.base}", f"refs/heads/{pull.head}"
+    )
+
+
+def commentable_lines(patch: str) -> dict[str, set[int]]:
+    """The lines a review comment may anchor to, per side, read from a file's diff hunks."""
+    lines: dict[str, set[int]] = {"LEFT": set(), "RIGHT": set()}
+    left = right = 0
+    for row in patch.splitlines():
+        if match := HUNK.match(row):
+            left, right = int(match.group(1)), int(match.group(3))
+        elif row.startswith("-"):
+            lines["LEFT"].add(left)
+            left += 1
+        elif row.startswith("+"):
+            lines["RIGHT"].add(right)
+            right += 1
+        elif not row.startswith("\\"):
+            lines["LEFT"].add(left)
+            lines["RIGHT"].add(right)
+            left, right = left + 1, right + 1
+    return lines
+
+
+def _check_review_comments(comments: list[dict[str, Any]], files: list[gitrepo.ChangedFile]) -> None:
+    """Reject comments whose path or line is outside the diff, as GitHub does."""
+    patches = {f.filename: commentable_lines(f.patch) for f in files}
+    for item in comments:
+        if not item.get("body") or not item.get("path"):
+            raise ApiError(422, "Unprocessable Entity", errors=["Path and body are required"])
+        allowed = patches.get(item["path"])
+        side = item.get("side", "RIGHT")
+        anchors = [item.get("line"), item.get("start_line")]
+        if allowed is None or any(
+            a is not None and a not in allowed.get(side, set()) for a in anchors
+        ) or item.get("line") is None and item.get("position") is None:
+            raise ApiError(422, "Unprocessable Entity", errors=["Line could not be resolved"])
+
+
+async def create_review(request: Request) -> Response:
+    require(request, "pull_requests", "write")
+    state = state_of(request)
+    pull = _pull(request)
+    body = await body_of(request)
+    event = body.get("event")
+    if event is not None and event not in REVIEW_STATES:
+        raise _invalid("PullRequestReview", "event")
+    if event in ("REQUEST_CHANGES", "COMMENT") and not body.get("body"):
+        raise ApiError(
+            422, "Unprocessable Entity", errors=[f"Body is required for {event.lower()} reviews"]
+        )
+    author = state.issues[(pull.repository, pull.number)].user
+    if event in ("APPROVE", "REQUEST_CHANGES") and author == state.bot_login:
+        raise ApiError(422, "Unprocessable Entity", errors=["Can not approve your own pull request"])
+    comments = list(body.get("comments") or [])
+    _check_review_comments(comments, await _changed_files(state, pull))
+    head_sha, _ = await _shas(state, pull)
+    review = Review(
+        id=state.next_id(),
+        repository=pull.repository,
+        pull_number=pull.number,
+        user=state.bot_login,
+        body=body.get("body") or "",
+        state=REVIEW_STATES.get(event, "PENDING"),
+        commit_id=body.get("commit_id") or head_sha,
+        comments=comments,
+    )
+    state.reviews.append(review)
+    return answer(payloads.review(state, review))
+
+
+async def list_reviews(request: Request) -> Response:
+    require(request, "pull_requests", "read")
+    state = state_of(request)
+    pull = _pull(request)
+    reviews = state.pull_reviews(pull.repository, pull.number)
+    return paginated(request, [payloads.review(state, r) for r in reviews])
+
+
+async def update_review(request: Request) -> Response:
+    require(request, "pull_requests", "write")
+    state = state_of(request)
+    pull = _pull(request)
+    wanted = number(request, "review_id")
+    for review in state.pull_reviews(pull.repository, pull.number):
+        if review.id == wanted:
+            review.body = required_field(await body_of(request), "body", "PullRequestReview")
+            return answer(payloads.review(state, review))
+    raise not_found()
+
+
+def _timestamp(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+
+
+def _apply_check_fields(run: CheckRun, body: dict[str, Any]) -> None:
+    """Copy what the caller set; a conclusion completes the run, as on GitHub."""
+    if body.get("status") not in (None, *CHECK_STATUSES):
+        raise _invalid("CheckRun", "status")
+    if body.get("conclusion") not in (None, *CHECK_CONCLUSIONS):
+        raise _invalid("CheckRun", "conclusion")
+    for name in ("name", "details_url", "external_id", "status", "conclusion", "output"):
+        if name in body:
+            setattr(run, name, body[name])
+    run.started_at = _timestamp(body.get("started_at")) or run.started_at
+    if run.conclusion is not None:
+        run.status = "completed"
+    if run.status == "completed":
+        if run.conclusion is None:
+            raise _invalid("CheckRun", "conclusion", "missing_field")
+        run.completed_at = _timestamp(body.get("completed_at")) or run.completed_at or now()
+
+
+async def create_check_run(request: Request) -> Response:
+    require(request, "checks", "write")
+    state = state_of(request)
+    body = await body_of(request)
+    run = CheckRun(
+        id=state.next_id(),
+        repository=repo_name(request),
+        name=required_field(body, "name", "CheckRun"),
+        head_sha=required_field(body, "head_sha", "CheckRun"),
+    )
+    path = state.repositories[run.repository].path
+    if await asyncio.to_thread(gitrepo.rev_parse, path, run.head_sha) is None:
+        raise _invalid("CheckRun", "head_sha")
+    _apply_check_fields(run, body)
+    state.check_runs[run.id] = run
+    return answer(payloads.check_run(state, run), status=201)
+
+
+async def update_check_run(request: Request) -> Response:
+    require(request, "checks", "write")
+    state = state_of(request)
+    run = state.check_runs.get(number(request, "check_run_id"))
+    if run is None or run.repository != repo_name(request):
+        raise not_found()
+    _apply_check_fields(run, await body_of(request))
+    return answer(payloads.check_run(state, run))
+
+
+_PULLS = "/repos/{owner}/{repo}/pulls"
+_PULL = _PULLS + "/{number:int}"
+_CHECK = "/repos/{owner}/{repo}/check-runs"
+
+ROUTES = [
+    Route(_PULLS, create_pull, methods=["POST"]),
+    Route(_PULLS, list_pulls, methods=["GET"]),
+    Route(_PULL, get_pull, methods=["GET"]),
+    Route(_PULL, update_pull, methods=["PATCH"]),
+    Route(f"{_PULL}/files", list_files, methods=["GET"]),
+    Route(f"{_PULL}/reviews", create_review, methods=["POST"]),
+    Route(f"{_PULL}/reviews", list_reviews, methods=["GET"]),
+    Route(f"{_PULL}/reviews/{{review_id:int}}", update_review, methods=["PUT"]),
+    Route(_CHECK, create_check_run, methods=["POST"]),
+    Route(f"{_CHECK}/{{check_run_id:int}}", update_check_run, methods=["PATCH"]),
+]

@@ -1,0 +1,412 @@
+"""What the fake GitHub knows, in plain dataclasses that tests set up and read for assertions."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import string
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.fakes.github import gitrepo
+
+PERMISSION_LEVELS = {"read": 1, "write": 2, "admin": 3}
+DEFAULT_EVENTS = ["issues", "issue_comment", "pull_request", "pull_request_review_comment"]
+
+
+def now() -> datetime:
+    """The current time in UTC, whole seconds like GitHub's timestamps."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class User:
+    login: str
+    id: int
+    type: str = "User"
+
+
+@dataclass
+class Installation:
+    id: int
+    account: str
+    repositories: list[str]
+    permissions: dict[str, str]
+    events: list[str] = field(default_factory=lambda: list(DEFAULT_EVENTS))
+    repository_selection: str = "selected"
+    created_at: datetime = field(default_factory=now)
+
+
+@dataclass
+class AccessToken:
+    """An installation token and the scope it was minted with."""
+
+    token: str = field(repr=False)
+    installation_id: int
+    repositories: tuple[str, ...]
+    permissions: dict[str, str]
+    expires_at: datetime
+    requested_repositories: tuple[str, ...] | None
+    requested_permissions: dict[str, str] | None
+    revoked: bool = False
+
+    def usable(self, at: datetime) -> bool:
+        """Neither revoked nor expired at `at`."""
+        return not self.revoked and at < self.expires_at
+
+    def allows(self, permission: str, level: str) -> bool:
+        """Whether the token was granted `permission` at `level` or higher."""
+        granted = self.permissions.get(permission)
+        return granted is not None and PERMISSION_LEVELS[granted] >= PERMISSION_LEVELS[level]
+
+
+@dataclass
+class Repository:
+    id: int
+    owner: str
+    name: str
+    default_branch: str
+    private: bool
+    path: Path
+    created_at: datetime = field(default_factory=now)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class Issue:
+    """An issue, or the issue half of a pull request (they share numbers, like GitHub)."""
+
+    repository: str
+    number: int
+    id: int
+    title: str
+    body: str | None
+    user: str
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    is_pull_request: bool = False
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+    closed_at: datetime | None = None
+
+
+@dataclass
+class Comment:
+    id: int
+    repository: str
+    issue_number: int
+    body: str
+    user: str
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+
+
+@dataclass
+class Reaction:
+    id: int
+    repository: str
+    subject: str  # "issue" or "comment"
+    subject_id: int  # issue number or comment id
+    content: str
+    user: str
+    created_at: datetime = field(default_factory=now)
+
+
+@dataclass
+class PullRequest:
+    repository: str
+    number: int
+    id: int
+    head: str
+    base: str
+    draft: bool
+    maintainer_can_modify: bool = True
+
+
+@dataclass
+class Review:
+    id: int
+    repository: str
+    pull_number: int
+    user: str
+    body: str
+    state: str
+    commit_id: str
+    comments: list[dict[str, object]] = field(default_factory=list)
+    submitted_at: datetime = field(default_factory=now)
+
+
+@dataclass
+class CheckRun:
+    id: int
+    repository: str
+    name: str
+    head_sha: str
+    status: str = "queued"
+    conclusion: str | None = None
+    details_url: str | None = None
+    external_id: str | None = None
+    output: dict[str, object] = field(default_factory=dict)
+    started_at: datetime = field(default_factory=now)
+    completed_at: datetime | None = None
+
+
+@dataclass
+class ForcedResponse:
+    status: int
+    body: object = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: str
+    status: int
+
+
+@dataclass
+class GitHubState:
+    """Everything the fake serves; the server mutates it, tests read it."""
+
+    root: Path
+    app_id: int
+    public_key: str
+    app_slug: str = "fixwright"
+    base_url: str = ""
+    token_lifetime: timedelta = timedelta(hours=1)
+    users: dict[str, User] = field(default_factory=dict)
+    installations: dict[int, Installation] = field(default_factory=dict)
+    repositories: dict[str, Repository] = field(default_factory=dict)
+    tokens: dict[str, AccessToken] = field(default_factory=dict, repr=False)
+    issues: dict[tuple[str, int], Issue] = field(default_factory=dict)
+    pulls: dict[tuple[str, int], PullRequest] = field(default_factory=dict)
+    comments: dict[int, Comment] = field(default_factory=dict)
+    reactions: list[Reaction] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    check_runs: dict[int, CheckRun] = field(default_factory=dict)
+    collaborator_permissions: dict[tuple[str, str], str] = field(default_factory=dict)
+    forced: dict[tuple[str, str], deque[ForcedResponse]] = field(default_factory=dict)
+    delays: dict[tuple[str, str], float] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # identities
+
+    def next_id(self) -> int:
+        with self._lock:
+            return next(self._ids)
+
+    def user(self, login: str) -> User:
+        """The user called `login`, created on first use (bots end in `[bot]`)."""
+        if login not in self.users:
+            kind = "Bot" if login.endswith("[bot]") else "User"
+            self.users[login] = User(login=login, id=self.next_id(), type=kind)
+        return self.users[login]
+
+    @property
+    def bot_login(self) -> str:
+        """The login GitHub gives the App's own comments, reviews and PRs."""
+        return f"{self.app_slug}[bot]"
+
+    # set-up
+
+    def add_installation(
+        self,
+        id: int,
+        account: str,
+        repositories: Iterable[str],
+        permissions: Mapping[str, str],
+        account_type: str = "Organization",
+    ) -> Installation:
+        """Install the App on `account` for `repositories` ("owner/name") with `permissions`."""
+        self.user(account).type = account_type
+        installation = Installation(
+            id=id,
+            account=account,
+            repositories=list(repositories),
+            permissions={"metadata": "read", **permissions},
+        )
+        self.installations[id] = installation
+        return installation
+
+    def add_repository(
+        self,
+        owner: str,
+        name: str,
+        files: Mapping[str, str],
+        default_branch: str = "main",
+        private: bool = False,
+    ) -> Repository:
+        """Create a bare repository whose default branch holds `files` in one commit."""
+        self.user(owner)
+        path = self.root / owner / f"{name}.git"
+        gitrepo.create_bare(path, files, default_branch)
+        repository = Repository(
+            id=self.next_id(),
+            owner=owner,
+            name=name,
+            default_branch=default_branch,
+            private=private,
+            path=path,
+        )
+        self.repositories[repository.full_name] = repository
+        return repository
+
+    def add_issue(
+        self,
+        repository: str,
+        title: str,
+        body: str | None = None,
+        user: str = "octocat",
+        labels: Iterable[str] = (),
+    ) -> Issue:
+        """Open an issue; it takes the next number shared with pull requests."""
+        self.user(user)
+        issue = Issue(
+            repository=repository,
+            number=self._next_number(repository),
+            id=self.next_id(),
+            title=title,
+            body=body,
+            user=user,
+            labels=list(labels),
+        )
+        self.issues[(repository, issue.number)] = issue
+        return issue
+
+    def open_pull_request(
+        self,
+        repository: str,
+        head: str,
+        title: str,
+        body: str | None = None,
+        base: str | None = None,
+        user: str = "octocat",
+        draft: bool = False,
+    ) -> PullRequest:
+        """Open a pull request from branch `head` (which must exist) into `base`."""
+        repo = self.repositories[repository]
+        if gitrepo.branch_sha(repo.path, head) is None:
+            raise ValueError(f"branch {head!r} does not exist in {repository}")
+        issue = self.add_issue(repository, title, body, user)
+        issue.is_pull_request = True
+        pull = PullRequest(
+            repository=repository,
+            number=issue.number,
+            id=self.next_id(),
+            head=head,
+            base=base or repo.default_branch,
+            draft=draft,
+        )
+        self.pulls[(repository, pull.number)] = pull
+        return pull
+
+    def push_branch(
+        self,
+        repository: str,
+        branch: str,
+        files: Mapping[str, str | None],
+        message: str = "Change files",
+        base: str | None = None,
+    ) -> str:
+        """Commit `files` (None deletes) onto `base` (default branch) as `branch`; return the sha."""
+        repo = self.repositories[repository]
+        parent = f"refs/heads/{base or repo.default_branch}"
+        if gitrepo.branch_sha(repo.path, branch) is not None and base is None:
+            parent = f"refs/heads/{branch}"
+        return gitrepo.commit_files(repo.path, branch, files, message=message, parent=parent)
+
+    def set_permission(self, repository: str, login: str, permission: str) -> None:
+        """Give `login` a collaborator permission (admin, write, read or none) on `repository`."""
+        self.user(login)
+        self.collaborator_permissions[(repository, login)] = permission
+
+    # fault injection
+
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        status: int = 502,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Answer the next `method path` request with this response instead of serving it."""
+        queue = self.forced.setdefault((method.upper(), path), deque())
+        queue.append(ForcedResponse(status=status, body=body, headers=dict(headers or {})))
+
+    def delay(self, method: str, path: str, seconds: float) -> None:
+        """Hold every `method path` request for `seconds` before serving it."""
+        self.delays[(method.upper(), path)] = seconds
+
+    # tokens
+
+    def mint_token(
+        self,
+        installation: Installation,
+        repositories: tuple[str, ...],
+        permissions: dict[str, str],
+        requested_repositories: tuple[str, ...] | None,
+        requested_permissions: dict[str, str] | None,
+    ) -> AccessToken:
+        """Record a new installation token with its scope."""
+        alphabet = string.ascii_letters + string.digits
+        value = "ghs_" + "".join(secrets.choice(alphabet) for _ in range(36))
+        token = AccessToken(
+            token=value,
+            installation_id=installation.id,
+            repositories=repositories,
+            permissions=permissions,
+            expires_at=now() + self.token_lifetime,
+            requested_repositories=requested_repositories,
+            requested_permissions=requested_permissions,
+        )
+        self.tokens[value] = token
+        return token
+
+    def minted_tokens(self) -> list[AccessToken]:
+        """Every token minted so far, oldest first."""
+        return list(self.tokens.values())
+
+    # reading back
+
+    def issue_comments(self, repository: str, number: int) -> list[Comment]:
+        """The comments on issue or pull request `number`, oldest first."""
+        return [
+            c
+            for c in self.comments.values()
+            if c.repository == repository and c.issue_number == number
+        ]
+
+    def pull_reviews(self, repository: str, number: int) -> list[Review]:
+        """The reviews submitted on pull request `number`."""
+        return [r for r in self.reviews if r.repository == repository and r.pull_number == number]
+
+    def branch_files(self, repository: str, branch: str) -> dict[str, str]:
+        """Every file on `branch`, path to content."""
+        return gitrepo.read_files(self.repositories[repository].path, f"refs/heads/{branch}")
+
+    def branch_diff(self, repository: str, branch: str, base: str | None = None) -> str:
+        """The diff `branch` adds on top of `base` (the default branch unless given)."""
+        repo = self.repositories[repository]
+        return gitrepo.diff(
+            repo.path, f"refs/heads/{base or repo.default_branch}", f"refs/heads/{branch}"
+        )
+
+    def branches(self, repository: str) -> list[str]:
+        """The branch names of `repository`."""
+        return gitrepo.branches(self.repositories[repository].path)
+
+    def _next_number(self, repository: str) -> int:
+        taken = [n for (repo, n) in self.issues if repo == repository]
+        return max(taken, default=0) + 1

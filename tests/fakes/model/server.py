@@ -1,0 +1,200 @@
+"""A scripted Anthropic Messages API: checks the key, records every request, plays a scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import json
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.fakes.model import messages
+from tests.fakes.model.scenario import DEFAULT_FINAL, FinalText, Scenario, ToolCall, Turn
+
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SeenToolResult:
+    """A tool result the CLI sent back to the model: what a tool's output showed the model."""
+
+    tool_use_id: str
+    content: str
+    is_error: bool
+
+
+class FakeModelAPI:
+    """The fake's state and its Starlette app; safe to inspect from the test's thread."""
+
+    def __init__(self, api_key: str, scenario: Scenario | None = None) -> None:
+        self.api_key = api_key
+        self._lock = threading.Lock()
+        self._scenario = scenario or Scenario()
+        self._failures_served: dict[int, int] = {}
+        self._requests: list[RecordedRequest] = []
+        self._ids = itertools.count(1)
+        self.app = Starlette(
+            routes=[
+                Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
+            ]
+        )
+
+    def set_scenario(self, scenario: Scenario) -> None:
+        """Play this scenario from now on, from its first step."""
+        with self._lock:
+            self._scenario = scenario
+            self._failures_served.clear()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, in order (rejected ones included)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def scenario_requests(self) -> list[RecordedRequest]:
+        """The Messages requests that carried tools: the agent's own turns, not side requests."""
+        return [r for r in self.requests if r.path == "/v1/messages" and _is_agent_turn(r.body)]
+
+    @property
+    def tool_result_blocks(self) -> list[SeenToolResult]:
+        """Each tool result the CLI sent back, once, in conversation order."""
+        seen: dict[str, SeenToolResult] = {}
+        for request in self.requests:
+            for block in _blocks(request.body):
+                if block.get("type") == "tool_result" and block["tool_use_id"] not in seen:
+                    seen[block["tool_use_id"]] = SeenToolResult(
+                        block["tool_use_id"],
+                        _text_of(block.get("content", "")),
+                        bool(block.get("is_error", False)),
+                    )
+        return list(seen.values())
+
+    @property
+    def tool_results(self) -> list[str]:
+        """The text of each tool result the CLI sent back (what the model was shown)."""
+        return [result.content for result in self.tool_result_blocks]
+
+    async def _messages(self, request: Request) -> Response:
+        body, refusal = await self._admit(request)
+        if refusal is not None:
+            return refusal
+        turn, failure = self._next(body)
+        if failure is not None:
+            return _error(failure.status, failure.error_type, failure.message)
+        number = next(self._ids)
+        block = messages.content_block(turn.answer, f"toolu_{number:04d}fakeToolUse{number:08d}")
+        fields = {
+            "message_id": f"msg_{number:04d}fakeMessage{number:08d}",
+            "model": str(body.get("model", "claude-sonnet-4-5")),
+            "block": block,
+            "usage": self._scenario.usage,
+        }
+        headers = {"request-id": f"req_{number:04d}fake"}
+        if body.get("stream"):
+            return StreamingResponse(
+                _sse(messages.stream_events(**fields)),
+                media_type=SSE_CONTENT_TYPE,
+                headers={**headers, "cache-control": "no-cache"},
+            )
+        return JSONResponse(messages.message(**fields), headers=headers)
+
+    async def _count_tokens(self, request: Request) -> Response:
+        body, refusal = await self._admit(request)
+        if refusal is not None:
+            return refusal
+        return JSONResponse({"input_tokens": max(1, len(json.dumps(body)) // 4)})
+
+    async def _admit(self, request: Request) -> tuple[dict[str, Any], Response | None]:
+        """Record the request, then check its key, version header and JSON as the real API does."""
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        with self._lock:
+            self._requests.append(
+                RecordedRequest(request.method, request.url.path, dict(request.headers), body)
+            )
+        key = request.headers.get("x-api-key", "")
+        if not hmac.compare_digest(key.encode(), self.api_key.encode()):
+            return body, _error(401, "authentication_error", "invalid x-api-key")
+        if "anthropic-version" not in request.headers:
+            return body, _error(
+                400, "invalid_request_error", "anthropic-version: header is required"
+            )
+        if not isinstance(body, dict) or not body.get("messages"):
+            return body, _error(400, "invalid_request_error", "messages: Field required")
+        return body, None
+
+    def _next(self, body: dict[str, Any]) -> tuple[Turn, Any]:
+        """The turn this conversation is at, and the failure to answer instead, if one is due."""
+        scenario = self._scenario
+        if not _is_agent_turn(body):
+            return Turn(FinalText(scenario.side_reply)), None
+        position = sum(1 for m in body["messages"] if m.get("role") == "assistant")
+        turns = scenario.turns()
+        turn = turns[position] if position < len(turns) else Turn(DEFAULT_FINAL)
+        with self._lock:
+            served = self._failures_served.get(position, 0)
+            budget = 0
+            for failure in turn.failures:
+                if failure.times is None or served < budget + failure.times:
+                    self._failures_served[position] = served + 1
+                    return turn, failure
+                budget += failure.times
+        return turn, None
+
+
+def _is_agent_turn(body: dict[str, Any]) -> bool:
+    """The CLI's side requests (titles, quota checks) come without tools; agent turns carry them."""
+    return bool(body.get("tools"))
+
+
+def _blocks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for message_ in body.get("messages", []):
+        content = message_.get("content")
+        if isinstance(content, list):
+            blocks.extend(b for b in content if isinstance(b, dict))
+    return blocks
+
+
+def _text_of(content: str | list[Any]) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(
+        part.get("text", "") for part in content if isinstance(part, dict) and "text" in part
+    )
+
+
+def _error(status: int, error_type: str, message_text: str) -> JSONResponse:
+    return JSONResponse(messages.error_body(error_type, message_text), status_code=status)
+
+
+async def _sse(events: Any) -> AsyncIterator[bytes]:
+    for name, data in events:
+        yield messages.encode_event(name, data)
+        await asyncio.sleep(0)
+
+
+__all__ = ["FakeModelAPI", "RecordedRequest", "SeenToolResult", "ToolCall"]

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up (see tests/setup.sh), lint, then pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs: the project in .venv, a Docker engine (as root on Debian,
+# when none runs), the sandbox image, and the @octokit/webhooks-examples corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WEBHOOK_EXAMPLES_VERSION=7.6.1
+CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+
+log() { printf '[setup] %s\n' "$*"; }
+
+ensure_venv() {
+    if [ ! -x .venv/bin/python ]; then
+        log "creating .venv"
+        python3 -m venv .venv
+    fi
+    log "installing fixwright with its test dependencies"
+    .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+}
+
+docker_answers() { docker info >/dev/null 2>&1; }
+
+ensure_docker() {
+    if docker_answers; then
+        log "Docker engine: running"
+        return
+    fi
+    if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
+        log "Docker engine: none running (tests that need it will be skipped unless FIXWRIGHT_REQUIRE_DOCKER=1)"
+        return
+    fi
+    local packages=()
+    command -v dockerd >/dev/null || packages+=(docker.io)
+    command -v debootstrap >/dev/null || packages+=(debootstrap)
+    command -v git >/dev/null || packages+=(git)
+    if [ ${#packages[@]} -gt 0 ]; then
+        log "installing ${packages[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+    fi
+    log "starting dockerd"
+    mkdir -p /var/log
+    nohup dockerd --storage-driver overlay2 >/var/log/fixwright-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+        docker_answers && { log "Docker engine: started"; return; }
+        sleep 1
+    done
+    log "dockerd did not start; its log:"
+    tail -n 30 /var/log/fixwright-dockerd.log >&2
+    exit 1
+}
+
+ensure_sandbox_image() {
+    docker_answers || return 0
+    local ca_args=()
+    [ -f "$CA_BUNDLE" ] && ca_args=(--ca-bundle "$CA_BUNDLE")
+    .venv/bin/fixwright sandbox build "${ca_args[@]}"
+}
+
+ensure_corpus() {
+    local marker=tests/.corpus/node_modules/@octokit/webhooks-examples/package.json
+    if [ -f "$marker" ] && grep -q "\"version\": \"$WEBHOOK_EXAMPLES_VERSION\"" "$marker"; then
+        return
+    fi
+    command -v npm >/dev/null || {
+        if [ "$(id -u)" = 0 ]; then
+            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+        fi
+    }
+    log "installing @octokit/webhooks-examples@$WEBHOOK_EXAMPLES_VERSION"
+    mkdir -p tests/.corpus
+    npm install --silent --no-save --no-audit --no-fund --prefix tests/.corpus \
+        "@octokit/webhooks-examples@$WEBHOOK_EXAMPLES_VERSION" >/dev/null
+}
+
+ensure_venv
+ensure_docker
+ensure_corpus
+ensure_sandbox_image

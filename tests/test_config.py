@@ -1,0 +1,94 @@
+"""Configuration: read once, every problem reported at once, each naming its variable."""
+
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, load_settings
+
+KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
+
+
+def minimal(**extra: str) -> dict[str, str]:
+    return {
+        "FIXWRIGHT_WEBHOOK_SECRET": "s3cret",
+        "FIXWRIGHT_APP_ID": "12345",
+        "FIXWRIGHT_PRIVATE_KEY": KEY,
+        **extra,
+    }
+
+
+def test_defaults_point_at_github_com_and_the_embedded_store() -> None:
+    """With only the credentials set, the defaults are github.com, SQLite under ./data, label fixwright."""
+    settings = load_settings(minimal(), dotenv=None)
+    assert settings.github_api_url == "https://api.github.com"
+    assert settings.github_web_url == "https://github.com"
+    assert settings.store_url == "sqlite:///data/fixwright.db"
+    assert settings.trigger_label == "fixwright"
+    assert settings.webhook_secrets == ("s3cret",)
+
+
+def test_all_problems_are_reported_at_once_naming_each_variable() -> None:
+    """An empty environment lists the secret, the App id and the key, each with a fix."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"FIXWRIGHT_WORKERS": "many", "FIXWRIGHT_LOG_FORMAT": "xml"}, dotenv=None)
+    text = str(raised.value)
+    for name in ("WEBHOOK_SECRET", "APP_ID", "PRIVATE_KEY_PATH", "WORKERS", "LOG_FORMAT"):
+        assert f"FIXWRIGHT_{name}" in text
+    assert len(raised.value.problems) == 5
+
+
+def test_previous_secret_is_accepted_alongside_the_current_one() -> None:
+    """Rotation: the previous secret stays valid until it is removed."""
+    settings = load_settings(minimal(FIXWRIGHT_WEBHOOK_SECRET_PREVIOUS="old"), dotenv=None)
+    assert settings.webhook_secrets == ("s3cret", "old")
+
+
+def test_enterprise_server_urls_and_key_file(tmp_path: Path) -> None:
+    """GitHub Enterprise Server is configured by URL; the key may come from a file."""
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(KEY)
+    env = minimal(
+        FIXWRIGHT_GITHUB_API_URL="https://ghe.example.com/api/v3/",
+        FIXWRIGHT_GITHUB_WEB_URL="https://ghe.example.com",
+        FIXWRIGHT_PRIVATE_KEY_PATH=str(key_file),
+    )
+    del env["FIXWRIGHT_PRIVATE_KEY"]
+    settings = load_settings(env, dotenv=None)
+    assert settings.github_api_url == "https://ghe.example.com/api/v3"
+    assert settings.private_key == KEY
+
+
+def test_unreadable_key_file_and_non_pem_key_are_explained(tmp_path: Path) -> None:
+    """A missing key file and a value that is not a PEM key both name the variable."""
+    env = minimal(FIXWRIGHT_PRIVATE_KEY_PATH=str(tmp_path / "missing.pem"))
+    del env["FIXWRIGHT_PRIVATE_KEY"]
+    with pytest.raises(ConfigError, match="FIXWRIGHT_PRIVATE_KEY_PATH=.*cannot be read"):
+        load_settings(env, dotenv=None)
+    with pytest.raises(ConfigError, match="FIXWRIGHT_PRIVATE_KEY does not hold a PEM"):
+        load_settings(minimal(FIXWRIGHT_PRIVATE_KEY="not a key"), dotenv=None)
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    """Values come from .env unless the environment sets them too."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# fixwright\nFIXWRIGHT_TRIGGER_LABEL=autofix\nexport FIXWRIGHT_WORKERS='4'\n"
+        'FIXWRIGHT_PRIVATE_KEY="-----BEGIN RSA PRIVATE KEY-----\\nMIIB\\n-----END RSA PRIVATE KEY-----"\n'
+    )
+    env = minimal(FIXWRIGHT_WORKERS="3")
+    del env["FIXWRIGHT_PRIVATE_KEY"]
+    settings = load_settings(env, dotenv=dotenv)
+    assert settings.trigger_label == "autofix"
+    assert settings.workers == 3
+    assert settings.private_key == KEY
+
+
+def test_settings_are_frozen_and_hide_secrets_from_repr() -> None:
+    """Nothing changes settings after start, and printing them shows no secret."""
+    settings = load_settings(minimal(FIXWRIGHT_ANTHROPIC_API_KEY="sk-ant-test"), dotenv=None)
+    with pytest.raises(AttributeError):
+        settings.workers = 9  # type: ignore[misc]
+    assert "sk-ant-test" not in repr(settings)
+    assert "BEGIN RSA" not in repr(settings)
+    assert "s3cret" not in repr(settings)

@@ -1,0 +1,142 @@
+"""The SQLite job store: de-duplication, leases, per-target order, crash recovery, the event log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from app.store import Delivery, JobState, NewJob, open_store
+from app.store.sqlite import SQLiteStore
+
+
+class Clock:
+    """A clock the test moves forward, so lease expiry needs no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        self.now += 0.001  # strictly increasing, as creation order relies on it
+        return self.now
+
+
+def new_job(target: str = "octo/hello#1", kind: str = "fix") -> NewJob:
+    repository = target.split("#")[0]
+    return NewJob(
+        kind=kind,
+        repository=repository,
+        target=target,
+        number=int(target.split("#")[1]),
+        installation_id=7,
+        requested_by="octocat",
+        payload={"event": "issues", "payload": {"action": "labeled"}},
+    )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "db" / "fixwright.db", max_attempts=2, clock=clock)
+    yield opened
+    await opened.close()
+
+
+async def test_a_delivery_id_is_recorded_once(store: SQLiteStore) -> None:
+    """The same delivery id a second time creates no second job."""
+    first = await store.record_delivery(Delivery("d-1", "issues", "labeled"), [new_job()])
+    again = await store.record_delivery(Delivery("d-1", "issues", "labeled"), [new_job()])
+    assert first is not None and len(first) == 1
+    assert again is None
+    assert len(await store.list_jobs()) == 1
+
+
+async def test_deliveries_and_jobs_survive_reopening(tmp_path: Path) -> None:
+    """What was recorded is on disk: a new process sees the job and the delivery id."""
+    url = f"sqlite:///{tmp_path / 'fixwright.db'}"
+    first = open_store(url)
+    [job_id] = await first.record_delivery(Delivery("d-9", "issues"), [new_job()]) or []
+    await first.close()
+    second = open_store(url)
+    job = await second.get_job(job_id)
+    assert job is not None and job.state is JobState.QUEUED
+    assert await second.has_delivery("d-9")
+    assert await second.record_delivery(Delivery("d-9", "issues"), [new_job()]) is None
+    await second.close()
+
+
+async def test_jobs_for_one_target_run_one_at_a_time(store: SQLiteStore) -> None:
+    """A second job for the same issue waits; a job for another issue does not."""
+    await store.record_delivery(Delivery("d-1", "issues"), [new_job("o/r#1", "fix")])
+    await store.record_delivery(Delivery("d-2", "issue_comment"), [new_job("o/r#1", "help")])
+    await store.record_delivery(Delivery("d-3", "issues"), [new_job("o/r#2", "fix")])
+    first = await store.lease("w1", 60)
+    second = await store.lease("w2", 60)
+    assert first is not None and first.target == "o/r#1" and first.kind == "fix"
+    assert second is not None and second.target == "o/r#2"
+    assert await store.lease("w3", 60) is None
+    await store.finish(first.id, "w1", JobState.SUCCEEDED, "done")
+    third = await store.lease("w3", 60)
+    assert third is not None and third.target == "o/r#1" and third.kind == "help"
+
+
+async def test_a_newer_trigger_supersedes_a_queued_job(store: SQLiteStore) -> None:
+    """Labelling twice before a worker starts leaves one job to run."""
+    [old] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
+    [new] = await store.record_delivery(Delivery("d-2", "issues"), [new_job()]) or []
+    old_job = await store.get_job(old)
+    assert old_job is not None and old_job.state is JobState.CANCELLED
+    assert "superseded" in old_job.summary
+    leased = await store.lease("w1", 60)
+    assert leased is not None and leased.id == new
+
+
+async def test_an_expired_lease_is_taken_back_then_failed_after_max_attempts(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    """A crashed worker's job runs again once; after a second crash it fails, saying why."""
+    [job_id] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
+    await store.lease("dead-1", 30)
+    assert await store.reclaim_expired() == []
+    clock.now += 31
+    assert await store.reclaim_expired() == [job_id]
+    again = await store.lease("w2", 30)
+    assert again is not None and again.id == job_id and again.attempts == 2
+    clock.now += 31
+    await store.reclaim_expired()
+    failed = await store.get_job(job_id)
+    assert failed is not None and failed.state is JobState.FAILED
+    assert "stopped 2 times" in failed.summary
+
+
+async def test_heartbeat_keeps_a_lease_and_fails_once_cancelled(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    """A heartbeating job is not reclaimed; a cancelled one tells its worker to stop."""
+    [job_id] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
+    await store.lease("w1", 30)
+    clock.now += 20
+    assert await store.heartbeat(job_id, "w1", 30)
+    clock.now += 20
+    assert await store.reclaim_expired() == []
+    assert not await store.heartbeat(job_id, "someone-else", 30)
+    assert await store.cancel(job_id, "cancelled by @octocat")
+    assert not await store.heartbeat(job_id, "w1", 30)
+    assert not await store.finish(job_id, "w1", JobState.SUCCEEDED, "late")
+    job = await store.get_job(job_id)
+    assert job is not None and job.state is JobState.CANCELLED
+
+
+async def test_event_log_is_append_only_and_read_from_a_position(store: SQLiteStore) -> None:
+    """Events come back in order, and a reader can resume after the last one it saw."""
+    [job_id] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
+    for index in range(3):
+        assert await store.append_event(job_id, "progress", {"step": index}) == index + 1
+    events = await store.events(job_id, after=1)
+    assert [event.data["step"] for event in events] == [1, 2]
+    assert [event.seq for event in events] == [2, 3]
