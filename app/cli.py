@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.set_defaults(func=serve)
 
     jobs_parser = commands.add_parser("jobs", help="list recent jobs")
-    jobs_parser.add_argument("--state", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    jobs_parser.add_argument(
+        "--state", choices=["queued", "running", "succeeded", "failed", "cancelled"]
+    )
     jobs_parser.add_argument("--limit", type=int, default=20)
     jobs_parser.set_defaults(func=show_jobs)
 

@@ -97,7 +97,9 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None = Path(".env")
         )
     app_id = reader.text("APP_ID")
     if app_id and not app_id.isdigit():
-        problems.append(f"{PREFIX}APP_ID must be the numeric App ID shown on the App's page, got {app_id!r}.")
+        problems.append(
+            f"{PREFIX}APP_ID must be the numeric App ID shown on the App's page, got {app_id!r}."
+        )
     if not app_id:
         problems.append(
             f"{PREFIX}APP_ID is not set: set it to the numeric App ID shown on your GitHub App's page."
@@ -198,7 +200,9 @@ class _Reader:
         try:
             value = kind(raw)
         except ValueError:
-            self.problems.append(f"{PREFIX}{name} must be a {kind.__name__} (e.g. {default}), got {raw!r}.")
+            self.problems.append(
+                f"{PREFIX}{name} must be a {kind.__name__} (e.g. {default}), got {raw!r}."
+            )
             return default
         if value < minimum:
             self.problems.append(f"{PREFIX}{name} must be at least {minimum}, got {raw!r}.")
@@ -207,7 +211,9 @@ class _Reader:
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         raw = self.text(name).lower() or default
         if raw not in allowed:
-            self.problems.append(f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {raw!r}.")
+            self.problems.append(
+                f"{PREFIX}{name} must be one of {', '.join(allowed)}, got {raw!r}."
+            )
             return default
         return raw
 

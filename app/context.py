@@ -16,7 +16,9 @@ class Context:
 
     job: Job
     settings: Settings
-    github: Any  # githubkit.GitHub authenticated as the installation, scoped to the job's repository
+    github: (
+        Any  # githubkit.GitHub authenticated as the installation, scoped to the job's repository
+    )
     log: Any  # structlog logger with the delivery, repo and job ids bound
     store: Store
 

@@ -70,7 +70,9 @@ class WebhookEvent:
 
     @property
     def is_pull_request(self) -> bool:
-        return "pull_request" in self.payload or dig(self.payload, "issue", "pull_request") is not None
+        return (
+            "pull_request" in self.payload or dig(self.payload, "issue", "pull_request") is not None
+        )
 
     @property
     def label_name(self) -> str:

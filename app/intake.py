@@ -40,7 +40,9 @@ def check_headers(headers: Any) -> None:
     """Reject, naming every missing header, before reading the body."""
     missing = [name for name in REQUIRED_HEADERS if not headers.get(name)]
     if missing:
-        raise RequestRejected(400, "missing_headers", f"missing required headers: {', '.join(missing)}")
+        raise RequestRejected(
+            400, "missing_headers", f"missing required headers: {', '.join(missing)}"
+        )
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise RequestRejected(
@@ -61,7 +63,9 @@ async def read_capped_body(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise RequestRejected(413, "payload_too_large", "body exceeds GitHub's 25 MB webhook limit")
+            raise RequestRejected(
+                413, "payload_too_large", "body exceeds GitHub's 25 MB webhook limit"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -85,7 +89,10 @@ async def receive(intake: Intake, request: Request) -> Response:
     try:
         response, outcome = await _receive(intake, request, log)
     except RequestRejected as rejected:
-        response, outcome = error_response(rejected.status, rejected.code, rejected.message), rejected.code
+        response, outcome = (
+            error_response(rejected.status, rejected.code, rejected.message),
+            rejected.code,
+        )
         log.warning("webhook.rejected", status=rejected.status, reason=rejected.message)
     intake.metrics.deliveries.labels(event=event_label, outcome=outcome).inc()
     intake.metrics.intake_seconds.observe(time.perf_counter() - started)
@@ -95,9 +102,13 @@ async def receive(intake: Intake, request: Request) -> Response:
 async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response, str]:
     check_headers(request.headers)
     body = await read_capped_body(request)
-    if not is_valid_signature(body, request.headers["X-Hub-Signature-256"], intake.settings.webhook_secrets):
+    if not is_valid_signature(
+        body, request.headers["X-Hub-Signature-256"], intake.settings.webhook_secrets
+    ):
         raise RequestRejected(
-            401, "invalid_signature", "X-Hub-Signature-256 does not match the body for any configured secret"
+            401,
+            "invalid_signature",
+            "X-Hub-Signature-256 does not match the body for any configured secret",
         )
     event = WebhookEvent(
         name=request.headers["X-GitHub-Event"],

@@ -55,7 +55,10 @@ class Redactor:
 
 
 def configure_logging(
-    *, log_format: str = "auto", level: str = "info", secrets: Iterable[str] = (),
+    *,
+    log_format: str = "auto",
+    level: str = "info",
+    secrets: Iterable[str] = (),
     stream: TextIO | None = None,
 ) -> None:
     """Set up structlog once, at start: JSON unless a terminal (or the setting) asks for colour."""

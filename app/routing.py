@@ -63,7 +63,9 @@ class Router:
 
         return register
 
-    def job(self, kind: str, *, permissions: Mapping[str, str]) -> Callable[[JobHandler], JobHandler]:
+    def job(
+        self, kind: str, *, permissions: Mapping[str, str]
+    ) -> Callable[[JobHandler], JobHandler]:
         """Register the handler that runs jobs of a kind."""
 
         def register(handler: JobHandler) -> JobHandler:

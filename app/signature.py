@@ -22,5 +22,7 @@ def is_valid_signature(body: bytes, header: str, secrets: Iterable[str]) -> bool
     valid = False
     for secret in secrets:
         # Check every secret, so the time taken does not tell which one matched.
-        valid |= hmac.compare_digest(sign(body, secret).encode(), header.lower().encode("ascii", "replace"))
+        valid |= hmac.compare_digest(
+            sign(body, secret).encode(), header.lower().encode("ascii", "replace")
+        )
     return valid

@@ -47,15 +47,24 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = (store_factory or (lambda: open_store(settings.store_url, max_attempts=settings.job_max_attempts)))()
+        store = (
+            store_factory
+            or (lambda: open_store(settings.store_url, max_attempts=settings.job_max_attempts))
+        )()
         pool = WorkerPool(
-            settings=settings, store=store, router=router, connect=connect or connect_with(settings), metrics=metrics
+            settings=settings,
+            store=store,
+            router=router,
+            connect=connect or connect_with(settings),
+            metrics=metrics,
         )
         service = Service(settings, store, router, metrics, pool)
         app.state.service = service
         app.state.intake = Intake(settings, store, router, metrics, pool.wake)
         await pool.start()
-        get_logger().info("service.started", workers=settings.workers, store=settings.store_url.split(":")[0])
+        get_logger().info(
+            "service.started", workers=settings.workers, store=settings.store_url.split(":")[0]
+        )
         try:
             yield
         finally:
@@ -71,7 +80,9 @@ def create_app(
         try:
             await service.store.ping()
         except Exception as error:  # reported to the caller, not raised: health must answer
-            return JSONResponse({"status": "unhealthy", "store": f"unreachable: {type(error).__name__}"}, 503)
+            return JSONResponse(
+                {"status": "unhealthy", "store": f"unreachable: {type(error).__name__}"}, 503
+            )
         return JSONResponse({"status": "ok", "store": "ok", "workers": settings.workers})
 
     async def prometheus(request: Request) -> Response:
@@ -81,11 +92,15 @@ def create_app(
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return error_response(error.status_code, code, f"{request.method} {request.url.path}: {error.detail}")
+        return error_response(
+            error.status_code, code, f"{request.method} {request.url.path}: {error.detail}"
+        )
 
     async def server_error(request: Request, error: Exception) -> Response:
         get_logger().error("request.failed", path=request.url.path, error=repr(error))
-        return error_response(500, "internal_error", "the service failed to handle this request; see its log")
+        return error_response(
+            500, "internal_error", "the service failed to handle this request; see its log"
+        )
 
     return Starlette(
         routes=[

@@ -129,7 +129,9 @@ class WorkerPool:
             return JobState.FAILED, f"no handler for job kind {job.kind!r}"
         try:
             async with self.connect(job, kind.permissions) as github:
-                context = Context(job=job, settings=self.settings, github=github, log=log, store=self.store)
+                context = Context(
+                    job=job, settings=self.settings, github=github, log=log, store=self.store
+                )
                 return JobState.SUCCEEDED, await kind.handler(event, context)
         except JobFailed as failure:
             return JobState.FAILED, failure.reason

@@ -15,6 +15,4 @@ async def acknowledge(event: WebhookEvent, context: Context) -> None:
             owner, name, event.comment_id, content="eyes"
         )
     else:
-        await reactions.async_create_for_issue(
-            owner, name, event.issue_number or 0, content="eyes"
-        )
+        await reactions.async_create_for_issue(owner, name, event.issue_number or 0, content="eyes")

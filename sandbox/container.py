@@ -140,10 +140,11 @@ def container_kwargs(
         "runtime": settings.sandbox_runtime,
         "init": True,
         "ipc_mode": "private",
+        # Attached, with stdin open: docker-py then sets StdinOnce, so closing the attached stdin
+        # after writing the prompt gives the CLI its end of input.
         "stdin_open": True,
-        "stdin_once": True,
         "tty": False,
-        "detach": True,
+        "detach": False,
     }
 
 

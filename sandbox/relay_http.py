@@ -104,6 +104,5 @@ def upstream_unreachable(upstream_url: str, error: Exception) -> Response:
     return api_error(
         502,
         "api_error",
-        f"fixwright: the model API at {upstream_url} could not be reached "
-        f"({type(error).__name__})",
+        f"fixwright: the model API at {upstream_url} could not be reached ({type(error).__name__})",
     )

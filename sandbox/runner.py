@@ -19,8 +19,9 @@ from docker.models.containers import Container
 from docker.utils.socket import frames_iter
 
 from app.config import Settings
-from sandbox.container import FORWARDER_FAILED_EXIT, RunSpec, container_kwargs, remove_container
+from sandbox.container import RunSpec, container_kwargs, remove_container
 from sandbox.stream import FinalResult, StreamEvent, parse_line
+from sandbox.usage import JobUsage
 
 STDOUT, STDERR = 1, 2
 STDERR_TAIL_BYTES = 4000
@@ -51,7 +52,7 @@ class Relay(Protocol):
 
     def open_job(self, job_id: str, *, token_budget: int, api_key: str | None = None) -> str: ...
 
-    def close_job(self, job_id: str) -> Any: ...
+    def close_job(self, job_id: str) -> JobUsage: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class RunResult:
     outcome: Outcome
     final: FinalResult | None
     exit_code: int | None
-    usage: Any
+    usage: JobUsage
     event_count: int
     stderr_tail: str
     seconds: float
@@ -104,26 +105,30 @@ def classify(
         return Outcome.TIMEOUT
     if oom_killed:
         return Outcome.OUT_OF_MEMORY
-    if budget_exhausted:
-        return Outcome.MODEL_BUDGET
     if final is None:
-        return Outcome.CLI_CRASH
+        return Outcome.MODEL_BUDGET if budget_exhausted else Outcome.CLI_CRASH
     if final.subtype == "error_max_turns":
         return Outcome.MAX_TURNS
     if final.subtype == "success" and not final.is_error and exit_code in (0, None):
         return Outcome.SUCCESS
-    return _model_error(final.result or "")
+    if budget_exhausted:
+        return Outcome.MODEL_BUDGET
+    return _model_error(final.api_error_status, final.result or "")
 
 
-def _model_error(message: str) -> Outcome:
-    """Tell the model API's failures apart by what the CLI reported."""
+def _model_error(status: int | None, message: str) -> Outcome:
+    """Tell the model API's failures apart by the HTTP status, else by what the CLI reported."""
     text = message.lower()
+    if "token budget" in text:
+        return Outcome.MODEL_BUDGET
+    if status in (401, 403):
+        return Outcome.MODEL_AUTHENTICATION
+    if status == 529:
+        return Outcome.MODEL_OVERLOADED
     if any(s in text for s in ("authentication", "api key", "x-api-key", "401", "login")):
         return Outcome.MODEL_AUTHENTICATION
     if any(s in text for s in ("overloaded", "529")):
         return Outcome.MODEL_OVERLOADED
-    if "budget" in text:
-        return Outcome.MODEL_BUDGET
     return Outcome.MODEL_ERROR
 
 
@@ -139,14 +144,14 @@ async def run_in_sandbox(
 ) -> RunResult:
     """Run the CLI on `spec` in a fresh hardened container; the container never outlives the call."""
     started = time.monotonic()
-    capability = relay.open_job(
-        spec.job_id, token_budget=token_budget or settings.job_token_budget, api_key=api_key
-    )
+    budget = token_budget or settings.job_token_budget
+    capability = relay.open_job(spec.job_id, token_budget=budget, api_key=api_key)
     kwargs = container_kwargs(
         spec, settings, relay_socket=Path(relay.socket_path), capability=capability
     )
     container: Container | None = None
-    usage: Any = None
+    stream: _ContainerStream | None = None
+    usage: JobUsage | None = None
     try:
         container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
         stream = _ContainerStream(docker_client, container, spec.prompt)
@@ -160,10 +165,8 @@ async def run_in_sandbox(
             timed_out=timed_out,
             oom_killed=ended.oom_killed,
             exit_code=ended.exit_code,
-            budget_exhausted=_budget_exhausted(usage),
+            budget_exhausted=usage.budgeted >= budget,
         )
-        if ended.exit_code == FORWARDER_FAILED_EXIT and final is None:
-            outcome = Outcome.CLI_CRASH
         return RunResult(
             outcome=outcome,
             final=final,
@@ -174,6 +177,8 @@ async def run_in_sandbox(
             seconds=time.monotonic() - started,
         )
     finally:
+        if stream is not None:
+            stream.close()
         if usage is None:
             with contextlib.suppress(KeyError, LookupError):
                 relay.close_job(spec.job_id)
@@ -231,11 +236,6 @@ def _wait_for_exit(container: Container) -> _Exit:
     )
 
 
-def _budget_exhausted(usage: Any) -> bool:
-    """True when the relay refused the job's requests because its token budget was spent."""
-    return bool(getattr(usage, "budget_exhausted", False) or getattr(usage, "over_budget", False))
-
-
 class _ContainerStream:
     """The container's attached stdio: the prompt goes in on stdin, stream-json comes out."""
 
@@ -253,8 +253,9 @@ class _ContainerStream:
         )
         self._container.start()
         raw = _raw_socket(self._socket)
-        raw.sendall(self._prompt)
-        raw.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):  # a CLI that died at once is reported by its exit
+            raw.sendall(self._prompt)
+            raw.shutdown(socket.SHUT_WR)
 
     def read_events(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]) -> None:
         """Parse stdout line by line, queueing events on the loop as soon as each line is whole."""

@@ -24,7 +24,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     if docker_available():
         return
-    skip = pytest.mark.skip(reason="no Docker engine (set FIXWRIGHT_REQUIRE_DOCKER=1 to fail instead)")
+    skip = pytest.mark.skip(
+        reason="no Docker engine (set FIXWRIGHT_REQUIRE_DOCKER=1 to fail instead)"
+    )
     for item in items:
         if "docker" in item.keywords:
             item.add_marker(skip)

@@ -63,7 +63,7 @@ def test_unreadable_key_file_and_non_pem_key_are_explained(tmp_path: Path) -> No
     """A missing key file and a value that is not a PEM key both name the variable."""
     env = minimal(FIXWRIGHT_PRIVATE_KEY_PATH=str(tmp_path / "missing.pem"))
     del env["FIXWRIGHT_PRIVATE_KEY"]
-    with pytest.raises(ConfigError, match="FIXWRIGHT_PRIVATE_KEY_PATH=.*cannot be read"):
+    with pytest.raises(ConfigError, match=r"FIXWRIGHT_PRIVATE_KEY_PATH=.*cannot be read"):
         load_settings(env, dotenv=None)
     with pytest.raises(ConfigError, match="FIXWRIGHT_PRIVATE_KEY does not hold a PEM"):
         load_settings(minimal(FIXWRIGHT_PRIVATE_KEY="not a key"), dotenv=None)

@@ -47,10 +47,24 @@ def test_unknown_event_names_are_rejected_at_registration() -> None:
 def test_the_trigger_label_queues_a_fix_job_and_other_labels_do_not() -> None:
     """Only the configured label on an issue, added by a human, queues a fix."""
     router = build_router()
-    [job] = router.plan(event("issues", action="labeled", label={"name": "fixwright"}, issue={"number": 5}), SETTINGS)
+    [job] = router.plan(
+        event("issues", action="labeled", label={"name": "fixwright"}, issue={"number": 5}),
+        SETTINGS,
+    )
     assert (job.kind, job.target, job.requested_by) == ("fix", "octo-org/hello#5", "maintainer")
-    assert router.plan(event("issues", action="labeled", label={"name": "bug"}, issue={"number": 5}), SETTINGS) == []
-    assert router.plan(event("issues", action="opened", label={"name": "fixwright"}, issue={"number": 5}), SETTINGS) == []
+    assert (
+        router.plan(
+            event("issues", action="labeled", label={"name": "bug"}, issue={"number": 5}), SETTINGS
+        )
+        == []
+    )
+    assert (
+        router.plan(
+            event("issues", action="opened", label={"name": "fixwright"}, issue={"number": 5}),
+            SETTINGS,
+        )
+        == []
+    )
 
 
 def test_bots_and_edited_comments_never_trigger() -> None:
@@ -58,9 +72,42 @@ def test_bots_and_edited_comments_never_trigger() -> None:
     router = build_router()
     issue = {"number": 3}
     bot = {"login": "fixwright[bot]", "type": "Bot"}
-    assert router.plan(event("issue_comment", action="created", issue=issue, comment={"body": "/help", "id": 1}, sender=bot), SETTINGS) == []
-    assert router.plan(event("issue_comment", action="edited", issue=issue, comment={"body": "/help", "id": 1}), SETTINGS) == []
-    assert len(router.plan(event("issue_comment", action="created", issue=issue, comment={"body": "/help", "id": 1}), SETTINGS)) == 1
+    assert (
+        router.plan(
+            event(
+                "issue_comment",
+                action="created",
+                issue=issue,
+                comment={"body": "/help", "id": 1},
+                sender=bot,
+            ),
+            SETTINGS,
+        )
+        == []
+    )
+    assert (
+        router.plan(
+            event(
+                "issue_comment", action="edited", issue=issue, comment={"body": "/help", "id": 1}
+            ),
+            SETTINGS,
+        )
+        == []
+    )
+    assert (
+        len(
+            router.plan(
+                event(
+                    "issue_comment",
+                    action="created",
+                    issue=issue,
+                    comment={"body": "/help", "id": 1},
+                ),
+                SETTINGS,
+            )
+        )
+        == 1
+    )
 
 
 def test_commands_go_where_they_make_sense() -> None:
@@ -70,7 +117,9 @@ def test_commands_go_where_they_make_sense() -> None:
     issue = {"number": 9}
 
     def kinds(body: str, where: dict[str, object]) -> list[str]:
-        payload = event("issue_comment", action="created", issue=where, comment={"body": body, "id": 2})
+        payload = event(
+            "issue_comment", action="created", issue=where, comment={"body": body, "id": 2}
+        )
         return [job.kind for job in router.plan(payload, SETTINGS)]
 
     assert kinds("/review", pull) == ["review"]

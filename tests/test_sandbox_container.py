@@ -84,9 +84,8 @@ def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
         "init": True,
         "ipc_mode": "private",
         "stdin_open": True,
-        "stdin_once": True,
         "tty": False,
-        "detach": True,
+        "detach": False,
     }
 
 

@@ -88,7 +88,7 @@ WHERE state = 'queued'
   )
 ORDER BY created_at
 LIMIT 1
-"""
+"""  # noqa: S608 (a constant column list, no input)
 
 
 def sqlite_path(url: str) -> Path:
@@ -126,7 +126,9 @@ def row_to_job(row: tuple[Any, ...]) -> Job:
 class SQLiteStore:
     """The Store on one SQLite file; a lock serialises writers, threads keep the loop free."""
 
-    def __init__(self, path: Path, *, max_attempts: int = 2, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, path: Path, *, max_attempts: int = 2, clock: Callable[[], float] = time.time
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -159,8 +161,15 @@ class SQLiteStore:
             inserted = db.execute(
                 "INSERT INTO deliveries (id, event, action, installation_id, repository, outcome,"
                 " received_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (delivery.id, delivery.event, delivery.action, delivery.installation_id,
-                 delivery.repository, delivery.outcome, now),
+                (
+                    delivery.id,
+                    delivery.event,
+                    delivery.action,
+                    delivery.installation_id,
+                    delivery.repository,
+                    delivery.outcome,
+                    now,
+                ),
             ).rowcount
             if not inserted:
                 return None
@@ -180,8 +189,20 @@ class SQLiteStore:
             "INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,"
             " delivery_id, payload, state, max_attempts, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-            (job_id, job.kind, job.repository, job.target, job.number, job.installation_id,
-             job.requested_by, delivery_id, dumps(job.payload), self._max_attempts, now, now),
+            (
+                job_id,
+                job.kind,
+                job.repository,
+                job.target,
+                job.number,
+                job.installation_id,
+                job.requested_by,
+                delivery_id,
+                dumps(job.payload),
+                self._max_attempts,
+                now,
+                now,
+            ),
         )
         return job_id
 
@@ -248,8 +269,12 @@ class SQLiteStore:
                     db.execute(
                         "UPDATE jobs SET state = 'failed', summary = ?, finished_at = ?,"
                         " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?",
-                        (f"the worker running this job stopped {attempts} times; not retried",
-                         now, now, job_id),
+                        (
+                            f"the worker running this job stopped {attempts} times; not retried",
+                            now,
+                            now,
+                            job_id,
+                        ),
                     )
                 else:
                     db.execute(

@@ -41,11 +41,11 @@ HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
 def _invalid(resource: str, field: str, code: str = "invalid", **extra: Any) -> ApiError:
-    return ApiError(
-        422,
-        "Validation Failed",
-        errors=[{"resource": resource, "field": field, "code": code, **extra}],
-    )
+    """GitHub's 422; custom errors carry a message instead of naming a field."""
+    detail = {"resource": resource, "code": code, **extra}
+    if code != "custom":
+        detail["field"] = field
+    return ApiError(422, "Validation Failed", errors=[detail])
 
 
 async def _shas(state: GitHubState, pull: PullRequest) -> tuple[str, str]:

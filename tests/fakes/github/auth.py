@@ -18,9 +18,11 @@ MAX_JWT_LIFETIME_SECONDS = 600
 class ApiError(Exception):
     """A response GitHub would give instead of serving the request."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any):
-        super().__init__(f"{status} {message}")
-        self.status = status
+    def __init__(
+        self, http_status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(f"{http_status} {message}")
+        self.status = http_status
         self.body = error(message, **extra)
         self.headers = headers or {}
 

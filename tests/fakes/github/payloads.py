@@ -237,6 +237,8 @@ def label(state: GitHubState, repository: str, name: str) -> JSON:
         "description": None,
         "color": "ededed",
         "default": False,
+        "archived_at": None,
+        "archived_by": None,
     }
 
 

@@ -1,4 +1,4 @@
-"""Anthropic Messages API response bodies, as JSON and as the server-sent events of `stream: true`."""
+"""Messages API response bodies: JSON, and the server-sent events of `stream: true`."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ def content_block(answer: ToolCall | FinalText, tool_use_id: str) -> dict[str, A
     return {"type": "text", "text": answer.text}
 
 
-def message(
-    *, message_id: str, model: str, block: dict[str, Any], usage: Usage
-) -> dict[str, Any]:
+def message(*, message_id: str, model: str, block: dict[str, Any], usage: Usage) -> dict[str, Any]:
     """A complete (non-streamed) Messages API response."""
     return {
         "id": message_id,
@@ -39,6 +37,7 @@ def stream_events(
     start = {**message(message_id=message_id, model=model, block=block, usage=usage)}
     start.update(content=[], stop_reason=None, usage=_usage_body(usage, 1))
     yield "message_start", {"type": "message_start", "message": start}
+    yield "ping", {"type": "ping"}
     if block["type"] == "tool_use":
         opening = {**block, "input": {}}
         deltas = [
@@ -48,15 +47,22 @@ def stream_events(
     else:
         opening = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": part} for part in _halves(block["text"])]
-    yield "content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}
-    yield "ping", {"type": "ping"}
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": opening},
+    )
     for delta in deltas:
         yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
     yield "content_block_stop", {"type": "content_block_stop", "index": 0}
-    final = {"type": "message_delta", "delta": {"stop_reason": None, "stop_sequence": None}}
-    final["delta"]["stop_reason"] = "tool_use" if block["type"] == "tool_use" else "end_turn"
-    final["usage"] = {"output_tokens": usage.output_tokens}
-    yield "message_delta", final
+    stop_reason = "tool_use" if block["type"] == "tool_use" else "end_turn"
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "usage": {"output_tokens": usage.output_tokens},
+        },
+    )
     yield "message_stop", {"type": "message_stop"}
 
 

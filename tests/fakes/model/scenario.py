@@ -89,7 +89,7 @@ class Scenario:
 
     @staticmethod
     def edit_file(path: str, old: str, new: str) -> ToolCall:
-        """Replace one exact string in a file (the CLI's `Edit` tool; the file must be read first)."""
+        """Replace one exact string in a file (the CLI's `Edit` tool; read the file first)."""
         return ToolCall(
             "Edit", {"file_path": path, "old_string": old, "new_string": new, "replace_all": False}
         )

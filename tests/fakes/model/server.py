@@ -7,7 +7,7 @@ import hmac
 import itertools
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.model import messages
-from tests.fakes.model.scenario import DEFAULT_FINAL, FinalText, Scenario, ToolCall, Turn
+from tests.fakes.model.scenario import DEFAULT_FINAL, FinalText, Scenario, Turn
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
@@ -50,6 +50,7 @@ class FakeModelAPI:
         self._scenario = scenario or Scenario()
         self._failures_served: dict[int, int] = {}
         self._requests: list[RecordedRequest] = []
+        self._answers: list[bytes] = []
         self._ids = itertools.count(1)
         self.app = Starlette(
             routes=[
@@ -69,6 +70,12 @@ class FakeModelAPI:
         """Every request received, in order (rejected ones included)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def answers(self) -> list[bytes]:
+        """The exact body bytes of every successful Messages answer sent, in order."""
+        with self._lock:
+            return list(self._answers)
 
     @property
     def scenario_requests(self) -> list[RecordedRequest]:
@@ -112,11 +119,25 @@ class FakeModelAPI:
         headers = {"request-id": f"req_{number:04d}fake"}
         if body.get("stream"):
             return StreamingResponse(
-                _sse(messages.stream_events(**fields)),
+                self._sse(messages.stream_events(**fields)),
                 media_type=SSE_CONTENT_TYPE,
                 headers={**headers, "cache-control": "no-cache"},
             )
-        return JSONResponse(messages.message(**fields), headers=headers)
+        response = JSONResponse(messages.message(**fields), headers=headers)
+        with self._lock:
+            self._answers.append(bytes(response.body))
+        return response
+
+    async def _sse(self, events: Iterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
+        """Send the events one by one, as separate chunks, recording the bytes sent."""
+        sent = bytearray()
+        for name, data in events:
+            chunk = messages.encode_event(name, data)
+            sent += chunk
+            yield chunk
+            await asyncio.sleep(0)
+        with self._lock:
+            self._answers.append(bytes(sent))
 
     async def _count_tokens(self, request: Request) -> Response:
         body, refusal = await self._admit(request)
@@ -189,12 +210,3 @@ def _text_of(content: str | list[Any]) -> str:
 
 def _error(status: int, error_type: str, message_text: str) -> JSONResponse:
     return JSONResponse(messages.error_body(error_type, message_text), status_code=status)
-
-
-async def _sse(events: Any) -> AsyncIterator[bytes]:
-    for name, data in events:
-        yield messages.encode_event(name, data)
-        await asyncio.sleep(0)
-
-
-__all__ = ["FakeModelAPI", "RecordedRequest", "SeenToolResult", "ToolCall"]

@@ -1,0 +1,85 @@
+"""Real webhook payloads from the @octokit/webhooks-examples corpus (installed by tests/setup.sh)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+CORPUS = (
+    Path(__file__).resolve().parent
+    / ".corpus/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
+)
+
+
+@cache
+def _corpus() -> list[dict[str, Any]]:
+    if not CORPUS.is_file():
+        raise FileNotFoundError(f"{CORPUS} is missing: run `bash tests/setup.sh` to install it")
+    return json.loads(CORPUS.read_text())
+
+
+def all_examples() -> list[tuple[str, dict[str, Any]]]:
+    """Every (event name, payload) pair of the corpus."""
+    return [(entry["name"], example) for entry in _corpus() for example in entry["examples"]]
+
+
+def example(event: str, action: str | None = None) -> dict[str, Any]:
+    """A fresh copy of the first example of an event (and action)."""
+    for name, payload in all_examples():
+        if name == event and (action is None or payload.get("action") == action):
+            return copy.deepcopy(payload)
+    raise LookupError(f"no example of {event}.{action} in the corpus")
+
+
+def aimed_at(
+    payload: dict[str, Any], *, repository: str, installation_id: int, sender: str = "maintainer"
+) -> dict[str, Any]:
+    """The payload re-pointed at a repository and installation of the fake GitHub, sent by a human."""
+    owner, name = repository.split("/")
+    payload["repository"] = {
+        **payload.get("repository", {}),
+        "name": name,
+        "full_name": repository,
+        "owner": {**payload.get("repository", {}).get("owner", {}), "login": owner},
+    }
+    payload["installation"] = {
+        "id": installation_id,
+        "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u",
+    }
+    payload["sender"] = {**payload.get("sender", {}), "login": sender, "type": "User"}
+    return payload
+
+
+def labeled_issue(
+    repository: str, installation_id: int, number: int, label: str = "fixwright"
+) -> dict[str, Any]:
+    """An `issues.labeled` delivery adding `label` to issue `number`."""
+    payload = aimed_at(
+        example("issues", "labeled"), repository=repository, installation_id=installation_id
+    )
+    payload["issue"]["number"] = number
+    payload["issue"].pop("pull_request", None)
+    payload["label"] = {**payload.get("label", {}), "name": label}
+    return payload
+
+
+def comment_on(
+    repository: str, installation_id: int, number: int, body: str, *, pull: bool = False
+) -> dict[str, Any]:
+    """An `issue_comment.created` delivery with `body` on issue (or pull request) `number`."""
+    payload = aimed_at(
+        example("issue_comment", "created"), repository=repository, installation_id=installation_id
+    )
+    payload["issue"]["number"] = number
+    payload["comment"]["body"] = body
+    payload["comment"]["id"] = 900_000 + number
+    if pull:
+        payload["issue"]["pull_request"] = {
+            "url": f"https://api.github.com/repos/{repository}/pulls/{number}"
+        }
+    else:
+        payload["issue"].pop("pull_request", None)
+    return payload

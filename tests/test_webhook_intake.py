@@ -1,0 +1,180 @@
+"""Webhook intake over HTTP, on a real `fixwright serve`: what GitHub and octokit specify."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import httpx
+
+from tests.corpus import comment_on, example, labeled_issue
+from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
+from tests.fakes.github.webhooks import delivery_headers
+from tests.fixtures.service import ServiceProcess
+
+MB = 1024 * 1024
+
+
+def wait_for(condition, timeout: float = 20.0):
+    """Poll until `condition()` is truthy (the service works asynchronously after its 202)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code
+    return body["error"]["message"]
+
+
+def test_missing_headers_are_each_named(service: ServiceProcess) -> None:
+    """A request without GitHub's headers gets 400 listing every missing one."""
+    response = httpx.post(
+        service.url + "/webhooks/github",
+        content=b"{}",
+        headers={"content-type": "application/json"},
+    )
+    message = assert_error(response, 400, "missing_headers")
+    for header in ("X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256"):
+        assert header in message
+
+
+def test_wrong_and_malformed_signatures_get_401(service: ServiceProcess) -> None:
+    """A signature made with another secret, or not a signature at all, is refused."""
+    payload = labeled_issue(REPOSITORY, INSTALLATION_ID, 1)
+    assert_error(service.post("issues", payload, secret="not-the-secret"), 401, "invalid_signature")
+    malformed = service.post("issues", payload, headers={"X-Hub-Signature-256": "sha256=nothex"})
+    assert_error(malformed, 401, "invalid_signature")
+
+
+def test_non_json_content_type_gets_415(service: ServiceProcess) -> None:
+    """Form-encoded deliveries (a webhook misconfigured in GitHub) are refused with the fix named."""
+    message = assert_error(
+        service.post(
+            "issues",
+            b"payload=%7B%7D",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        415,
+        "unsupported_media_type",
+    )
+    assert "application/json" in message
+
+
+def test_bodies_over_25_mb_get_413_with_or_without_content_length(service: ServiceProcess) -> None:
+    """Both a declared and a streamed (chunked) oversized body are refused."""
+    big = b"{" + b" " * (25 * MB) + b"}"
+    assert_error(service.post("issues", big), 413, "payload_too_large")
+    headers = delivery_headers("issues", big, "irrelevant", str(uuid.uuid4()))
+
+    def chunks():
+        for start in range(0, len(big), MB):
+            yield big[start : start + MB]
+
+    response = httpx.post(
+        service.url + "/webhooks/github", content=chunks(), headers=headers, timeout=30
+    )
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_invalid_json_with_a_valid_signature_gets_400(service: ServiceProcess) -> None:
+    """A correctly signed body that is not JSON is a bad request, not a crash."""
+    assert_error(service.post("issues", b"{not json"), 400, "invalid_json")
+    assert_error(service.post("issues", b"[1, 2]"), 400, "invalid_json")
+
+
+def test_ping_answers_200(service: ServiceProcess) -> None:
+    """GitHub's ping on App creation succeeds."""
+    response = service.post("ping", example("ping"))
+    assert response.status_code == 200
+    assert response.json() == {"status": "pong"}
+
+
+def test_events_no_handler_wants_are_acknowledged_as_ignored(service: ServiceProcess) -> None:
+    """A star, or an issue labeled with another label, gets 202 ignored and creates no job."""
+    assert service.post("star", example("star")).json() == {"status": "ignored"}
+    other_label = labeled_issue(REPOSITORY, INSTALLATION_ID, 1, label="bug")
+    response = service.post("issues", other_label)
+    assert response.status_code == 202 and response.json() == {"status": "ignored"}
+
+
+def test_a_labeled_issue_is_queued_then_acknowledged_on_github(
+    service: ServiceProcess, fake_github: FakeGitHub
+) -> None:
+    """The trigger label yields 202 with a job id, and the worker puts 👀 on the issue."""
+    response = service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued" and len(response.json()["jobs"]) == 1
+    reaction = wait_for(lambda: fake_github.state.reactions)[0]
+    assert (reaction.subject, reaction.subject_id, reaction.content) == ("issue", 1, "eyes")
+
+
+def test_a_redelivery_is_acknowledged_and_not_run_twice_even_after_a_restart(
+    service: ServiceProcess, fake_github: FakeGitHub
+) -> None:
+    """The same X-GitHub-Delivery id gets 202 duplicate, before and after the service restarts."""
+    delivery_id = str(uuid.uuid4())
+    payload = comment_on(REPOSITORY, INSTALLATION_ID, 1, "/help")
+    assert (
+        service.post("issue_comment", payload, delivery_id=delivery_id).json()["status"] == "queued"
+    )
+    assert service.post("issue_comment", payload, delivery_id=delivery_id).json() == {
+        "status": "duplicate"
+    }
+    wait_for(lambda: fake_github.state.comments)
+    service.stop()
+    service.start()
+    again = service.post("issue_comment", payload, delivery_id=delivery_id)
+    assert again.status_code == 202 and again.json() == {"status": "duplicate"}
+    time.sleep(1)  # give a wrongly queued job the chance to run
+    assert len(fake_github.state.comments) == 1
+
+
+def test_help_command_answers_in_the_thread(
+    service: ServiceProcess, fake_github: FakeGitHub
+) -> None:
+    """`/help` on an issue gets one comment listing the commands, written by the App."""
+    service.post("issue_comment", comment_on(REPOSITORY, INSTALLATION_ID, 1, "/help"))
+    comment = wait_for(lambda: list(fake_github.state.comments.values()))[0]
+    assert "/review" in comment.body and "`fixwright` label" in comment.body
+    assert comment.user == fake_github.state.bot_login
+
+
+def test_unknown_paths_and_methods_get_json_errors(service: ServiceProcess) -> None:
+    """404 and 405 are JSON errors too, never HTML or a 500."""
+    assert_error(httpx.get(service.url + "/nowhere"), 404, "not_found")
+    assert_error(httpx.get(service.url + "/webhooks/github"), 405, "method_not_allowed")
+
+
+def test_health_answers(service: ServiceProcess) -> None:
+    """GET /health reports the store reachable."""
+    response = httpx.get(service.url + "/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_each_delivery_logs_one_line_with_its_ids_and_no_secret(service: ServiceProcess) -> None:
+    """The log line for a delivery carries its id, event, installation and repo; no secret appears."""
+    delivery_id = str(uuid.uuid4())
+    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1), delivery_id=delivery_id)
+    lines = wait_for(
+        lambda: [
+            line
+            for line in service.log_lines()
+            if line.get("delivery_id") == delivery_id and line["event"] == "webhook.received"
+        ]
+    )
+    assert len(lines) == 1
+    assert lines[0]["installation_id"] == INSTALLATION_ID and lines[0]["repo"] == REPOSITORY
+    wait_for(lambda: any(line["event"] == "job.finished" for line in service.log_lines()))
+    logs = service.logs()
+    assert service.env["FIXWRIGHT_WEBHOOK_SECRET"] not in logs
+    assert "ghs_" not in logs
+    assert json.dumps(service.env["FIXWRIGHT_PRIVATE_KEY"])[1:40] not in logs
