@@ -9,6 +9,7 @@ key is revoked when the last job using that key ends.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from contextlib import asynccontextmanager
@@ -70,6 +71,15 @@ def app_jwt(app_id: str, private_key: str, now: float) -> str:
         ) from None
 
 
+def git_authorization(token: str) -> str:
+    """The `Authorization` header value git needs for GitHub with an installation token.
+
+    Pass it as `git -c http.extraHeader="Authorization: <value>"` rather than putting the token
+    in the remote URL, where git would echo it in error messages and store it in `.git/config`.
+    """
+    return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+
+
 class _HeaderAuth(httpx.Auth):
     """Sets `Authorization` from a callable, so each request carries a current credential."""
 
@@ -127,7 +137,11 @@ class GitHubApp:
         return self._github(bearer)
 
     def client(self, token: str) -> GitHub:
-        """A client authenticated with one installation token."""
+        """A client authenticated with one installation token.
+
+        Keep the client in a variable while calling it: `client(t).rest.x` fails, because
+        githubkit's namespaces hold the client only by a weak reference.
+        """
 
         async def header() -> str:
             return f"token {token}"
@@ -156,8 +170,9 @@ class GitHubApp:
         self, installation_id: int, repository: str, permissions: Mapping[str, str]
     ) -> InstallationToken:
         name = repository.partition("/")[2] or repository
+        github = self.app_client()  # held: githubkit's namespaces keep only a weak reference
         try:
-            response = await self.app_client().rest.apps.async_create_installation_access_token(
+            response = await github.rest.apps.async_create_installation_access_token(
                 installation_id, repositories=[name], permissions=dict(permissions)
             )
         except RequestFailed as failure:
@@ -216,8 +231,9 @@ class GitHubApp:
     async def revoke(self, token: InstallationToken | str) -> bool:
         """Revoke a token now; True when GitHub confirmed it (or it was already dead)."""
         value = token.token if isinstance(token, InstallationToken) else token
+        github = self.client(value)
         try:
-            await self.client(value).rest.apps.async_revoke_installation_access_token()
+            await github.rest.apps.async_revoke_installation_access_token()
         except RequestFailed as failure:
             return failure.response.status_code == 401
         except RequestError as failure:

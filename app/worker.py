@@ -19,6 +19,8 @@ from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent
+from app.failure import RETRY_HINT, tell_thread
+from app.github_app import GitHubAuthError
 from app.log import get_logger
 from app.metrics import Metrics
 from app.routing import Router
@@ -102,7 +104,7 @@ class WorkerPool:
         log = get_logger(job_id=job.id, kind=job.kind, attempt=job.attempts, **event.summary)
         state, summary = JobState.FAILED, ""
         with structlog.contextvars.bound_contextvars(job_id=job.id, delivery_id=job.delivery_id):
-            work = asyncio.create_task(self._handle(job, event, log))
+            work = asyncio.create_task(self._handle_safely(job, event, log))
             beat = asyncio.create_task(self._heartbeat(job, worker_id, work))
             try:
                 state, summary = await work
@@ -127,17 +129,47 @@ class WorkerPool:
         kind = self.router.kinds.get(job.kind)
         if kind is None:
             return JobState.FAILED, f"no handler for job kind {job.kind!r}"
-        try:
-            async with self.connect(job, kind.permissions) as github:
-                context = Context(
-                    job=job, settings=self.settings, github=github, log=log, store=self.store
-                )
+        async with self.connect(job, kind.permissions) as github:
+            context = Context(
+                job=job, settings=self.settings, github=github, log=log, store=self.store
+            )
+            try:
                 return JobState.SUCCEEDED, await kind.handler(event, context)
+            except JobFailed as failure:
+                reason, next_step = failure.reason, failure.next_step
+            except (
+                Exception
+            ) as error:  # the boundary: a handler bug fails its job, never the worker
+                log.exception("job.crashed")
+                reason = f"an internal error ({type(error).__name__}) stopped it"
+                next_step = (
+                    f"An operator can find the details in the service log under job id `{job.id}`. "
+                    + RETRY_HINT.get(job.kind, "")
+                )
+            await self._tell_thread(github, job, reason, next_step, log)
+            return JobState.FAILED, reason
+
+    async def _tell_thread(
+        self, github: Any, job: Job, reason: str, next_step: str, log: Any
+    ) -> None:
+        try:
+            await tell_thread(github, job, reason, next_step)
+        except Exception as error:  # the job already failed; say so in the log instead
+            log.warning("job.failure_not_posted", error=repr(error))
+
+    async def _handle_safely(self, job: Job, event: WebhookEvent, log: Any) -> tuple[JobState, str]:
+        """Run the handler; failures to reach GitHub at all end the job with the reason logged."""
+        try:
+            return await self._handle(job, event, log)
         except JobFailed as failure:
+            log.warning("job.not_started", reason=failure.reason)
             return JobState.FAILED, failure.reason
-        except Exception as error:  # the boundary: a handler bug fails its job, never the worker
-            log.exception("job.crashed")
-            return JobState.FAILED, f"internal error ({type(error).__name__}); see the service log"
+        except GitHubAuthError as error:  # an operator must fix the App's set-up
+            log.error("job.github_auth_failed", remedy=str(error))
+            return JobState.FAILED, str(error)
+        except Exception as error:  # e.g. the installation token could not be minted
+            log.exception("job.not_started")
+            return JobState.FAILED, f"could not reach GitHub for this job ({type(error).__name__})"
 
     async def _heartbeat(self, job: Job, worker_id: str, work: asyncio.Task[Any]) -> None:
         interval = self.settings.job_lease_seconds / 3

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
-from docker.models.containers import Container
 from docker.errors import APIError, NotFound
+from docker.models.containers import Container
 
 from app.config import Settings
 
@@ -125,7 +125,7 @@ def container_kwargs(
         "security_opt": ["no-new-privileges"],
         "read_only": True,
         "tmpfs": {
-            "/tmp": tmpfs_options,
+            "/tmp": tmpfs_options,  # noqa: S108 - the container's own /tmp, not the host's
             AGENT_HOME: f"{tmpfs_options},uid={AGENT_UID},gid={AGENT_UID}",
         },
         "volumes": {

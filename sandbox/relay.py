@@ -120,7 +120,10 @@ class ModelRelay:
                 f"the relay socket path {self.socket_path} is too long for a Unix socket "
                 f"(at most {MAX_SOCKET_PATH} bytes): choose a shorter state directory"
             )
-        self.socket_path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        directory = self.socket_path.parent
+        if not directory.exists():
+            directory.mkdir(parents=True)
+            directory.chmod(0o755)  # whatever the umask: others may pass, only we may write
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
         self._client = httpx.AsyncClient(timeout=UPSTREAM_TIMEOUT, follow_redirects=False)
@@ -197,7 +200,9 @@ class ModelRelay:
         return StreamingResponse(
             self._relay_body(upstream, job),
             status_code=upstream.status_code,
-            headers=dict(relay_http.downstream_headers(upstream.headers.multi_items())),
+            headers=dict(
+                relay_http.downstream_headers(upstream.status_code, upstream.headers.multi_items())
+            ),
         )
 
     async def _relay_body(self, upstream: httpx.Response, job: _Job) -> AsyncIterator[bytes]:

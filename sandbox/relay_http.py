@@ -31,6 +31,7 @@ HOP_HEADERS = frozenset(
 RESPONSE_DROPPED = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "trailer", "upgrade", "date", "server"}
 )
+KEY_REFUSED = frozenset({401, 403})
 
 
 def capability_of(headers: Mapping[str, str]) -> str:
@@ -59,9 +60,17 @@ def upstream_headers(incoming: Iterable[tuple[str, str]], api_key: str) -> list[
     return kept
 
 
-def downstream_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The upstream response's headers as the container should see them."""
-    return [(name, value) for name, value in upstream if name.lower() not in RESPONSE_DROPPED]
+def downstream_headers(status: int, upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The upstream response's headers as the container should see them.
+
+    When the upstream refuses the key (401/403) the CLI would retry for minutes, though only the
+    operator can fix that; `x-should-retry: false` makes it stop at once. The body is untouched.
+    """
+    kept = [(name, value) for name, value in upstream if name.lower() not in RESPONSE_DROPPED]
+    if status in KEY_REFUSED:
+        kept = [(name, value) for name, value in kept if name.lower() != "x-should-retry"]
+        kept.append(("x-should-retry", "false"))
+    return kept
 
 
 def api_error(status: int, error_type: str, message: str) -> Response:

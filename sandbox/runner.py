@@ -20,7 +20,7 @@ from docker.utils.socket import frames_iter
 
 from app.config import Settings
 from sandbox.container import RunSpec, container_kwargs, remove_container
-from sandbox.stream import FinalResult, StreamEvent, parse_line
+from sandbox.stream import FinalResult, StreamEvent, Unknown, parse_line
 from sandbox.usage import JobUsage
 
 STDOUT, STDERR = 1, 2
@@ -95,14 +95,17 @@ _END = object()
 def classify(
     final: FinalResult | None,
     *,
-    timed_out: bool,
+    stopped: Outcome | None,
     oom_killed: bool,
     exit_code: int | None,
     budget_exhausted: bool,
 ) -> Outcome:
-    """Name the way a run ended, from the most to the least specific evidence."""
-    if timed_out:
-        return Outcome.TIMEOUT
+    """Name the way a run ended, from the most to the least specific evidence.
+
+    `stopped` is why the runner killed the container itself (timeout, a key the model refuses).
+    """
+    if stopped is not None:
+        return stopped
     if oom_killed:
         return Outcome.OUT_OF_MEMORY
     if final is None:
@@ -114,6 +117,17 @@ def classify(
     if budget_exhausted:
         return Outcome.MODEL_BUDGET
     return _model_error(final.api_error_status, final.result or "")
+
+
+def reason_to_stop(event: StreamEvent) -> Outcome | None:
+    """An event after which waiting is pointless: the CLI retries a refused key for minutes."""
+    if not isinstance(event, Unknown):
+        return None
+    raw = event.raw
+    is_retry = raw.get("type") == "system" and raw.get("subtype") == "api_retry"
+    if is_retry and raw.get("error_status") in (401, 403):
+        return Outcome.MODEL_AUTHENTICATION
+    return None
 
 
 def _model_error(status: int | None, message: str) -> Outcome:
@@ -157,12 +171,12 @@ async def run_in_sandbox(
         stream = _ContainerStream(docker_client, container, spec.prompt)
         await asyncio.to_thread(stream.start)
         deadline = spec.timeout_seconds or settings.sandbox_timeout_seconds
-        final, event_count, timed_out = await _follow(stream, deadline, on_event)
+        final, event_count, stopped = await _follow(stream, deadline, on_event)
         ended = await asyncio.to_thread(_wait_for_exit, container)
         usage = relay.close_job(spec.job_id)
         outcome = classify(
             final,
-            timed_out=timed_out,
+            stopped=stopped,
             oom_killed=ended.oom_killed,
             exit_code=ended.exit_code,
             budget_exhausted=usage.budgeted >= budget,
@@ -188,21 +202,21 @@ async def run_in_sandbox(
 
 async def _follow(
     stream: _ContainerStream, deadline: float, on_event: EventCallback | None
-) -> tuple[FinalResult | None, int, bool]:
-    """Hand each event to the callback as it arrives, until the stream ends or time runs out."""
+) -> tuple[FinalResult | None, int, Outcome | None]:
+    """Hand each event to the callback as it arrives, until the stream ends or the run must stop."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
     reader = loop.run_in_executor(None, stream.read_events, loop, queue)
     final: FinalResult | None = None
     count = 0
-    timed_out = False
+    stopped: Outcome | None = None
     ends_at = loop.time() + deadline
     try:
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=max(0.0, ends_at - loop.time()))
             except TimeoutError:
-                timed_out = True
+                stopped = Outcome.TIMEOUT
                 await asyncio.to_thread(stream.kill)
                 break
             if item is _END:
@@ -214,12 +228,16 @@ async def _follow(
                 outcome = on_event(item)  # type: ignore[arg-type]
                 if inspect.isawaitable(outcome):
                     await outcome
+            stopped = reason_to_stop(item)  # type: ignore[arg-type]
+            if stopped is not None:
+                await asyncio.to_thread(stream.kill)
+                break
     finally:
         if not reader.done():
             stream.close()
             with contextlib.suppress(TimeoutError, OSError):
                 await asyncio.wait_for(asyncio.shield(reader), timeout=DRAIN_SECONDS)
-    return final, count, timed_out
+    return final, count, stopped
 
 
 def _wait_for_exit(container: Container) -> _Exit:
@@ -291,11 +309,15 @@ class _ContainerStream:
 
     def close(self) -> None:
         """Close the attach socket, which ends `read_events`."""
-        if self._socket is not None:
-            with contextlib.suppress(OSError):
-                _raw_socket(self._socket).shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                self._socket.close()
+        attached, self._socket = self._socket, None
+        if attached is None:
+            return
+        raw = _raw_socket(attached)
+        with contextlib.suppress(OSError):
+            if raw is not None:
+                raw.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            attached.close()
 
     def stderr_tail(self) -> str:
         return self._stderr.decode("utf-8", errors="replace")

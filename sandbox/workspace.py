@@ -67,7 +67,7 @@ def copy_repository(source: Path, parent: Path) -> Workspace:
 
 def hand_to_agent(path: Path) -> None:
     """Give the copy to the sandbox's non-root user so the agent can write it (needs root here)."""
-    if os.geteuid() != 0 or AGENT_UID == os.geteuid():
+    if os.geteuid() != 0 or os.geteuid() == AGENT_UID:
         return
     for directory, subdirectories, files in os.walk(path):
         os.lchown(directory, AGENT_UID, AGENT_UID)

@@ -37,7 +37,7 @@ def test_a_job_running_when_its_worker_is_killed_is_taken_back_and_finished(
     service_process: ServiceProcess, fake_github: FakeGitHub
 ) -> None:
     """A worker killed mid-job leaves a lease that expires; the next start takes the job back and runs it once."""
-    fake_github.state.delays[("POST", f"/repos/{REPOSITORY}/issues/1/reactions")] = 30.0
+    fake_github.state.delay("POST", f"/repos/{REPOSITORY}/issues/1/reactions", 30.0)
     service_process.start()
     service_process.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
     wait_for(lambda: job_states(service_process) == ["running"])

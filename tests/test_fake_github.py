@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -16,6 +17,7 @@ import jwt
 import pytest
 from githubkit import GitHub, TokenAuthStrategy
 from githubkit.exception import RequestFailed
+from githubkit_schemas.latest.models import ContentFile
 
 from tests.fakes.github.fixtures import FakeGitHub, generate_private_key
 from tests.fakes.github.webhooks import delivery_headers, sign
@@ -43,9 +45,7 @@ def mint(fake: FakeGitHub, status: int = 201, **body: Any) -> dict[str, Any]:
 
 
 def client(fake: FakeGitHub, token: str) -> GitHub:
-    return GitHub(
-        TokenAuthStrategy(token), base_url=fake.url, http_cache=False, auto_retry=False
-    )
+    return GitHub(TokenAuthStrategy(token), base_url=fake.url, http_cache=False, auto_retry=False)
 
 
 def git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -96,7 +96,9 @@ def test_bad_app_jwts_are_refused(fake_github: FakeGitHub, case: str, expected: 
     }
     token = tokens[case]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(f"{fake_github.url}/app/installations/1001/access_tokens", headers=headers)
+    response = httpx.post(
+        f"{fake_github.url}/app/installations/1001/access_tokens", headers=headers
+    )
     assert response.status_code == 401
     assert response.json()["message"].startswith(expected)
     assert "documentation_url" in response.json()
@@ -222,7 +224,9 @@ async def test_issue_endpoints_parse_and_change_state(fake_github: FakeGitHub) -
     assert fetched.body == "Done"
     listed = (await gh.rest.issues.async_list_comments("octo-org", "hello", 1)).parsed_data
     assert [c.body for c in listed] == ["Done"]
-    reaction = await gh.rest.reactions.async_create_for_issue("octo-org", "hello", 1, content="eyes")
+    reaction = await gh.rest.reactions.async_create_for_issue(
+        "octo-org", "hello", 1, content="eyes"
+    )
     assert reaction.parsed_data.content == "eyes"
     await gh.rest.reactions.async_create_for_issue_comment(
         "octo-org", "hello", comment.id, content="rocket"
@@ -248,17 +252,29 @@ async def test_issue_endpoints_parse_and_change_state(fake_github: FakeGitHub) -
 async def test_pull_request_endpoints_parse_and_follow_the_branch(fake_github: FakeGitHub) -> None:
     """PRs, files, reviews and check runs parse, and a PR's head follows its git branch."""
     state = fake_github.state
-    sha = state.push_branch(REPO, "fix-1", {"hello/greet.py": 'def greet(n):\n    return "Hi, " + n\n'})
+    sha = state.push_branch(
+        REPO, "fix-1", {"hello/greet.py": 'def greet(n):\n    return "Hi, " + n\n'}
+    )
     gh = client(fake_github, mint(fake_github, permissions=ALL_WRITE)["token"])
     created = await gh.rest.pulls.async_create(
-        "octo-org", "hello", title="Fix greet", head="fix-1", base="main", body="Fixes #1", draft=True
+        "octo-org",
+        "hello",
+        title="Fix greet",
+        head="fix-1",
+        base="main",
+        body="Fixes #1",
+        draft=True,
     )
     pull = created.parsed_data
     assert (pull.number, pull.head.sha, pull.draft) == (2, sha, True)
-    listed = await gh.rest.pulls.async_list("octo-org", "hello", head="octo-org:fix-1", state="open")
+    listed = await gh.rest.pulls.async_list(
+        "octo-org", "hello", head="octo-org:fix-1", state="open"
+    )
     assert [p.number for p in listed.parsed_data] == [2]
     await gh.rest.pulls.async_update("octo-org", "hello", 2, title="Fix greet()")
-    assert (await gh.rest.pulls.async_get("octo-org", "hello", 2)).parsed_data.title == "Fix greet()"
+    assert (
+        await gh.rest.pulls.async_get("octo-org", "hello", 2)
+    ).parsed_data.title == "Fix greet()"
     files = (await gh.rest.pulls.async_list_files("octo-org", "hello", 2)).parsed_data
     assert [(f.filename, f.status) for f in files] == [("hello/greet.py", "modified")]
     assert files[0].patch is not None
@@ -281,7 +297,11 @@ async def test_pull_request_endpoints_parse_and_follow_the_branch(fake_github: F
         )
     ).parsed_data
     done = await gh.rest.checks.async_update(
-        "octo-org", "hello", run.id, conclusion="success", output={"title": "Fixed", "summary": "ok"}
+        "octo-org",
+        "hello",
+        run.id,
+        conclusion="success",
+        output={"title": "Fixed", "summary": "ok"},
     )
     assert (done.parsed_data.status, done.parsed_data.conclusion) == ("completed", "success")
     assert state.pull_reviews(REPO, 2)[0].comments[0]["line"] == 2
@@ -364,27 +384,30 @@ def test_clone_and_push_with_a_valid_token(fake_github: FakeGitHub, tmp_path: Pa
     assert pushed.returncode == 0, pushed.stderr
     files = fake_github.state.branch_files(REPO, "fixwright/issue-1")
     assert "Hello, {name}!" in files["hello/greet.py"]
-    assert "+    return f\"Hello, {name}!\"" in fake_github.state.branch_diff(REPO, "fixwright/issue-1")
+    assert '+    return f"Hello, {name}!"' in fake_github.state.branch_diff(
+        REPO, "fixwright/issue-1"
+    )
 
 
 def test_git_refuses_missing_or_bad_credentials(fake_github: FakeGitHub, tmp_path: Path) -> None:
     """Clones without credentials or with a revoked token get 401; a foreign repository 404."""
     state = fake_github.state
 
-    def clone_statuses(url: str, target: str) -> tuple[int, set[int]]:
+    def clone_statuses(url: str, target: str) -> tuple[int, int]:
+        """git's exit code and the last status the fake answered (git first tries without auth)."""
         before = len(state.requests)
         result = git("clone", url, str(tmp_path / target))
-        return result.returncode, {r.status for r in state.requests[before:]}
+        return result.returncode, state.requests[before:][-1].status
 
-    assert clone_statuses(fake_github.clone_url(), "a") == (128, {401})
+    assert clone_statuses(fake_github.clone_url(), "a") == (128, 401)
     revoked = mint(fake_github)["token"]
     state.tokens[revoked].revoked = True
-    assert clone_statuses(fake_github.clone_url(token=revoked), "b") == (128, {401})
+    assert clone_statuses(fake_github.clone_url(token=revoked), "b") == (128, 401)
     state.add_repository("octo-org", "other", {"a.txt": "a\n"})
     token = mint(fake_github)["token"]
     foreign = fake_github.clone_url("octo-org/other", token=token)
-    assert clone_statuses(foreign, "c") == (128, {404})
-    assert clone_statuses(fake_github.clone_url(token=token), "d") == (0, {200})
+    assert clone_statuses(foreign, "c") == (128, 404)
+    assert clone_statuses(fake_github.clone_url(token=token), "d") == (0, 200)
     response = httpx.get(f"{fake_github.url}/octo-org/hello.git/info/refs?service=git-upload-pack")
     assert response.headers["www-authenticate"] == 'Basic realm="GitHub"'
 
@@ -425,3 +448,18 @@ def test_delivery_headers_are_githubs() -> None:
     assert headers["X-Hub-Signature"] == f"sha1={expected}"
     assert headers["X-Hub-Signature-256"] == sign(body, "s3cret")
     assert delivery_headers("issues", body, "s3cret", "fixed-id")["X-GitHub-Delivery"] == "fixed-id"
+
+
+async def test_file_contents_come_from_the_branch(fake_github: FakeGitHub) -> None:
+    """GET contents returns a branch's file base64-encoded, and 404 for a missing file."""
+    fake_github.state.push_branch(REPO, "config", {".github/fixwright.yml": "max_turns: 5\n"})
+    gh = client(fake_github, mint(fake_github, permissions={"contents": "read"})["token"])
+    found = await gh.rest.repos.async_get_content(
+        "octo-org", "hello", ".github/fixwright.yml", ref="config"
+    )
+    content = found.parsed_data
+    assert isinstance(content, ContentFile)
+    assert base64.b64decode(content.content) == b"max_turns: 5\n"
+    with pytest.raises(RequestFailed) as missing:
+        await gh.rest.repos.async_get_content("octo-org", "hello", ".github/fixwright.yml")
+    assert missing.value.response.status_code == 404

@@ -262,8 +262,10 @@ async def test_each_job_may_carry_its_own_key(fake_model: FakeModel, socket_dir:
         refused = await ask(model_relay, {"x-api-key": default})
     finally:
         await model_relay.stop()
-    # The upstream's own 401 is passed through as it came.
+    # The upstream's own 401 passes through, marked final: only the operator can fix the key.
     assert_api_error(refused, 401, "authentication_error", "invalid x-api-key")
+    assert refused.content == fake_model.api.answers[-1]
+    assert refused.headers["x-should-retry"] == "false"
     assert [r.headers["x-api-key"] for r in fake_model.requests] == [
         fake_model.api_key,
         "sk-operator",
@@ -278,6 +280,7 @@ async def test_upstream_errors_pass_through_and_are_not_charged(
     token = relay.open_job("job-1", token_budget=10_000)
     response = await ask(relay, {"x-api-key": token})
     assert_api_error(response, 529, "overloaded_error", "Overloaded")
+    assert "x-should-retry" not in response.headers
     assert relay.usage("job-1") == JobUsage(requests=1)
 
 

@@ -148,9 +148,7 @@ async def test_max_turns_is_reported_as_such(fake_model, run_sandbox):
     assert run.result.final.subtype == "error_max_turns"
 
 
-async def test_a_rejected_model_key_is_reported_as_an_authentication_error(
-    fake_model, run_sandbox
-):
+async def test_a_rejected_model_key_is_reported_as_an_authentication_error(fake_model, run_sandbox):
     """When the upstream refuses the key, the run ends as model_authentication, not a crash."""
     fake_model.set_scenario(Scenario([Scenario.unauthorized()]))
     run = await run_sandbox()
@@ -160,7 +158,9 @@ async def test_a_rejected_model_key_is_reported_as_an_authentication_error(
 
 async def test_a_job_over_its_token_budget_ends_as_budget_spent(fake_model, run_sandbox):
     """The relay lets the first answer through, then refuses: the run ends as model_budget."""
-    fake_model.set_scenario(Scenario([Scenario.run("true"), Scenario.run("true"), Scenario.say("x")]))
+    fake_model.set_scenario(
+        Scenario([Scenario.run("true"), Scenario.run("true"), Scenario.say("x")])
+    )
     run = await run_sandbox(token_budget=50)
 
     assert run.result.outcome is Outcome.MODEL_BUDGET
@@ -172,7 +172,7 @@ async def test_the_relay_refuses_bad_tokens_and_other_paths_from_inside(fake_mod
     """From the container, a wrong capability and a non-model path are refused by the relay."""
     base = "$ANTHROPIC_BASE_URL"
     post = "-H 'anthropic-version: 2023-06-01' -H 'content-type: application/json'"
-    body = "-d '{\"model\":\"m\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}'"
+    body = '-d \'{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}]}\''
     commands = [
         f"curl -s -w ' status=%{{http_code}}' -H 'x-api-key: fwcap-forged' {post} {body} "
         f"{base}/v1/messages",

@@ -16,8 +16,9 @@ from tests.fakes.github.auth import (
     not_found,
     verify_app_jwt,
 )
+from tests.fakes.github.records import PERMISSION_LEVELS, Installation
 from tests.fakes.github.respond import answer, body_of, no_content, repo_name, require, state_of
-from tests.fakes.github.state import PERMISSION_LEVELS, GitHubState, Installation
+from tests.fakes.github.state import GitHubState
 
 NOT_IN_INSTALLATION = (
     "There is at least one repository that does not exist or is not accessible to the parent "
@@ -92,7 +93,9 @@ def _scoped_repositories(
     by_id = {repo.id: repo.full_name for repo in state.repositories.values()}
     wanted = [f"{installation.account}/{name}" for name in names or []]
     wanted += [by_id.get(number, f"#{number}") for number in ids or []]
-    if any(name not in installation.repositories or name not in state.repositories for name in wanted):
+    if any(
+        name not in installation.repositories or name not in state.repositories for name in wanted
+    ):
         raise ApiError(422, NOT_IN_INSTALLATION)
     return tuple(dict.fromkeys(wanted))
 
@@ -140,9 +143,7 @@ async def get_collaborator_permission(request: Request) -> Response:
             "pull": role != "none",
         },
     }
-    return answer(
-        {"permission": ROLE_TO_PERMISSION[role], "role_name": role, "user": collaborator}
-    )
+    return answer({"permission": ROLE_TO_PERMISSION[role], "role_name": role, "user": collaborator})
 
 
 ROUTES = [

@@ -6,8 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github import payloads
+from tests.fakes.github import payloads, payloads_issues
 from tests.fakes.github.auth import ApiError, not_found
+from tests.fakes.github.records import Comment, Issue, Reaction, now
 from tests.fakes.github.respond import (
     answer,
     body_of,
@@ -18,7 +19,6 @@ from tests.fakes.github.respond import (
     required_field,
     state_of,
 )
-from tests.fakes.github.state import Comment, Issue, Reaction, now
 
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 
@@ -55,14 +55,14 @@ def _require_on_comment(request: Request, level: str) -> Comment:
 
 async def get_issue(request: Request) -> Response:
     item = _require_on_issue(request, "read")
-    return answer(payloads.issue(state_of(request), item))
+    return answer(payloads_issues.issue(state_of(request), item))
 
 
 async def list_comments(request: Request) -> Response:
     item = _require_on_issue(request, "read")
     state = state_of(request)
     comments = state.issue_comments(item.repository, item.number)
-    return paginated(request, [payloads.comment(state, c) for c in comments])
+    return paginated(request, [payloads_issues.comment(state, c) for c in comments])
 
 
 async def create_comment(request: Request) -> Response:
@@ -78,18 +78,18 @@ async def create_comment(request: Request) -> Response:
     )
     state.comments[created.id] = created
     item.updated_at = now()
-    return answer(payloads.comment(state, created), status=201)
+    return answer(payloads_issues.comment(state, created), status=201)
 
 
 async def get_comment(request: Request) -> Response:
-    return answer(payloads.comment(state_of(request), _require_on_comment(request, "read")))
+    return answer(payloads_issues.comment(state_of(request), _require_on_comment(request, "read")))
 
 
 async def update_comment(request: Request) -> Response:
     item = _require_on_comment(request, "write")
     item.body = required_field(await body_of(request), "body", "IssueComment")
     item.updated_at = now()
-    return answer(payloads.comment(state_of(request), item))
+    return answer(payloads_issues.comment(state_of(request), item))
 
 
 async def _react(request: Request, subject: str, subject_id: int) -> Response:
@@ -101,11 +101,13 @@ async def _react(request: Request, subject: str, subject_id: int) -> Response:
             errors=[{"resource": "Reaction", "code": "invalid", "field": "content"}],
         )
     state = state_of(request)
+    wanted = (repo_name(request), subject, subject_id, content, state.bot_login)
     for existing in state.reactions:
-        same = (existing.repository, existing.subject, existing.subject_id, existing.content)
-        if same == (repo_name(request), subject, subject_id, content):
-            if existing.user == state.bot_login:
-                return answer(payloads.reaction(state, existing))
+        key = (existing.repository, existing.subject, existing.subject_id, existing.content)
+        if (*key, existing.user) == wanted:
+            return answer(
+                payloads_issues.reaction(state, existing)
+            )  # GitHub answers 200 for a repeat
     created = Reaction(
         id=state.next_id(),
         repository=repo_name(request),
@@ -115,7 +117,7 @@ async def _react(request: Request, subject: str, subject_id: int) -> Response:
         user=state.bot_login,
     )
     state.reactions.append(created)
-    return answer(payloads.reaction(state, created), status=201)
+    return answer(payloads_issues.reaction(state, created), status=201)
 
 
 async def react_to_issue(request: Request) -> Response:
@@ -130,8 +132,7 @@ async def react_to_comment(request: Request) -> Response:
 
 async def add_labels(request: Request) -> Response:
     item = _require_on_issue(request, "write")
-    raw = await request.json() if await request.body() else {}
-    names = raw if isinstance(raw, list) else raw.get("labels", [])
+    names = (await body_of(request)).get("labels", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ApiError(422, "Invalid request.\n\nFor 'labels', is not an array of strings.")
     item.labels.extend(name for name in names if name not in item.labels)

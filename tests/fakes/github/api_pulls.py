@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github import gitrepo, payloads
+from tests.fakes.github import gitrepo, payloads_pulls
 from tests.fakes.github.auth import ApiError, not_found
+from tests.fakes.github.records import PullRequest, Review, now
 from tests.fakes.github.respond import (
     answer,
     body_of,
@@ -23,24 +23,17 @@ from tests.fakes.github.respond import (
     required_field,
     state_of,
 )
-from tests.fakes.github.state import CheckRun, GitHubState, PullRequest, Review, now
+from tests.fakes.github.state import GitHubState
 
-REVIEW_STATES = {"APPROVE": "APPROVED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "COMMENT": "COMMENTED"}
-CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
-CHECK_CONCLUSIONS = (
-    "action_required",
-    "cancelled",
-    "failure",
-    "neutral",
-    "success",
-    "skipped",
-    "stale",
-    "timed_out",
-)
+REVIEW_STATES = {
+    "APPROVE": "APPROVED",
+    "REQUEST_CHANGES": "CHANGES_REQUESTED",
+    "COMMENT": "COMMENTED",
+}
 HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
-def _invalid(resource: str, field: str, code: str = "invalid", **extra: Any) -> ApiError:
+def invalid(resource: str, field: str, code: str = "invalid", **extra: Any) -> ApiError:
     """GitHub's 422; custom errors carry a message instead of naming a field."""
     detail = {"resource": resource, "code": code, **extra}
     if code != "custom":
@@ -56,7 +49,7 @@ async def _shas(state: GitHubState, pull: PullRequest) -> tuple[str, str]:
 
 
 async def _pull_json(state: GitHubState, pull: PullRequest, full: bool = True) -> dict[str, Any]:
-    return payloads.pull_request(state, pull, await _shas(state, pull), full=full)
+    return payloads_pulls.pull_request(state, pull, await _shas(state, pull), full=full)
 
 
 def _pull(request: Request) -> PullRequest:
@@ -81,20 +74,24 @@ async def create_pull(request: Request) -> Response:
     head = _branch_name(required_field(body, "head", "PullRequest"), repo.owner)
     base = required_field(body, "base", "PullRequest")
     if await asyncio.to_thread(gitrepo.branch_sha, repo.path, head) is None:
-        raise _invalid("PullRequest", "head")
+        raise invalid("PullRequest", "head")
     if await asyncio.to_thread(gitrepo.branch_sha, repo.path, base) is None:
-        raise _invalid("PullRequest", "base")
+        raise invalid("PullRequest", "base")
     for existing in state.pulls.values():
         issue = state.issues[(existing.repository, existing.number)]
         if (existing.repository, existing.head, issue.state) == (repo.full_name, head, "open"):
-            raise _invalid(
+            raise invalid(
                 "PullRequest",
                 "head",
                 "custom",
                 message=f"A pull request already exists for {repo.owner}:{head}.",
             )
-    if not await asyncio.to_thread(gitrepo.diff, repo.path, f"refs/heads/{base}", f"refs/heads/{head}"):
-        raise _invalid("PullRequest", "head", "custom", message=f"No commits between {base} and {head}")
+    if not await asyncio.to_thread(
+        gitrepo.diff, repo.path, f"refs/heads/{base}", f"refs/heads/{head}"
+    ):
+        raise invalid(
+            "PullRequest", "head", "custom", message=f"No commits between {base} and {head}"
+        )
     pull = await asyncio.to_thread(
         state.open_pull_request,
         repo.full_name,
@@ -143,7 +140,7 @@ async def update_pull(request: Request) -> Response:
     issue = state.issues[(pull.repository, pull.number)]
     body = await body_of(request)
     if body.get("state") not in (None, "open", "closed"):
-        raise _invalid("PullRequest", "state")
+        raise invalid("PullRequest", "state")
     issue.title = body.get("title", issue.title)
     issue.body = body.get("body", issue.body)
     if "state" in body:
@@ -207,7 +204,9 @@ def commentable_lines(patch: str) -> dict[str, set[int]]:
     return lines
 
 
-def _check_review_comments(comments: list[dict[str, Any]], files: list[gitrepo.ChangedFile]) -> None:
+def _check_review_comments(
+    comments: list[dict[str, Any]], files: list[gitrepo.ChangedFile]
+) -> None:
     """Reject comments whose path or line is outside the diff, as GitHub does."""
     patches = {f.filename: commentable_lines(f.patch) for f in files}
     for item in comments:
@@ -216,9 +215,11 @@ def _check_review_comments(comments: list[dict[str, Any]], files: list[gitrepo.C
         allowed = patches.get(item["path"])
         side = item.get("side", "RIGHT")
         anchors = [item.get("line"), item.get("start_line")]
-        if allowed is None or any(
+        unanchored = item.get("line") is None and item.get("position") is None
+        outside = allowed is None or any(
             a is not None and a not in allowed.get(side, set()) for a in anchors
-        ) or item.get("line") is None and item.get("position") is None:
+        )
+        if unanchored or outside:
             raise ApiError(422, "Unprocessable Entity", errors=["Line could not be resolved"])
 
 
@@ -229,14 +230,16 @@ async def create_review(request: Request) -> Response:
     body = await body_of(request)
     event = body.get("event")
     if event is not None and event not in REVIEW_STATES:
-        raise _invalid("PullRequestReview", "event")
+        raise invalid("PullRequestReview", "event")
     if event in ("REQUEST_CHANGES", "COMMENT") and not body.get("body"):
         raise ApiError(
             422, "Unprocessable Entity", errors=[f"Body is required for {event.lower()} reviews"]
         )
     author = state.issues[(pull.repository, pull.number)].user
     if event in ("APPROVE", "REQUEST_CHANGES") and author == state.bot_login:
-        raise ApiError(422, "Unprocessable Entity", errors=["Can not approve your own pull request"])
+        raise ApiError(
+            422, "Unprocessable Entity", errors=["Can not approve your own pull request"]
+        )
     comments = list(body.get("comments") or [])
     _check_review_comments(comments, await _changed_files(state, pull))
     head_sha, _ = await _shas(state, pull)
@@ -251,7 +254,7 @@ async def create_review(request: Request) -> Response:
         comments=comments,
     )
     state.reviews.append(review)
-    return answer(payloads.review(state, review))
+    return answer(payloads_pulls.review(state, review))
 
 
 async def list_reviews(request: Request) -> Response:
@@ -259,7 +262,7 @@ async def list_reviews(request: Request) -> Response:
     state = state_of(request)
     pull = _pull(request)
     reviews = state.pull_reviews(pull.repository, pull.number)
-    return paginated(request, [payloads.review(state, r) for r in reviews])
+    return paginated(request, [payloads_pulls.review(state, r) for r in reviews])
 
 
 async def update_review(request: Request) -> Response:
@@ -270,63 +273,12 @@ async def update_review(request: Request) -> Response:
     for review in state.pull_reviews(pull.repository, pull.number):
         if review.id == wanted:
             review.body = required_field(await body_of(request), "body", "PullRequestReview")
-            return answer(payloads.review(state, review))
+            return answer(payloads_pulls.review(state, review))
     raise not_found()
-
-
-def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
-
-
-def _apply_check_fields(run: CheckRun, body: dict[str, Any]) -> None:
-    """Copy what the caller set; a conclusion completes the run, as on GitHub."""
-    if body.get("status") not in (None, *CHECK_STATUSES):
-        raise _invalid("CheckRun", "status")
-    if body.get("conclusion") not in (None, *CHECK_CONCLUSIONS):
-        raise _invalid("CheckRun", "conclusion")
-    for name in ("name", "details_url", "external_id", "status", "conclusion", "output"):
-        if name in body:
-            setattr(run, name, body[name])
-    run.started_at = _timestamp(body.get("started_at")) or run.started_at
-    if run.conclusion is not None:
-        run.status = "completed"
-    if run.status == "completed":
-        if run.conclusion is None:
-            raise _invalid("CheckRun", "conclusion", "missing_field")
-        run.completed_at = _timestamp(body.get("completed_at")) or run.completed_at or now()
-
-
-async def create_check_run(request: Request) -> Response:
-    require(request, "checks", "write")
-    state = state_of(request)
-    body = await body_of(request)
-    run = CheckRun(
-        id=state.next_id(),
-        repository=repo_name(request),
-        name=required_field(body, "name", "CheckRun"),
-        head_sha=required_field(body, "head_sha", "CheckRun"),
-    )
-    path = state.repositories[run.repository].path
-    if await asyncio.to_thread(gitrepo.rev_parse, path, run.head_sha) is None:
-        raise _invalid("CheckRun", "head_sha")
-    _apply_check_fields(run, body)
-    state.check_runs[run.id] = run
-    return answer(payloads.check_run(state, run), status=201)
-
-
-async def update_check_run(request: Request) -> Response:
-    require(request, "checks", "write")
-    state = state_of(request)
-    run = state.check_runs.get(number(request, "check_run_id"))
-    if run is None or run.repository != repo_name(request):
-        raise not_found()
-    _apply_check_fields(run, await body_of(request))
-    return answer(payloads.check_run(state, run))
 
 
 _PULLS = "/repos/{owner}/{repo}/pulls"
 _PULL = _PULLS + "/{number:int}"
-_CHECK = "/repos/{owner}/{repo}/check-runs"
 
 ROUTES = [
     Route(_PULLS, create_pull, methods=["POST"]),
@@ -337,6 +289,4 @@ ROUTES = [
     Route(f"{_PULL}/reviews", create_review, methods=["POST"]),
     Route(f"{_PULL}/reviews", list_reviews, methods=["GET"]),
     Route(f"{_PULL}/reviews/{{review_id:int}}", update_review, methods=["PUT"]),
-    Route(_CHECK, create_check_run, methods=["POST"]),
-    Route(f"{_CHECK}/{{check_run_id:int}}", update_check_run, methods=["PATCH"]),
 ]

@@ -9,7 +9,8 @@ from typing import Any
 import jwt
 
 from tests.fakes.github.payloads import error
-from tests.fakes.github.state import AccessToken, GitHubState, now
+from tests.fakes.github.records import AccessToken, now
+from tests.fakes.github.state import GitHubState
 
 CLOCK_SKEW_SECONDS = 60
 MAX_JWT_LIFETIME_SECONDS = 600
@@ -54,7 +55,8 @@ def verify_app_jwt(state: GitHubState, authorization: str | None) -> None:
     credential = bearer(authorization)
     if credential is None:
         raise ApiError(
-            401, "A JSON web token could not be decoded" if authorization else "Requires authentication"
+            401,
+            "A JSON web token could not be decoded" if authorization else "Requires authentication",
         )
     try:
         claims = jwt.decode(

@@ -122,13 +122,13 @@ def new_state(root: Path, url: str, private_key: str) -> GitHubState:
 
 @pytest.fixture(scope="session")
 def app_private_key() -> str:
-    """The App's RSA private key (PEM), made once per test session."""
+    """The App's RSA private key (PEM), made once per test run."""
     return generate_private_key()
 
 
 @pytest.fixture(scope="session")
 def fake_github_app() -> Iterator[tuple[Starlette, str]]:
-    """One fake GitHub server for the session; each test gives it a fresh state."""
+    """One fake GitHub server for the whole test run; each test gives it a fresh state."""
     app = create_app()
     with serve(app) as url:
         yield app, url

@@ -14,8 +14,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from tests.fakes.github.auth import basic_token
+from tests.fakes.github.records import now
 from tests.fakes.github.respond import state_of
-from tests.fakes.github.state import now
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="GitHub"'}
 

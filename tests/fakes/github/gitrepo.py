@@ -155,3 +155,13 @@ def changed_files(bare: Path, base: str, head: str) -> list[ChangedFile]:
 def rev_parse_blob(bare: Path, ref: str, name: str) -> str:
     """The blob sha of `name` at `ref`."""
     return git("--git-dir", str(bare), "rev-parse", f"{ref}:{name}").strip()
+
+
+def read_file(bare: Path, ref: str, name: str) -> str | None:
+    """The content of file `name` at `ref`, or None when the ref or the file does not exist."""
+    try:
+        if git("--git-dir", str(bare), "cat-file", "-t", f"{ref}:{name}").strip() != "blob":
+            return None
+        return git("--git-dir", str(bare), "show", f"{ref}:{name}")
+    except RuntimeError:
+        return None

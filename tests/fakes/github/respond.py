@@ -1,4 +1,4 @@
-"""Small helpers the fake's routes share: the state, request bodies, JSON answers."""
+"""What the fake's routes share: the state, request bodies, JSON answers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from tests.fakes.github.auth import ApiError, authorize
-from tests.fakes.github.state import AccessToken, GitHubState
+from tests.fakes.github.records import AccessToken
+from tests.fakes.github.state import GitHubState
 
 
 def state_of(request: Request) -> GitHubState:

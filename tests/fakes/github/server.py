@@ -18,9 +18,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tests.fakes.github import api_apps, api_issues, api_pulls, git_http, payloads
+from tests.fakes.github import (
+    api_apps,
+    api_checks,
+    api_contents,
+    api_issues,
+    api_pulls,
+    git_http,
+    payloads,
+)
 from tests.fakes.github.auth import ApiError
-from tests.fakes.github.state import GitHubState, RecordedRequest
+from tests.fakes.github.records import RecordedRequest
+from tests.fakes.github.state import GitHubState
 
 RATE_LIMIT = 5000
 
@@ -44,11 +53,13 @@ class GitHubHeaders:
         key = (scope["method"], scope["path"])
         if (pause := state.delays.get(key)) is not None:
             await asyncio.sleep(pause)
-        status = {"code": 0}
+        query = scope.get("query_string", b"").decode()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                # recorded before the client can see the answer, so tests never race the log
+                record = RecordedRequest(scope["method"], scope["path"], query, message["status"])
+                state.requests.append(record)
                 headers = list(message.get("headers", []))
                 headers += [(k.lower().encode(), v.encode()) for k, v in _headers(state).items()]
                 message = {**message, "headers": headers}
@@ -65,12 +76,10 @@ class GitHubHeaders:
             await response(scope, receive, send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)
-        query = scope.get("query_string", b"").decode()
-        state.requests.append(RecordedRequest(scope["method"], scope["path"], query, status["code"]))
 
 
 def _headers(state: GitHubState) -> dict[str, str]:
-    used = len(state.requests) + 1
+    used = len(state.requests)
     return {
         "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
         "X-GitHub-Media-Type": "github.v3; format=json",
@@ -98,7 +107,14 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 def create_app() -> Starlette:
     """The fake GitHub; set `app.state.github` to the GitHubState it should play."""
     app = Starlette(
-        routes=[*api_apps.ROUTES, *api_issues.ROUTES, *api_pulls.ROUTES, *git_http.ROUTES],
+        routes=[
+            *api_apps.ROUTES,
+            *api_issues.ROUTES,
+            *api_pulls.ROUTES,
+            *api_checks.ROUTES,
+            *api_contents.ROUTES,
+            *git_http.ROUTES,
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _not_found},
     )
     app.add_middleware(GitHubHeaders)

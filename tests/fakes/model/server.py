@@ -73,7 +73,7 @@ class FakeModelAPI:
 
     @property
     def answers(self) -> list[bytes]:
-        """The exact body bytes of every successful Messages answer sent, in order."""
+        """The exact body bytes of every Messages answer sent, errors included, in order."""
         with self._lock:
             return list(self._answers)
 
@@ -102,6 +102,13 @@ class FakeModelAPI:
         return [result.content for result in self.tool_result_blocks]
 
     async def _messages(self, request: Request) -> Response:
+        response = await self._answer(request)
+        if not isinstance(response, StreamingResponse):  # a stream records itself once sent
+            with self._lock:
+                self._answers.append(bytes(response.body))
+        return response
+
+    async def _answer(self, request: Request) -> Response:
         body, refusal = await self._admit(request)
         if refusal is not None:
             return refusal
@@ -123,10 +130,7 @@ class FakeModelAPI:
                 media_type=SSE_CONTENT_TYPE,
                 headers={**headers, "cache-control": "no-cache"},
             )
-        response = JSONResponse(messages.message(**fields), headers=headers)
-        with self._lock:
-            self._answers.append(bytes(response.body))
-        return response
+        return JSONResponse(messages.message(**fields), headers=headers)
 
     async def _sse(self, events: Iterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
         """Send the events one by one, as separate chunks, recording the bytes sent."""

@@ -1,0 +1,95 @@
+"""The fake's check run endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.fakes.github import gitrepo, payloads_pulls
+from tests.fakes.github.api_pulls import invalid
+from tests.fakes.github.auth import not_found
+from tests.fakes.github.records import CheckRun, now
+from tests.fakes.github.respond import (
+    answer,
+    body_of,
+    number,
+    repo_name,
+    require,
+    required_field,
+    state_of,
+)
+
+CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+CHECK_CONCLUSIONS = (
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
+)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else None
+
+
+def _apply_check_fields(run: CheckRun, body: dict[str, Any]) -> None:
+    """Copy what the caller set; a conclusion completes the run, as on GitHub."""
+    if body.get("status") not in (None, *CHECK_STATUSES):
+        raise invalid("CheckRun", "status")
+    if body.get("conclusion") not in (None, *CHECK_CONCLUSIONS):
+        raise invalid("CheckRun", "conclusion")
+    for name in ("name", "details_url", "external_id", "status", "conclusion", "output"):
+        if name in body:
+            setattr(run, name, body[name])
+    run.started_at = _timestamp(body.get("started_at")) or run.started_at
+    if run.conclusion is not None:
+        run.status = "completed"
+    if run.status == "completed":
+        if run.conclusion is None:
+            raise invalid("CheckRun", "conclusion", "missing_field")
+        run.completed_at = _timestamp(body.get("completed_at")) or run.completed_at or now()
+
+
+async def create_check_run(request: Request) -> Response:
+    require(request, "checks", "write")
+    state = state_of(request)
+    body = await body_of(request)
+    run = CheckRun(
+        id=state.next_id(),
+        repository=repo_name(request),
+        name=required_field(body, "name", "CheckRun"),
+        head_sha=required_field(body, "head_sha", "CheckRun"),
+    )
+    path = state.repositories[run.repository].path
+    if await asyncio.to_thread(gitrepo.rev_parse, path, run.head_sha) is None:
+        raise invalid("CheckRun", "head_sha")
+    _apply_check_fields(run, body)
+    state.check_runs[run.id] = run
+    return answer(payloads_pulls.check_run(state, run), status=201)
+
+
+async def update_check_run(request: Request) -> Response:
+    require(request, "checks", "write")
+    state = state_of(request)
+    run = state.check_runs.get(number(request, "check_run_id"))
+    if run is None or run.repository != repo_name(request):
+        raise not_found()
+    _apply_check_fields(run, await body_of(request))
+    return answer(payloads_pulls.check_run(state, run))
+
+
+_CHECK = "/repos/{owner}/{repo}/check-runs"
+
+ROUTES = [
+    Route(_CHECK, create_check_run, methods=["POST"]),
+    Route(f"{_CHECK}/{{check_run_id:int}}", update_check_run, methods=["PATCH"]),
+]
