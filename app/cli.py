@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from app.config import ConfigError, Settings, settings_from_environment
+from sandbox import cli as sandbox_cli
 
 
 def load_or_explain() -> Settings | None:
@@ -88,12 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_parser.add_argument("--limit", type=int, default=20)
     jobs_parser.set_defaults(func=show_jobs)
 
-    try:
-        from sandbox import cli as sandbox_cli
-    except ImportError:  # the sandbox commands are optional until their module is present
-        sandbox_cli = None
-    if sandbox_cli is not None and hasattr(sandbox_cli, "register"):
-        sandbox_cli.register(commands)
+    sandbox_cli.register(commands)
     return parser
 
 

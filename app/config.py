@@ -12,6 +12,14 @@ from urllib.parse import urlsplit
 PREFIX = "FIXWRIGHT_"
 LOG_FORMATS = ("auto", "json", "console")
 SANDBOX_RUNTIMES = ("runc", "runsc")
+# Read only by commands that talk to GitHub (`serve`, `jobs`).
+GITHUB_ONLY = (
+    "WEBHOOK_SECRET",
+    "WEBHOOK_SECRET_PREVIOUS",
+    "APP_ID",
+    "PRIVATE_KEY",
+    "PRIVATE_KEY_PATH",
+)
 
 
 class ConfigError(Exception):
@@ -80,16 +88,26 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def load_settings(environ: Mapping[str, str], dotenv: Path | None = Path(".env")) -> Settings:
-    """Build Settings from the environment (which wins over .env); raise ConfigError listing all problems."""
+def load_settings(
+    environ: Mapping[str, str], dotenv: Path | None = Path(".env"), *, for_github: bool = True
+) -> Settings:
+    """Build Settings from the environment (which wins over .env); raise ConfigError listing all problems.
+
+    `for_github=False` is for commands that never talk to GitHub (`fixwright run`, `sandbox build`):
+    the webhook secret and the App's credentials are then neither required nor read.
+    """
     env = {**(read_dotenv(dotenv) if dotenv else {}), **environ}
+    if not for_github:
+        env = {
+            key: value for key, value in env.items() if key.removeprefix(PREFIX) not in GITHUB_ONLY
+        }
     problems: list[str] = []
     reader = _Reader(env, problems)
 
     secrets = tuple(
         s for s in (reader.text("WEBHOOK_SECRET"), reader.text("WEBHOOK_SECRET_PREVIOUS")) if s
     )
-    if not env.get(PREFIX + "WEBHOOK_SECRET"):
+    if for_github and not env.get(PREFIX + "WEBHOOK_SECRET"):
         problems.append(
             f"{PREFIX}WEBHOOK_SECRET is not set: the service never accepts unsigned webhooks. "
             "Set it to the webhook secret of your GitHub App (Settings > Developer settings > "
@@ -100,11 +118,11 @@ def load_settings(environ: Mapping[str, str], dotenv: Path | None = Path(".env")
         problems.append(
             f"{PREFIX}APP_ID must be the numeric App ID shown on the App's page, got {app_id!r}."
         )
-    if not app_id:
+    if for_github and not app_id:
         problems.append(
             f"{PREFIX}APP_ID is not set: set it to the numeric App ID shown on your GitHub App's page."
         )
-    private_key = _private_key(env, problems)
+    private_key = _private_key(env, problems) if for_github else ""
 
     values: dict[str, Any] = {
         "webhook_secrets": secrets,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
+import docker
+from docker.errors import DockerException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,6 +26,21 @@ from app.metrics import Metrics, create_metrics
 from app.routing import Router
 from app.store import Store, open_store
 from app.worker import GitHubConnector, WorkerPool
+
+
+def docker_engine() -> Any:
+    """The local Docker engine, or None (logged) when none answers: intake still works without it."""
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except DockerException as error:
+        get_logger().warning(
+            "sandbox.docker_unavailable",
+            error=str(error),
+            remedy="start dockerd or set DOCKER_HOST; jobs that need the sandbox will fail",
+        )
+        return None
+    return client
 
 
 @dataclass
@@ -57,6 +76,7 @@ def create_app(
             router=router,
             connect=connect or connect_with(settings),
             metrics=metrics,
+            docker_client=await asyncio.to_thread(docker_engine) if settings.workers else None,
         )
         service = Service(settings, store, router, metrics, pool)
         app.state.service = service
@@ -70,6 +90,8 @@ def create_app(
         finally:
             await pool.stop()
             await store.close()
+            if pool.docker_client is not None:
+                pool.docker_client.close()
             get_logger().info("service.stopped")
 
     async def webhook(request: Request) -> Response:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from docker.errors import DockerException
 
 from app.config import Settings
 from app.context import Context
@@ -25,6 +26,7 @@ from app.log import get_logger
 from app.metrics import Metrics
 from app.routing import Router
 from app.store import Job, JobState, Store
+from sandbox.container import remove_orphans
 
 # Opens a GitHub client for a job: an installation token scoped to its repository and permissions.
 GitHubConnector = Callable[[Job, Mapping[str, str]], AbstractAsyncContextManager[Any]]
@@ -53,6 +55,8 @@ class WorkerPool:
     router: Router
     connect: GitHubConnector
     metrics: Metrics
+    # The Docker engine whose sandbox containers this pool owns; None on intake-only nodes.
+    docker_client: Any = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
@@ -81,6 +85,19 @@ class WorkerPool:
         if reclaimed:
             get_logger().warning("jobs.reclaimed", jobs=reclaimed, reason="lease expired")
             self.wake()
+        if self.docker_client is not None:
+            await self._remove_orphan_containers()
+
+    async def _remove_orphan_containers(self) -> None:
+        """Remove sandbox containers whose job is no longer running (its worker died)."""
+        running = {job.id for job in await self.store.list_jobs(JobState.RUNNING, limit=100_000)}
+        try:
+            removed = await asyncio.to_thread(remove_orphans, self.docker_client, running)
+        except DockerException as error:
+            get_logger().warning("sandbox.orphans_not_removed", error=str(error))
+            return
+        if removed:
+            get_logger().warning("sandbox.orphans_removed", jobs=removed)
 
     async def _reap(self) -> None:
         while not self._stopping:

@@ -10,14 +10,14 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 import docker
 from docker.errors import DockerException
 
-from app.config import PREFIX, ConfigError, Settings, load_settings, read_dotenv
+from app.config import PREFIX, ConfigError, Settings, load_settings
 from app.log import configure_logging
 from sandbox.container import RunSpec
 from sandbox.image import CLAUDE_CODE_VERSION, ImageBuildError, build_image, image_exists
@@ -26,13 +26,6 @@ from sandbox.runner import Outcome, RunResult, run_in_sandbox
 from sandbox.stream import AssistantText, FinalResult, StreamEvent, SystemInit, ToolResult, ToolUse
 from sandbox.workspace import WorkspaceError, copy_repository, diff_since_baseline
 
-# `load_settings` validates what `serve` needs; `run` needs none of it, so these stand in.
-_SERVE_ONLY = ("WEBHOOK_SECRET", "WEBHOOK_SECRET_PREVIOUS", "APP_ID", "PRIVATE_KEY_PATH")
-_PLACEHOLDERS = {
-    "WEBHOOK_SECRET": "unused-by-run",
-    "APP_ID": "1",
-    "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nunused\n-----END PRIVATE KEY-----",
-}
 PREVIEW_CHARS = 160
 
 
@@ -59,12 +52,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_settings(environ: Mapping[str, str], dotenv: Path | None = Path(".env")) -> Settings:
-    """Settings for `fixwright run`: the service's variables, minus those only `serve` needs."""
-    env = {**(read_dotenv(dotenv) if dotenv else {}), **environ}
-    env = {k: v for k, v in env.items() if k.removeprefix(PREFIX) not in _SERVE_ONLY}
-    env.update({PREFIX + name: value for name, value in _PLACEHOLDERS.items()})
-    settings = load_settings(env, dotenv=None)
-    return replace(settings, webhook_secrets=(), app_id="", private_key="")
+    """Settings for `fixwright run` and `sandbox build`: no GitHub credentials needed."""
+    return load_settings(environ, dotenv, for_github=False)
 
 
 def build_command(args: argparse.Namespace) -> int:

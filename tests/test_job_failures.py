@@ -20,3 +20,18 @@ def test_a_job_that_fails_says_so_in_the_thread(service: ServiceProcess, fake_gi
         lambda: [line for line in service.log_lines() if line["event"] == "job.finished"]
     )
     assert finished[0]["state"] == "failed"
+
+
+def test_a_job_github_will_not_authorize_fails_with_the_operators_remedy_logged(
+    service: ServiceProcess, fake_github: FakeGitHub
+) -> None:
+    """A delivery for a repository the installation does not cover fails, and the log says what to change."""
+    service.post("issues", labeled_issue("octo-org/elsewhere", INSTALLATION_ID, 4))
+    [finished] = wait_for(
+        lambda: [line for line in service.log_lines() if line["event"] == "job.finished"]
+    )
+    assert finished["state"] == "failed"
+    assert "octo-org/elsewhere" in finished["summary"]
+    [remedy] = [line for line in service.log_lines() if line["event"] == "job.github_auth_failed"]
+    assert remedy["level"] == "error"
+    assert fake_github.state.comments == {}

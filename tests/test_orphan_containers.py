@@ -1,0 +1,44 @@
+"""At start-up the service removes sandbox containers that no running job owns."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+from sandbox.container import JOB_LABEL, ROLE, ROLE_LABEL
+from tests.fixtures.service import ServiceProcess
+from tests.test_webhook_intake import wait_for
+
+
+@pytest.mark.docker
+def test_orphaned_sandbox_containers_are_removed_at_start(
+    service_process: ServiceProcess, docker_client: docker.DockerClient, sandbox_image: str
+) -> None:
+    """A container left by a crashed worker is gone once the service starts; others are left alone."""
+    orphan = docker_client.containers.run(
+        sandbox_image,
+        entrypoint=["sleep", "300"],
+        labels={ROLE_LABEL: ROLE, JOB_LABEL: "job-that-died"},
+        network_mode="none",
+        detach=True,
+    )
+    bystander = docker_client.containers.run(
+        sandbox_image, entrypoint=["sleep", "300"], network_mode="none", detach=True
+    )
+    try:
+        service_process.start()
+
+        def orphan_gone() -> bool:
+            return not docker_client.containers.list(all=True, filters={"id": orphan.id})
+
+        wait_for(orphan_gone)
+        bystander.reload()
+        assert bystander.status == "running"
+        assert any(
+            line["event"] == "sandbox.orphans_removed" and line["jobs"] == ["job-that-died"]
+            for line in service_process.log_lines()
+        )
+    finally:
+        bystander.remove(force=True)
+        if docker_client.containers.list(all=True, filters={"id": orphan.id}):
+            orphan.remove(force=True)
