@@ -206,13 +206,26 @@ class ModelRelay:
         )
 
     async def _relay_body(self, upstream: httpx.Response, job: _Job) -> AsyncIterator[bytes]:
-        """Yield the upstream body as it arrives, counting the usage it reports on the way."""
+        """Yield the upstream body as it arrives, counting the usage it reports on the way.
+
+        Usage is always counted before the bytes that report it go out, so a job closed as soon
+        as its CLI has read the last answer is charged for it: events are counted as they pass,
+        and a JSON body's last chunk is held back until the whole body has been read.
+        """
         meter = UsageMeter(upstream.headers.get("content-type", ""))
+        held = b""
         try:
             async for chunk in upstream.aiter_raw():
                 self._count(job, meter.feed(chunk))
-                yield chunk
+                if meter.streamed:
+                    yield chunk
+                    continue
+                if held:
+                    yield held
+                held = chunk
             self._count(job, meter.finish())
+            if held:
+                yield held
         except httpx.HTTPError as error:
             log.warning("relay_upstream_broke", job_id=job.job_id, error=type(error).__name__)
         finally:

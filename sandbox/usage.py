@@ -69,6 +69,11 @@ class UsageMeter:
         self._seen = dict.fromkeys(TOKEN_FIELDS, 0)
         self._overflowed = False
 
+    @property
+    def streamed(self) -> bool:
+        """True for a server-sent event stream, read as it comes; False for a body read whole."""
+        return self._streamed
+
     def feed(self, chunk: bytes) -> JobUsage:
         """Take the next piece of the body; return the tokens it newly revealed."""
         if self._overflowed:

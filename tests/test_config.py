@@ -96,7 +96,9 @@ def test_settings_are_frozen_and_hide_secrets_from_repr() -> None:
 
 def test_commands_that_never_call_github_need_no_github_credentials() -> None:
     """`fixwright run` works without a webhook secret or App key, and ignores them when present."""
-    settings = load_settings({"FIXWRIGHT_WEBHOOK_SECRET": "s", "FIXWRIGHT_MAX_TURNS": "5"}, dotenv=None, for_github=False)
+    settings = load_settings(
+        {"FIXWRIGHT_WEBHOOK_SECRET": "s", "FIXWRIGHT_MAX_TURNS": "5"}, dotenv=None, for_github=False
+    )
     assert settings.webhook_secrets == ()
     assert settings.max_turns == 5
     with pytest.raises(ConfigError, match="FIXWRIGHT_MAX_TURNS"):

@@ -8,7 +8,9 @@ from tests.fixtures.service import ServiceProcess
 from tests.test_webhook_intake import wait_for
 
 
-def test_a_job_that_fails_says_so_in_the_thread(service: ServiceProcess, fake_github: FakeGitHub) -> None:
+def test_a_job_that_fails_says_so_in_the_thread(
+    service: ServiceProcess, fake_github: FakeGitHub
+) -> None:
     """When GitHub refuses the job's first call, the issue gets a comment with the reason and a retry hint."""
     fake_github.state.fail_next("POST", f"/repos/{REPOSITORY}/issues/1/reactions", status=403)
     service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))

@@ -328,18 +328,19 @@ async def test_the_socket_is_open_to_the_container_user_and_removed_on_stop(
 def test_a_relay_thread_serves_synchronous_callers(fake_model: FakeModel, socket_dir: Path) -> None:
     """`RelayThread` runs the relay on its own loop so blocking code can open jobs and use it."""
     path = socket_dir / "model.sock"
-    with RelayThread(socket_path=path, upstream_url=fake_model.url, api_key=fake_model.api_key) as (
-        model_relay
-    ):
-        token = model_relay.open_job("job-1", token_budget=10_000)
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(path))) as client:
+    thread = RelayThread(socket_path=path, upstream_url=fake_model.url, api_key=fake_model.api_key)
+    client = httpx.Client(transport=httpx.HTTPTransport(uds=str(path)))
+    with thread as model_relay, client:
+        for attempt in range(20):
+            token = model_relay.open_job(f"job-{attempt}", token_budget=10_000)
             response = client.post(
                 "http://relay/v1/messages",
-                json=QUESTION,
+                json={**QUESTION, "stream": attempt % 2 == 1},
                 headers={"x-api-key": token, "anthropic-version": "2023-06-01"},
             )
-        assert response.status_code == 200
-        assert model_relay.close_job("job-1") == ONE_ANSWER
+            assert response.status_code == 200
+            # Closed the moment the answer is read, the job is still charged for it.
+            assert model_relay.close_job(f"job-{attempt}") == ONE_ANSWER
     assert not path.exists()
 
 

@@ -10,6 +10,7 @@ against the fake model; the scratch paths of the run are rewritten to the sandbo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,7 +78,13 @@ def record(name: str) -> str:
             result = subprocess.run(
                 command, cwd=workspace, env=env, capture_output=True, text=True, timeout=120
             )
-        return result.stdout.replace(str(workspace), WORKSPACE).replace(str(home), HOME)
+        text = result.stdout.replace(str(workspace), WORKSPACE).replace(str(home), HOME)
+        # The CLI also names its per-project state after the path, every other character a "-".
+        return text.replace(_mangled(str(workspace)), _mangled(WORKSPACE))
+
+
+def _mangled(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "-", path)
 
 
 def main() -> None:
