@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from urllib.parse import urlsplit
 PREFIX = "FIXWRIGHT_"
 LOG_FORMATS = ("auto", "json", "console")
 SANDBOX_RUNTIMES = ("runc", "runsc")
+# GitHub's repository roles, weakest first.
+PERMISSION_LEVELS = ("read", "triage", "write", "maintain", "admin")
 # Read only by commands that talk to GitHub (`serve`, `jobs`).
 GITHUB_ONLY = (
     "WEBHOOK_SECRET",
@@ -34,12 +37,13 @@ class ConfigError(Exception):
 class Settings:
     """Everything the service needs to know, fixed for the life of the process."""
 
-    webhook_secrets: tuple[str, ...] = field(repr=False)
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     app_id: str = ""
     private_key: str = field(default="", repr=False)
     github_api_url: str = "https://api.github.com"
     github_web_url: str = "https://github.com"
     trigger_label: str = "fixwright"
+    trigger_permission: str = "write"
     store_url: str = "sqlite:///data/fixwright.db"
     workers: int = 2
     log_format: str = "auto"
@@ -61,6 +65,23 @@ class Settings:
     sandbox_timeout_seconds: float = 1800.0
     job_token_budget: int = 2_000_000
     state_dir: str = "data"
+
+    def instance_id(self) -> str:
+        """Names this deployment (its store) on a shared Docker engine, so it only cleans up its own."""
+        store = self.store_url
+        if store.startswith("sqlite:///"):
+            store = str(Path(store.removeprefix("sqlite:///")).resolve())
+        return hashlib.sha256(store.encode()).hexdigest()[:16]
+
+    def named_secrets(self) -> dict[str, str]:
+        """The configured secrets by the variable that holds them (for saying which one leaked)."""
+        named = {
+            PREFIX + "WEBHOOK_SECRET": self.webhook_secrets[0] if self.webhook_secrets else "",
+            PREFIX + "WEBHOOK_SECRET_PREVIOUS": "".join(self.webhook_secrets[1:2]),
+            PREFIX + "PRIVATE_KEY": self.private_key,
+            PREFIX + "ANTHROPIC_API_KEY": self.anthropic_api_key,
+        }
+        return {name: value for name, value in named.items() if value}
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured values that must never appear in a log, record or comment."""
@@ -131,6 +152,7 @@ def load_settings(
         "github_api_url": reader.url("GITHUB_API_URL", Settings.github_api_url),
         "github_web_url": reader.url("GITHUB_WEB_URL", Settings.github_web_url),
         "trigger_label": reader.text("TRIGGER_LABEL") or Settings.trigger_label,
+        "trigger_permission": reader.choice("TRIGGER_PERMISSION", PERMISSION_LEVELS, "write"),
         "store_url": reader.store_url("STORE_URL", Settings.store_url),
         "workers": reader.number("WORKERS", int, Settings.workers, minimum=0),
         "log_format": reader.choice("LOG_FORMAT", LOG_FORMATS, Settings.log_format),

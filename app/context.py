@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
+from app.errors import JobFailed
+from app.sandbox_service import Sandbox
 from app.store import Job, Store
 
 
@@ -19,8 +21,13 @@ class Context:
     github: (
         Any  # githubkit.GitHub authenticated as the installation, scoped to the job's repository
     )
+    git_token: Callable[
+        [], Awaitable[str]
+    ]  # the same token, for git on the host (never the sandbox)
     log: Any  # structlog logger with the delivery, repo and job ids bound
     store: Store
+    sandbox: Sandbox | None = None
+    app_slug: str = "fixwright"  # the App's bot account is `<slug>[bot]`
 
     @property
     def delivery_id(self) -> str:
@@ -30,6 +37,15 @@ class Context:
     def owner_and_name(self) -> tuple[str, str]:
         owner, _, name = self.job.repository.partition("/")
         return owner, name
+
+    def require_sandbox(self) -> Sandbox:
+        """The sandbox, or a failure an operator can act on when this node has none."""
+        if self.sandbox is None:
+            raise JobFailed(
+                "this fixwright node has no Docker engine to run Claude Code in",
+                "The operator needs to start Docker on the fixwright host; then trigger again.",
+            )
+        return self.sandbox
 
     async def record(self, kind: str, data: Mapping[str, Any]) -> int:
         """Append to the job's event log (read by the live log and the task API)."""

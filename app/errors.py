@@ -20,12 +20,25 @@ class RequestRejected(FixwrightError):
 
 
 class JobFailed(FixwrightError):
-    """A job could not finish; `reason` is said on the GitHub thread, `next_step` tells how to recover."""
+    """A job could not finish; `reason` is said on the GitHub thread, `next_step` tells how to recover.
 
-    def __init__(self, reason: str, next_step: str = "") -> None:
+    `reported` is set when the handler already told the thread (in its progress comment), so the
+    worker does not post the failure a second time.
+    """
+
+    def __init__(self, reason: str, next_step: str = "", *, reported: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.next_step = next_step
+        self.reported = reported
+
+
+class JobRefused(FixwrightError):
+    """A job that must not run (the actor lacks permission); the handler has already said why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

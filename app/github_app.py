@@ -25,6 +25,7 @@ from githubkit.auth.base import BaseAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 
 from app.config import Settings
+from app.outbound import redacting_transport
 
 JWT_BACKDATE_SECONDS = 60
 JWT_LIFETIME_SECONDS = 540
@@ -126,6 +127,7 @@ class GitHubApp:
             base_url=self._settings.github_api_url,
             user_agent=USER_AGENT,
             http_cache=False,
+            async_transport=redacting_transport(self._settings.secret_values()),
         )
 
     def app_client(self) -> GitHub:

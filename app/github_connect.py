@@ -2,27 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from app.config import Settings
 from app.errors import JobFailed
 from app.github_app import GitHubApp
 from app.store import Job
-from app.worker import GitHubConnector
+
+
+@dataclass(frozen=True)
+class GitHubSession:
+    """A job's view of GitHub: the REST client, and the token git uses on the host."""
+
+    client: Any  # githubkit.GitHub
+    token: Callable[[], Awaitable[str]]
+    app_slug: str  # the App's URL name: its bot account is `<slug>[bot]`
+
+
+# Opens a GitHub session for a job: an installation token scoped to its repository and permissions.
+GitHubConnector = Callable[[Job, Mapping[str, str]], AbstractAsyncContextManager[GitHubSession]]
 
 
 def connect_with(settings: Settings) -> GitHubConnector:
     """A connector minting down-scoped installation tokens for the App in the settings."""
     github_app = GitHubApp(settings)
+    slug: list[str] = []  # fetched once per process, at the first job
 
-    def connect(job: Job, permissions: Mapping[str, str]) -> AbstractAsyncContextManager[Any]:
-        if job.installation_id is None:
+    async def app_slug() -> str:
+        if not slug:
+            client = github_app.app_client()
+            app = (await client.rest.apps.async_get_authenticated()).parsed_data
+            slug.append(app.slug or "fixwright")
+        return slug[0]
+
+    @asynccontextmanager
+    async def connect(job: Job, permissions: Mapping[str, str]) -> AsyncIterator[GitHubSession]:
+        installation_id = job.installation_id
+        if installation_id is None:
             raise JobFailed(
                 "the delivery named no installation",
                 "install the App on the repository and trigger again",
             )
-        return github_app.for_job(job.installation_id, job.repository, permissions)
+
+        async def token() -> str:
+            minted = await github_app.installation_token(
+                installation_id, job.repository, permissions
+            )
+            return minted.token
+
+        async with github_app.for_job(installation_id, job.repository, permissions) as client:
+            yield GitHubSession(client=client, token=token, app_slug=await app_slug())
 
     return connect

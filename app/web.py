@@ -19,13 +19,14 @@ from starlette.routing import Route
 
 from app.config import Settings
 from app.errors import error_response
-from app.github_connect import connect_with
+from app.github_connect import GitHubConnector, connect_with
 from app.intake import Intake, receive
 from app.log import get_logger
 from app.metrics import Metrics, create_metrics
 from app.routing import Router
+from app.sandbox_service import open_sandbox
 from app.store import Store, open_store
-from app.worker import GitHubConnector, WorkerPool
+from app.worker import WorkerPool
 
 
 def docker_engine() -> Any:
@@ -70,29 +71,31 @@ def create_app(
             store_factory
             or (lambda: open_store(settings.store_url, max_attempts=settings.job_max_attempts))
         )()
-        pool = WorkerPool(
-            settings=settings,
-            store=store,
-            router=router,
-            connect=connect or connect_with(settings),
-            metrics=metrics,
-            docker_client=await asyncio.to_thread(docker_engine) if settings.workers else None,
-        )
-        service = Service(settings, store, router, metrics, pool)
-        app.state.service = service
-        app.state.intake = Intake(settings, store, router, metrics, pool.wake)
-        await pool.start()
-        get_logger().info(
-            "service.started", workers=settings.workers, store=settings.store_url.split(":")[0]
-        )
-        try:
+        docker_client = await asyncio.to_thread(docker_engine) if settings.workers else None
+        async with contextlib.AsyncExitStack() as stack:
+            sandbox = None
+            if docker_client is not None:
+                stack.callback(docker_client.close)
+                sandbox = await stack.enter_async_context(open_sandbox(settings, docker_client))
+            stack.push_async_callback(store.close)
+            pool = WorkerPool(
+                settings=settings,
+                store=store,
+                router=router,
+                connect=connect or connect_with(settings),
+                metrics=metrics,
+                docker_client=docker_client,
+                sandbox=sandbox,
+            )
+            app.state.service = Service(settings, store, router, metrics, pool)
+            app.state.intake = Intake(settings, store, router, metrics, pool.wake)
+            await pool.start()
+            stack.push_async_callback(pool.stop)
+            get_logger().info(
+                "service.started", workers=settings.workers, store=settings.store_url.split(":")[0]
+            )
             yield
-        finally:
-            await pool.stop()
-            await store.close()
-            if pool.docker_client is not None:
-                pool.docker_client.close()
-            get_logger().info("service.stopped")
+        get_logger().info("service.stopped")
 
     async def webhook(request: Request) -> Response:
         return await receive(request.app.state.intake, request)

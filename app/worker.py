@@ -8,8 +8,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,19 +15,17 @@ import structlog
 from docker.errors import DockerException
 
 from app.config import Settings
-from app.context import Context
-from app.errors import JobFailed
+from app.context import Context, Sandbox
+from app.errors import JobFailed, JobRefused
 from app.events import WebhookEvent
 from app.failure import RETRY_HINT, tell_thread
 from app.github_app import GitHubAuthError
+from app.github_connect import GitHubConnector
 from app.log import get_logger
 from app.metrics import Metrics
 from app.routing import Router
 from app.store import Job, JobState, Store
 from sandbox.container import remove_orphans
-
-# Opens a GitHub client for a job: an installation token scoped to its repository and permissions.
-GitHubConnector = Callable[[Job, Mapping[str, str]], AbstractAsyncContextManager[Any]]
 
 
 def worker_name() -> str:
@@ -57,6 +53,7 @@ class WorkerPool:
     metrics: Metrics
     # The Docker engine whose sandbox containers this pool owns; None on intake-only nodes.
     docker_client: Any = None
+    sandbox: Sandbox | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
@@ -92,7 +89,9 @@ class WorkerPool:
         """Remove sandbox containers whose job is no longer running (its worker died)."""
         running = {job.id for job in await self.store.list_jobs(JobState.RUNNING, limit=100_000)}
         try:
-            removed = await asyncio.to_thread(remove_orphans, self.docker_client, running)
+            removed = await asyncio.to_thread(
+                remove_orphans, self.docker_client, running, self.settings.instance_id()
+            )
         except DockerException as error:
             get_logger().warning("sandbox.orphans_not_removed", error=str(error))
             return
@@ -146,13 +145,25 @@ class WorkerPool:
         kind = self.router.kinds.get(job.kind)
         if kind is None:
             return JobState.FAILED, f"no handler for job kind {job.kind!r}"
-        async with self.connect(job, kind.permissions) as github:
+        async with self.connect(job, kind.permissions) as session:
+            github = session.client
             context = Context(
-                job=job, settings=self.settings, github=github, log=log, store=self.store
+                job=job,
+                settings=self.settings,
+                github=github,
+                git_token=session.token,
+                log=log,
+                store=self.store,
+                sandbox=self.sandbox,
+                app_slug=session.app_slug,
             )
             try:
                 return JobState.SUCCEEDED, await kind.handler(event, context)
+            except JobRefused as refused:
+                return JobState.CANCELLED, f"refused: {refused.reason}"
             except JobFailed as failure:
+                if failure.reported:
+                    return JobState.FAILED, failure.reason
                 reason, next_step = failure.reason, failure.next_step
             except (
                 Exception

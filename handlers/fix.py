@@ -1,14 +1,52 @@
-"""The fix job: a maintainer labels an issue (or comments `/fix`) and fixwright takes it up."""
+"""The fix job: a maintainer labels an issue (or comments `/fix`) and gets a draft pull request."""
 
 from __future__ import annotations
 
+import time
+
 from app.config import Settings
 from app.context import Context
+from app.errors import JobFailed
 from app.events import WebhookEvent
+from app.log import redact_text
 from app.routing import Router
 from app.store import NewJob
+from handlers.check_runs import CheckRun
 from handlers.commands import command_of, is_human_trigger, job_for
+from handlers.fix_outcomes import RETRY, run_failure
+from handlers.fix_steps import (
+    FixTarget,
+    bot_identity,
+    issue_comments,
+    load_target,
+    noreply_identity,
+    run_stats,
+    usage_record,
+)
+from handlers.permissions import require_permission
+from handlers.progress import ProgressComment, ProgressState, Step
+from handlers.prompt import SYSTEM_APPEND, build_prompt, snapshot
+from handlers.pull_requests import (
+    RunStats,
+    open_or_update_draft_pr,
+    render_pr_body,
+    render_pr_title,
+)
 from handlers.reactions import acknowledge
+from sandbox.container import RunSpec
+from sandbox.git_errors import GitError, PushRejected
+from sandbox.git_secrets import find_secrets
+from sandbox.git_workspace import (
+    JobWorkspace,
+    changed_files,
+    commit_changes,
+    diff_text,
+    prepare_workspace,
+    push,
+    remove_workspace,
+)
+from sandbox.runner import Outcome, RunResult
+from sandbox.stream import StreamEvent, ToolUse
 
 router = Router()
 
@@ -40,8 +78,170 @@ def plan_fix_from_comment(event: WebhookEvent, settings: Settings) -> NewJob | N
     return job_for(event, "fix", settings)
 
 
+def failure_of(error: JobFailed | GitError) -> tuple[str, str]:
+    """(reason, next step) for the progress comment and the check run."""
+    if isinstance(error, JobFailed):
+        return error.reason, error.next_step
+    if isinstance(error, PushRejected):
+        return (
+            f"GitHub rejected the push: {error}",
+            "Let the App push to `fixwright/*` branches (branch protection or rulesets), then "
+            "comment `/fix` to try again.",
+        )
+    return f"git could not {error.step} the repository: {error}", RETRY
+
+
+def work_branch(issue_number: int) -> str:
+    """Where a fix for an issue is pushed: never the default or any protected branch."""
+    return f"fixwright/issue-{issue_number}"
+
+
 @router.job("fix", permissions=FIX_PERMISSIONS)
 async def fix_issue(event: WebhookEvent, context: Context) -> str:
-    """Take the issue up: the 👀 reaction tells the maintainer it was seen."""
+    """Run Claude Code on the issue and answer with a draft PR, or with why not."""
+    job = context.job
+    number = job.number or 0
+    await require_permission(context, job.requested_by, number, "opens fixes")
+    sandbox = context.require_sandbox()
     await acknowledge(event, context)
-    return "acknowledged"
+    target = await load_target(context)
+    progress = await ProgressComment.open(
+        context.github,
+        job.repository,
+        number,
+        job.id,
+        ProgressState(job_id=job.id, max_turns=context.settings.max_turns),
+    )
+    check = await CheckRun.start(
+        context.github, job.repository, head_sha=target.head_sha, job_id=job.id
+    )
+    started = time.monotonic()
+    workspace: JobWorkspace | None = None
+    try:
+        await progress.update(progress.state.at(Step.PREPARING), force=True)
+        await check.in_progress("Preparing the workspace")
+        workspace = await prepare_workspace(
+            clone_url=target.clone_url,
+            token=await context.git_token(),
+            default_branch=target.default_branch,
+            work_branch=work_branch(number),
+            parent=sandbox.workspaces,
+        )
+        result = await run_claude(event, context, target, workspace, progress)
+        stats = run_stats(result, context.settings, time.monotonic() - started)
+        await context.store.set_usage(job.id, usage_record(stats))
+        if result.outcome is not Outcome.SUCCESS:
+            reason, next_step = run_failure(result, context.settings)
+            raise JobFailed(reason, next_step)
+        files = await changed_files(workspace)
+        if not files:
+            await progress.update(progress.state.unchanged(result.summary, stats), force=True)
+            await check.complete(
+                "neutral", "No change", result.summary or "Claude changed no file."
+            )
+            return "no change"
+        await publish(context, target, workspace, result, files, stats, progress, check)
+        return f"pull request #{progress.state.pull_request_number}"
+    except (JobFailed, GitError) as error:
+        reason, next_step = failure_of(error)
+        await progress.update(progress.state.failed(reason, next_step), force=True)
+        await check.complete("failure", "fixwright could not finish", f"{reason}\n\n{next_step}")
+        raise JobFailed(reason, next_step, reported=True) from None
+    finally:
+        if workspace is not None:
+            await remove_workspace(workspace)
+
+
+async def run_claude(
+    event: WebhookEvent,
+    context: Context,
+    target: FixTarget,
+    workspace: JobWorkspace,
+    progress: ProgressComment,
+) -> RunResult:
+    """Claude Code in the sandbox on the workspace; the progress comment follows its turns."""
+    command = command_of(event)
+    comments = await issue_comments(context, context.job.number or 0)
+    prompt = build_prompt(
+        snapshot(event.payload, comments),
+        repository=context.job.repository,
+        instructions=command.args if command and command.name == "fix" else "",
+    )
+    spec = RunSpec(
+        job_id=context.job.id,
+        workspace=workspace.path,
+        prompt=prompt,
+        append_system_prompt=SYSTEM_APPEND,
+        model=context.settings.model,
+        max_turns=context.settings.max_turns,
+        timeout_seconds=context.settings.sandbox_timeout_seconds,
+    )
+    turns = 0
+
+    async def on_event(stream_event: StreamEvent) -> None:
+        nonlocal turns
+        await context.record("claude", {"type": type(stream_event).__name__})
+        if isinstance(stream_event, ToolUse):
+            turns += 1
+            await progress.update(progress.state.working(turns, describe_tool(stream_event)))
+
+    await progress.update(progress.state.working(0, "starting Claude Code"), force=True)
+    return await context.require_sandbox().run(spec, on_event)
+
+
+def describe_tool(tool: ToolUse) -> str:
+    """A short line for the progress comment: which tool, on what."""
+    detail = (
+        tool.input.get("file_path") or tool.input.get("command") or tool.input.get("pattern") or ""
+    )
+    return f"{tool.name} {str(detail)[:80]}".strip()
+
+
+async def publish(
+    context: Context,
+    target: FixTarget,
+    workspace: JobWorkspace,
+    result: RunResult,
+    files: list[str],
+    stats: RunStats,
+    progress: ProgressComment,
+    check: CheckRun,
+) -> None:
+    """Commit as the App, push the work branch, and open (or refresh) the draft PR."""
+    job = context.job
+    number = job.number or 0
+    found = find_secrets(await diff_text(workspace), context.settings.named_secrets())
+    if found:
+        raise JobFailed(
+            f"the change contains what looks like a secret ({', '.join(found)}), so it was not pushed.",
+            "Check the issue for instructions that ask to reveal credentials; then comment `/fix` to try again.",
+        )
+    await progress.update(progress.state.at(Step.PUSHING), force=True)
+    bot_name, bot_email = await bot_identity(context)
+    requester = await noreply_identity(context, job.requested_by)
+    message = redact_text(
+        f"Fix #{number}: {' '.join(target.issue_title.split())[:60]}\n\n{result.summary.strip()[:2000]}",
+        context.settings.secret_values(),
+    )
+    await commit_changes(
+        workspace,
+        message=message,
+        author_name=bot_name,
+        author_email=bot_email,
+        co_authors=[requester],
+    )
+    await push(workspace, clone_url=target.clone_url, token=await context.git_token())
+    pull = await open_or_update_draft_pr(
+        context.github,
+        job.repository,
+        head_branch=workspace.branch,
+        base_branch=target.default_branch,
+        title=render_pr_title(target.issue_title, number),
+        body=render_pr_body(number, result.summary, files, stats),
+    )
+    await progress.update(
+        progress.state.opened(pull.html_url, pull.number, result.summary, stats), force=True
+    )
+    await check.complete(
+        "success", f"Draft pull request #{pull.number}", result.summary or "Changes pushed."
+    )

@@ -22,6 +22,7 @@ RELAY_SOCKET_IN_CONTAINER = "/run/fixwright/model.sock"
 RELAY_PORT = 8377
 JOB_LABEL = "fixwright.job"
 ROLE_LABEL = "fixwright.role"
+INSTANCE_LABEL = "fixwright.instance"
 ROLE = "sandbox"
 
 # Tools the CLI may use without asking: nobody is there to answer a permission prompt.
@@ -119,7 +120,11 @@ def container_kwargs(
         "environment": container_environment(capability),
         "user": f"{AGENT_UID}:{AGENT_UID}",
         "working_dir": WORKSPACE,
-        "labels": {JOB_LABEL: spec.job_id, ROLE_LABEL: ROLE},
+        "labels": {
+            JOB_LABEL: spec.job_id,
+            ROLE_LABEL: ROLE,
+            INSTANCE_LABEL: settings.instance_id(),
+        },
         "network_mode": "none",
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
@@ -160,10 +165,13 @@ def remove_container(container: Container) -> None:
             raise
 
 
-def remove_orphans(client: docker.DockerClient, live_job_ids: Collection[str]) -> list[str]:
-    """Remove sandbox containers that no running job owns; return the job ids they carried."""
+def remove_orphans(
+    client: docker.DockerClient, live_job_ids: Collection[str], instance_id: str
+) -> list[str]:
+    """Remove this deployment's sandbox containers that no running job owns; return their job ids."""
     removed: list[str] = []
-    for container in client.containers.list(all=True, filters={"label": f"{ROLE_LABEL}={ROLE}"}):
+    labels = [f"{ROLE_LABEL}={ROLE}", f"{INSTANCE_LABEL}={instance_id}"]
+    for container in client.containers.list(all=True, filters={"label": labels}):
         job_id = container.labels.get(JOB_LABEL, "")
         if job_id in live_job_ids:
             continue

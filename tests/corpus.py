@@ -8,6 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+# The fake GitHub's admin on its repositories: the default author of test deliveries.
+MAINTAINER = "octocat"
+
 CORPUS = (
     Path(__file__).resolve().parent
     / ".corpus/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
@@ -35,7 +38,7 @@ def example(event: str, action: str | None = None) -> dict[str, Any]:
 
 
 def aimed_at(
-    payload: dict[str, Any], *, repository: str, installation_id: int, sender: str = "maintainer"
+    payload: dict[str, Any], *, repository: str, installation_id: int, sender: str = MAINTAINER
 ) -> dict[str, Any]:
     """The payload re-pointed at a repository and installation of the fake GitHub, sent by a human."""
     owner, name = repository.split("/")
@@ -54,11 +57,18 @@ def aimed_at(
 
 
 def labeled_issue(
-    repository: str, installation_id: int, number: int, label: str = "fixwright"
+    repository: str,
+    installation_id: int,
+    number: int,
+    label: str = "fixwright",
+    sender: str = MAINTAINER,
 ) -> dict[str, Any]:
-    """An `issues.labeled` delivery adding `label` to issue `number`."""
+    """An `issues.labeled` delivery adding `label` to issue `number`, by `sender`."""
     payload = aimed_at(
-        example("issues", "labeled"), repository=repository, installation_id=installation_id
+        example("issues", "labeled"),
+        repository=repository,
+        installation_id=installation_id,
+        sender=sender,
     )
     payload["issue"]["number"] = number
     payload["issue"].pop("pull_request", None)
@@ -67,11 +77,20 @@ def labeled_issue(
 
 
 def comment_on(
-    repository: str, installation_id: int, number: int, body: str, *, pull: bool = False
+    repository: str,
+    installation_id: int,
+    number: int,
+    body: str,
+    *,
+    pull: bool = False,
+    sender: str = MAINTAINER,
 ) -> dict[str, Any]:
-    """An `issue_comment.created` delivery with `body` on issue (or pull request) `number`."""
+    """An `issue_comment.created` delivery with `body` by `sender` on issue (or pull request) `number`."""
     payload = aimed_at(
-        example("issue_comment", "created"), repository=repository, installation_id=installation_id
+        example("issue_comment", "created"),
+        repository=repository,
+        installation_id=installation_id,
+        sender=sender,
     )
     payload["issue"]["number"] = number
     payload["comment"]["body"] = body

@@ -5,7 +5,8 @@ from __future__ import annotations
 import docker
 import pytest
 
-from sandbox.container import JOB_LABEL, ROLE, ROLE_LABEL
+from app.config import Settings
+from sandbox.container import INSTANCE_LABEL, JOB_LABEL, ROLE, ROLE_LABEL
 from tests.fixtures.service import ServiceProcess
 from tests.test_webhook_intake import wait_for
 
@@ -15,10 +16,11 @@ def test_orphaned_sandbox_containers_are_removed_at_start(
     service_process: ServiceProcess, docker_client: docker.DockerClient, sandbox_image: str
 ) -> None:
     """A container left by a crashed worker is gone once the service starts; others are left alone."""
+    instance = Settings(store_url=service_process.env["FIXWRIGHT_STORE_URL"]).instance_id()
     orphan = docker_client.containers.run(
         sandbox_image,
         entrypoint=["sleep", "300"],
-        labels={ROLE_LABEL: ROLE, JOB_LABEL: "job-that-died"},
+        labels={ROLE_LABEL: ROLE, JOB_LABEL: "job-that-died", INSTANCE_LABEL: instance},
         network_mode="none",
         detach=True,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from app.config import Settings
@@ -23,7 +24,9 @@ SETTINGS = Settings(
     sandbox_memory="1g",
     sandbox_cpus=1.5,
     sandbox_pids=256,
+    store_url="sqlite:////srv/fixwright/fixwright.db",
 )
+INSTANCE = hashlib.sha256(b"/srv/fixwright/fixwright.db").hexdigest()[:16]
 SPEC = RunSpec(job_id="job-42", workspace=Path("/srv/jobs/42/repo"), prompt="Fix the bug")
 
 
@@ -63,7 +66,12 @@ def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
         },
         "user": "1000:1000",
         "working_dir": "/workspace",
-        "labels": {"fixwright.job": "job-42", "fixwright.role": "sandbox"},
+        "labels": {
+            "fixwright.job": "job-42",
+            "fixwright.role": "sandbox",
+            # sha256("/srv/fixwright/fixwright.db")[:16]: names the deployment, not the host
+            "fixwright.instance": INSTANCE,
+        },
         "network_mode": "none",
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],

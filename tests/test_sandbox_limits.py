@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from sandbox.container import JOB_LABEL, ROLE, ROLE_LABEL, remove_orphans
+from sandbox.container import INSTANCE_LABEL, JOB_LABEL, ROLE, ROLE_LABEL, remove_orphans
 from sandbox.runner import Outcome
 from sandbox.stream import ToolUse
 from tests.fakes.model.scenario import Scenario
@@ -139,22 +139,28 @@ async def test_cancelling_a_run_removes_its_container(fake_model, run_sandbox, d
 
 
 def test_remove_orphans_spares_running_jobs(docker_client, sandbox_image):
-    """Start-up clean-up removes sandbox containers of dead jobs and keeps those of live ones."""
+    """Start-up clean-up removes its own containers of dead jobs; live jobs and other deployments keep theirs."""
+    ours = {ROLE_LABEL: ROLE, INSTANCE_LABEL: "this-deployment"}
     created = [
-        docker_client.containers.create(
-            sandbox_image, ["true"], labels={JOB_LABEL: job_id, ROLE_LABEL: ROLE}
-        )
+        docker_client.containers.create(sandbox_image, ["true"], labels={JOB_LABEL: job_id, **ours})
         for job_id in ("orphan-1", "live-1")
     ]
     stranger = docker_client.containers.create(sandbox_image, ["true"], labels={JOB_LABEL: "x"})
+    neighbour = docker_client.containers.create(
+        sandbox_image,
+        ["true"],
+        labels={JOB_LABEL: "theirs", ROLE_LABEL: ROLE, INSTANCE_LABEL: "another-deployment"},
+    )
+    created.append(neighbour)
     try:
-        removed = remove_orphans(docker_client, {"live-1"})
+        removed = remove_orphans(docker_client, {"live-1"}, "this-deployment")
 
         assert "orphan-1" in removed
         assert "live-1" not in removed
         assert containers_of(docker_client, "orphan-1") == []
         assert len(containers_of(docker_client, "live-1")) == 1
         stranger.reload()  # not ours (no role label): untouched
+        neighbour.reload()  # another deployment's: untouched
     finally:
         for container in [*created, stranger]:
             with contextlib.suppress(docker.errors.NotFound):

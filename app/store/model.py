@@ -103,6 +103,9 @@ class Store(Protocol):
     ) -> bool:
         """Record a job's end; False when this worker no longer held it."""
 
+    async def set_usage(self, job_id: str, usage: Mapping[str, Any]) -> None:
+        """Record what a job spent (tokens, cost), as soon as it is known."""
+
     async def reclaim_expired(self) -> list[str]:
         """Take back running jobs whose lease expired (their worker died); returns their ids."""
 

@@ -247,14 +247,31 @@ class SQLiteStore:
             now = self._clock()
             return bool(
                 db.execute(
-                    "UPDATE jobs SET state = ?, summary = ?, usage = ?, finished_at = ?,"
-                    " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+                    "UPDATE jobs SET state = ?, summary = ?, usage = COALESCE(?, usage),"
+                    " finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
                     " WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                    (state.value, summary, dumps(usage), now, now, job_id, worker_id),
+                    (
+                        state.value,
+                        summary,
+                        dumps(usage) if usage is not None else None,
+                        now,
+                        now,
+                        job_id,
+                        worker_id,
+                    ),
                 ).rowcount
             )
 
         return await self._run(work)
+
+    async def set_usage(self, job_id: str, usage: Mapping[str, Any]) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE jobs SET usage = ?, updated_at = ? WHERE id = ?",
+                (dumps(usage), self._clock(), job_id),
+            )
+
+        await self._run(work)
 
     async def reclaim_expired(self) -> list[str]:
         def work(db: sqlite3.Connection) -> list[str]:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from tests.fakes.github import gitrepo, payloads_pulls
 from tests.fakes.github.api_pulls import invalid
-from tests.fakes.github.auth import not_found
+from tests.fakes.github.auth import ApiError, not_found
 from tests.fakes.github.records import CheckRun, now
 from tests.fakes.github.respond import (
     answer,
@@ -87,9 +87,53 @@ async def update_check_run(request: Request) -> Response:
     return answer(payloads_pulls.check_run(state, run))
 
 
+async def list_check_runs_for_ref(request: Request) -> Response:
+    """`GET /repos/{o}/{r}/commits/{ref}/check-runs`: `check_name`, `status`, `filter`, pages."""
+    require(request, "checks", "read")
+    state = state_of(request)
+    name = repo_name(request)
+    path = state.repositories[name].path
+    sha = await asyncio.to_thread(gitrepo.rev_parse, path, request.path_params["ref"])
+    if sha is None:
+        raise ApiError(422, f"No commit found for SHA: {request.path_params['ref']}")
+    query = request.query_params
+    if query.get("filter", "latest") not in ("latest", "all"):
+        raise invalid("CheckRun", "filter")
+    found = [
+        run
+        for run in state.check_runs.values()
+        if run.repository == name
+        and run.head_sha == sha
+        and query.get("check_name", run.name) == run.name
+        and query.get("status", run.status) == run.status
+    ]
+    if query.get("filter", "latest") == "latest":
+        newest = {run.name: run for run in sorted(found, key=lambda run: run.id)}
+        found = list(newest.values())
+    found.sort(key=lambda run: run.id, reverse=True)
+    per_page = min(int(query.get("per_page", 30)), 100)
+    page = max(int(query.get("page", 1)), 1)
+    chunk = found[(page - 1) * per_page : page * per_page]
+    response = answer(
+        {
+            "total_count": len(found),
+            "check_runs": [payloads_pulls.check_run(state, run) for run in chunk],
+        }
+    )
+    if page * per_page < len(found):
+        following = request.url.include_query_params(page=page + 1, per_page=per_page)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
+
+
 _CHECK = "/repos/{owner}/{repo}/check-runs"
 
 ROUTES = [
     Route(_CHECK, create_check_run, methods=["POST"]),
     Route(f"{_CHECK}/{{check_run_id:int}}", update_check_run, methods=["PATCH"]),
+    Route(
+        "/repos/{owner}/{repo}/commits/{ref:path}/check-runs",
+        list_check_runs_for_ref,
+        methods=["GET"],
+    ),
 ]

@@ -9,6 +9,7 @@ from tests.fakes.github.records import (
     AccessToken,
     Installation,
     Repository,
+    now,
 )
 from tests.fakes.github.state import GitHubState
 
@@ -54,6 +55,27 @@ def user(state: GitHubState, login: str) -> JSON:
         "type": who.type,
         "user_view_type": "public",
         "site_admin": False,
+    }
+
+
+def public_user(state: GitHubState, login: str) -> JSON:
+    """A PublicUser, as `GET /users/{login}` returns it."""
+    return {
+        **user(state, login),
+        "name": None,
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": None,
+        "hireable": None,
+        "bio": None,
+        "twitter_username": None,
+        "public_repos": 0,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": "2024-01-01T00:00:00Z",
+        "updated_at": iso(now()),
     }
 
 

@@ -24,6 +24,7 @@ from tests.fakes.github import (
     api_contents,
     api_issues,
     api_pulls,
+    api_refs,
     git_http,
     payloads,
 )
@@ -113,6 +114,7 @@ def create_app() -> Starlette:
             *api_pulls.ROUTES,
             *api_checks.ROUTES,
             *api_contents.ROUTES,
+            *api_refs.ROUTES,
             *git_http.ROUTES,
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _not_found},

@@ -1,0 +1,175 @@
+"""The draft pull request a fix job opens, or updates when the job runs again for the same issue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from githubkit.exception import RequestFailed
+
+from sandbox.usage import JobUsage
+
+PR_MARKER = "<!-- fixwright:pr issue={issue_number} -->"
+PR_MARKER_PATTERN = re.compile(r"<!-- fixwright:pr issue=(?P<issue_number>\d+) -->")
+TITLE_LIMIT = 200  # GitHub allows 256; leave room for the prefix
+SUMMARY_LIMIT = 50_000  # GitHub refuses bodies over 65,536 characters
+FILES_SHOWN = 100
+NO_SUMMARY = "_Claude did not write a summary._"
+REVIEW_NOTE = (
+    "This draft was written by Claude Code from the issue above. Review it like any other "
+    "contribution before marking it ready; comment `/fix` with instructions on the issue to have "
+    "fixwright revise it."
+)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """What a run cost: shown under the PR body and the progress comment."""
+
+    model: str
+    turns: int
+    usage: JobUsage
+    cost_usd: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PullRequestRef:
+    """The draft PR a job's changes are in."""
+
+    number: int
+    html_url: str
+    created: bool
+
+
+def render_pr_title(issue_title: str, issue_number: int) -> str:
+    """`Fix #N: <issue title>`, on one line and within GitHub's limit."""
+    title = " ".join(issue_title.split()) or "untitled issue"
+    if len(title) > TITLE_LIMIT:
+        title = title[: TITLE_LIMIT - 1] + "…"
+    return f"Fix #{issue_number}: {title}"
+
+
+def render_pr_body(
+    issue_number: int,
+    summary: str,
+    changed_files: Sequence[str],
+    stats: RunStats | None = None,
+) -> str:
+    """The PR body: `Fixes #N`, Claude's summary, the files changed and what the run cost."""
+    text = summary.strip() or NO_SUMMARY
+    if len(text) > SUMMARY_LIMIT:
+        text = text[:SUMMARY_LIMIT] + "\n\n… (cut short)"
+    parts = [
+        PR_MARKER.format(issue_number=issue_number),
+        f"Fixes #{issue_number}",
+        f"## Summary\n\n{text}",
+        f"## Files changed\n\n{_file_list(changed_files)}",
+        f"> [!NOTE]\n> {REVIEW_NOTE}",
+    ]
+    if stats is not None:
+        parts.append(f"<sub>{render_run_stats(stats)}</sub>")
+    return "\n\n".join(parts) + "\n"
+
+
+def render_run_stats(stats: RunStats) -> str:
+    """One line: model, turns, tokens (input, output, cache), cost and duration."""
+    usage = stats.usage
+    tokens = (
+        f"{usage.input_tokens:,} in · {usage.output_tokens:,} out · "
+        f"{usage.cache_read_input_tokens:,} cache read · "
+        f"{usage.cache_creation_input_tokens:,} cache write"
+    )
+    model = f"`{stats.model}`" if stats.model else "default model"
+    turns = f"{stats.turns} turn" + ("" if stats.turns == 1 else "s")
+    return (
+        f"🤖 {model} · {turns} · tokens: {tokens} · ${stats.cost_usd:.4f} · "
+        f"{render_duration(stats.seconds)}"
+    )
+
+
+def render_duration(seconds: float) -> str:
+    """`42 s`, `3 min 5 s`, `1 h 2 min`."""
+    whole = max(round(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def issue_of_pr_body(body: str | None) -> int | None:
+    """The issue number in a PR body's fixwright marker, or None."""
+    found = PR_MARKER_PATTERN.search(body or "")
+    return int(found.group("issue_number")) if found else None
+
+
+def _file_list(paths: Sequence[str]) -> str:
+    if not paths:
+        return "_none_"
+    shown = [f"- `{_code_safe(path)}`" for path in sorted(paths)[:FILES_SHOWN]]
+    if len(paths) > FILES_SHOWN:
+        shown.append(f"- … and {len(paths) - FILES_SHOWN} more")
+    return "\n".join(shown)
+
+
+def _code_safe(path: str) -> str:
+    """A path fit for inline code: no backticks or line breaks to break out of it."""
+    return path.replace("`", "'").replace("\n", " ").replace("\r", " ")
+
+
+async def open_or_update_draft_pr(
+    github: Any,
+    repository: str,
+    *,
+    head_branch: str,
+    base_branch: str,
+    title: str,
+    body: str,
+) -> PullRequestRef:
+    """The open PR from `head_branch` with its title and body refreshed, or a new draft PR.
+
+    A retried job, a second label or another `/fix` on the issue pushes to the same branch, so
+    the PR for that branch is reused rather than a second one opened.
+    """
+    owner, _, name = repository.partition("/")
+    found = await _open_pr_from(github, owner, name, head_branch)
+    if found is not None:
+        return await _update(github, owner, name, found, title, body)
+    try:
+        created = await github.rest.pulls.async_create(
+            owner,
+            name,
+            title=title,
+            body=body,
+            head=head_branch,
+            base=base_branch,
+            draft=True,
+            maintainer_can_modify=True,
+        )
+    except RequestFailed as failure:
+        # Another run for the same branch opened it a moment ago: reuse that one.
+        found = await _open_pr_from(github, owner, name, head_branch)
+        if failure.response.status_code != 422 or found is None:
+            raise
+        return await _update(github, owner, name, found, title, body)
+    return PullRequestRef(created.parsed_data.number, created.parsed_data.html_url, created=True)
+
+
+async def _open_pr_from(github: Any, owner: str, name: str, head_branch: str) -> int | None:
+    """The number of the open PR from `owner:head_branch`, if there is one."""
+    listed = await github.rest.pulls.async_list(
+        owner, name, state="open", head=f"{owner}:{head_branch}", per_page=1
+    )
+    return listed.parsed_data[0].number if listed.parsed_data else None
+
+
+async def _update(
+    github: Any, owner: str, name: str, number: int, title: str, body: str
+) -> PullRequestRef:
+    updated = await github.rest.pulls.async_update(owner, name, number, title=title, body=body)
+    return PullRequestRef(number, updated.parsed_data.html_url, created=False)

@@ -1,0 +1,295 @@
+"""A job's git checkout on the host: clone with a scoped token, the work branch, commit, push.
+
+The host keeps the repository's git directory outside the checkout the container sees. The
+agent gets its own copy of `.git` to look at, but host-side git never reads it: whatever the
+agent writes there (hooks, `core.fsmonitor`, filters) is never run here and never committed.
+The token travels only in the environment of one git command as `http.extraHeader`
+(command-scope configuration, like `git -c`, but out of process listings); it is never
+written into the checkout, the git directory, or a remote URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sandbox.git_command import execute_git, run_git, token_secrets
+from sandbox.git_errors import GitError, PushRejected, explain_push_failure
+from sandbox.git_secrets import find_secrets
+from sandbox.workspace import hand_to_agent
+
+__all__ = [
+    "GitError",
+    "JobWorkspace",
+    "PushRejected",
+    "changed_files",
+    "commit_changes",
+    "diff_text",
+    "find_secrets",
+    "prepare_workspace",
+    "push",
+    "remove_workspace",
+]
+
+JOB_DIRECTORY_PREFIX = "fixwright-job-"
+
+_DIFF_NAMES = ("diff", "--cached", "--name-only", "--no-renames", "-z")
+_DIFF_TEXT = ("diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--text")
+
+
+@dataclass(frozen=True)
+class JobWorkspace:
+    """A checkout of the job's work branch, and the host's git directory for it."""
+
+    path: Path  # the checkout, handed to the agent's uid (1000) for the container
+    branch: str  # the work branch, e.g. "fixwright/issue-7"
+    base_sha: str  # the commit the agent starts from
+    branch_existed: bool  # True when the work branch already existed on the remote and was reused
+    default_branch: str  # the branch the work started from; never pushed to
+    git_dir: Path  # the host's git directory, outside `path`, never seen by the agent
+
+
+def _host_git(workspace: JobWorkspace) -> list[str]:
+    """The options that point git at the host's git directory and the agent's checkout."""
+    return [
+        "-c",
+        f"safe.directory={workspace.git_dir}",
+        "-c",
+        f"safe.directory={workspace.path}",
+        f"--git-dir={workspace.git_dir}",
+        f"--work-tree={workspace.path}",
+    ]
+
+
+def _check_clone_url(clone_url: str, step: str) -> None:
+    """Refuse a URL with credentials in it: git would store them in `.git/config`."""
+    parts = urlsplit(clone_url)
+    if parts.username or parts.password:
+        raise GitError(
+            step,
+            f"The {step} was not attempted: the repository URL carries credentials, and "
+            "fixwright passes the token only as a request header.",
+        )
+
+
+def _check_branch_name(work_branch: str, default_branch: str) -> None:
+    if work_branch == default_branch:
+        raise GitError(
+            "prepare", f"The work branch may not be the default branch ({default_branch})."
+        )
+    if work_branch.startswith("-"):
+        raise GitError("prepare", "The work branch name may not start with '-'.")
+    run_git(["check-ref-format", "--branch", work_branch], step="prepare")
+
+
+def _prepare(
+    clone_url: str, token: str, default_branch: str, work_branch: str, parent: Path
+) -> JobWorkspace:
+    _check_clone_url(clone_url, "clone")
+    _check_branch_name(work_branch, default_branch)
+    parent.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=JOB_DIRECTORY_PREFIX, dir=parent))
+    workspace = JobWorkspace(
+        path=root / "workspace",
+        branch=work_branch,
+        base_sha="",
+        branch_existed=False,
+        default_branch=default_branch,
+        git_dir=root / "git",
+    )
+    try:
+        return _clone_and_branch(workspace, clone_url, token)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _clone_and_branch(workspace: JobWorkspace, clone_url: str, token: str) -> JobWorkspace:
+    run_git(
+        [
+            "clone",
+            "--quiet",
+            "--no-tags",
+            "--single-branch",
+            f"--branch={workspace.default_branch}",
+            f"--separate-git-dir={workspace.git_dir}",
+            "--",
+            clone_url,
+            str(workspace.path),
+        ],
+        step="clone",
+        token=token,
+    )
+    git = _host_git(workspace)
+    remote_ref = f"refs/heads/{workspace.branch}"
+    listed = run_git(
+        [*git, "ls-remote", "--heads", "origin", remote_ref], step="clone", token=token
+    )
+    existed = any(line.endswith("\t" + remote_ref) for line in listed.stdout.splitlines())
+    if existed:
+        tracking = f"refs/remotes/origin/{workspace.branch}"
+        run_git(
+            [*git, "fetch", "--quiet", "--no-tags", "origin", f"+{remote_ref}:{tracking}"],
+            step="clone",
+            token=token,
+        )
+        run_git([*git, "checkout", "--quiet", "-B", workspace.branch, tracking], step="clone")
+    else:
+        run_git([*git, "checkout", "--quiet", "-b", workspace.branch], step="clone")
+    head = run_git([*git, "rev-parse", "HEAD"], step="clone").stdout.strip()
+    _give_agent_its_own_git_directory(workspace)
+    hand_to_agent(workspace.path)
+    return JobWorkspace(
+        path=workspace.path,
+        branch=workspace.branch,
+        base_sha=head,
+        branch_existed=existed,
+        default_branch=workspace.default_branch,
+        git_dir=workspace.git_dir,
+    )
+
+
+def _give_agent_its_own_git_directory(workspace: JobWorkspace) -> None:
+    """Replace the checkout's `.git` pointer with a copy the agent may read and write freely."""
+    dot_git = workspace.path / ".git"
+    dot_git.unlink()
+    shutil.copytree(workspace.git_dir, dot_git, symlinks=True)
+
+
+async def prepare_workspace(
+    *, clone_url: str, token: str, default_branch: str, work_branch: str, parent: Path
+) -> JobWorkspace:
+    """Clone `default_branch` under `parent` and check out `work_branch`, reusing it if it exists."""
+    return await asyncio.to_thread(_prepare, clone_url, token, default_branch, work_branch, parent)
+
+
+def _stage(workspace: JobWorkspace, step: str) -> None:
+    """Stage everything in the checkout (new files too, ignored ones not) in the host's index."""
+    run_git([*_host_git(workspace), "add", "--all"], step=step)
+
+
+def _changed_files(workspace: JobWorkspace) -> list[str]:
+    _stage(workspace, "diff")
+    listed = run_git(
+        [*_host_git(workspace), *_DIFF_NAMES, workspace.base_sha, "--"],
+        step="diff",
+    )
+    return [name for name in listed.stdout.split("\0") if name]
+
+
+async def changed_files(workspace: JobWorkspace) -> list[str]:
+    """The paths added, modified or deleted since `base_sha`, untracked files included."""
+    return await asyncio.to_thread(_changed_files, workspace)
+
+
+def _diff_text(workspace: JobWorkspace) -> str:
+    _stage(workspace, "diff")
+    return run_git(
+        [*_host_git(workspace), *_DIFF_TEXT, workspace.base_sha, "--"],
+        step="diff",
+    ).stdout
+
+
+async def diff_text(workspace: JobWorkspace) -> str:
+    """Everything changed since `base_sha` as one diff, binary files as text (for secret scans)."""
+    return await asyncio.to_thread(_diff_text, workspace)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.replace("<", "").replace(">", "").split())
+
+
+def commit_message_with_trailers(message: str, co_authors: Iterable[tuple[str, str]]) -> str:
+    """`message` followed by one `Co-authored-by: name <email>` trailer per distinct co-author."""
+    trailers = dict.fromkeys(
+        f"Co-authored-by: {_one_line(name)} <{_one_line(email)}>" for name, email in co_authors
+    )
+    body = message.strip()
+    return body + ("\n\n" + "\n".join(trailers) if trailers else "") + "\n"
+
+
+def _commit(
+    workspace: JobWorkspace,
+    message: str,
+    author_name: str,
+    author_email: str,
+    co_authors: Sequence[tuple[str, str]],
+) -> str | None:
+    git = _host_git(workspace)
+    _stage(workspace, "commit")
+    unchanged = run_git(
+        [*git, "diff", "--cached", "--quiet", "HEAD", "--"], step="commit", ok_codes=(0, 1)
+    )
+    if unchanged.returncode == 0:
+        return None
+    name, email = _one_line(author_name), _one_line(author_email)
+    identity = {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+    run_git(
+        [*git, "commit", "--quiet", "--no-verify", "--cleanup=whitespace", "--file=-"],
+        step="commit",
+        env=identity,
+        stdin=commit_message_with_trailers(message, co_authors),
+    )
+    return run_git([*git, "rev-parse", "HEAD"], step="commit").stdout.strip()
+
+
+async def commit_changes(
+    workspace: JobWorkspace,
+    *,
+    message: str,
+    author_name: str,
+    author_email: str,
+    co_authors: Sequence[tuple[str, str]],
+) -> str | None:
+    """Commit everything the agent changed as the App's bot; the new sha, or None if nothing did."""
+    return await asyncio.to_thread(
+        _commit, workspace, message, author_name, author_email, co_authors
+    )
+
+
+def _push(workspace: JobWorkspace, clone_url: str, token: str) -> None:
+    if workspace.branch == workspace.default_branch:
+        raise PushRejected(
+            f"Pushing to {workspace.branch} was refused: fixwright never pushes to the "
+            "repository's default branch."
+        )
+    _check_clone_url(clone_url, "push")
+    refspec = f"HEAD:refs/heads/{workspace.branch}"
+    result = execute_git(
+        [*_host_git(workspace), "push", "--porcelain", "--", clone_url, refspec],
+        step="push",
+        token=token,
+    )
+    if result.returncode != 0:
+        raise explain_push_failure(
+            result.stderr + result.stdout, workspace.branch, token_secrets(token)
+        )
+
+
+async def push(workspace: JobWorkspace, *, clone_url: str, token: str) -> None:
+    """Push the work branch (only it, never forced) to `clone_url`; `PushRejected` says why not."""
+    await asyncio.to_thread(_push, workspace, clone_url, token)
+
+
+def _remove(workspace: JobWorkspace) -> None:
+    root = workspace.path.parent
+    if root.name.startswith(JOB_DIRECTORY_PREFIX) and root == workspace.git_dir.parent:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    shutil.rmtree(workspace.path, ignore_errors=True)
+    shutil.rmtree(workspace.git_dir, ignore_errors=True)
+
+
+async def remove_workspace(workspace: JobWorkspace) -> None:
+    """Delete the checkout and the host's git directory (symlinks the agent made are not followed)."""
+    await asyncio.to_thread(_remove, workspace)
