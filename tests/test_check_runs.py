@@ -131,10 +131,12 @@ async def test_github_refusing_the_check_run_does_not_fail_the_job(
     assert (run.external_id, run.conclusion) == ("job-1", "failure")
 
 
-def test_an_unknown_conclusion_is_refused_before_reaching_github() -> None:
+async def test_an_unknown_conclusion_is_refused_before_reaching_github(
+    fake_github: FakeGitHub, github: GitHub, head_sha: str
+) -> None:
     """A conclusion outside the four a job can end with is a programming error, raised at once."""
-    check = CheckRun(github=None, repository=REPOSITORY, head_sha="0" * 40, job_id="job-1")
+    check = await CheckRun.start(github, REPOSITORY, head_sha=head_sha, job_id="job-1")
     with pytest.raises(ValueError):
-        import asyncio
-
-        asyncio.run(check.complete("succeeded", "t", "s"))
+        await check.complete("succeeded", "Done", "Done.")
+    [run] = runs(fake_github)
+    assert run.status == "queued"

@@ -163,3 +163,4 @@ class RecordedRequest:
     path: str
     query: str
     status: int
+    body: bytes = field(default=b"", repr=False)  # what the client sent, for leak checks

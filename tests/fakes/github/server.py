@@ -55,11 +55,20 @@ class GitHubHeaders:
         if (pause := state.delays.get(key)) is not None:
             await asyncio.sleep(pause)
         query = scope.get("query_string", b"").decode()
+        received = bytearray()
+
+        async def receive_and_keep() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                received.extend(message.get("body", b""))
+            return message
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # recorded before the client can see the answer, so tests never race the log
-                record = RecordedRequest(scope["method"], scope["path"], query, message["status"])
+                record = RecordedRequest(
+                    scope["method"], scope["path"], query, message["status"], bytes(received)
+                )
                 state.requests.append(record)
                 headers = list(message.get("headers", []))
                 headers += [(k.lower().encode(), v.encode()) for k, v in _headers(state).items()]
@@ -74,9 +83,9 @@ class GitHubHeaders:
             response = Response(
                 content, forced.status, forced.headers, media_type="application/json"
             )
-            await response(scope, receive, send_with_headers)
+            await response(scope, receive_and_keep, send_with_headers)
         else:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive_and_keep, send_with_headers)
 
 
 def _headers(state: GitHubState) -> dict[str, str]:
