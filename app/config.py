@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,11 +11,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.quota_prices import DEFAULT_PRICES, Price, parse_prices
+
 PREFIX = "FIXWRIGHT_"
 LOG_FORMATS = ("auto", "json", "console")
 SANDBOX_RUNTIMES = ("runc", "runsc")
 # GitHub's repository roles, weakest first.
 PERMISSION_LEVELS = ("read", "triage", "write", "maintain", "admin")
+# The limits a quota override may name (see app.quota.QuotaLimits).
+QUOTA_LIMIT_NAMES = (
+    "concurrent_jobs",
+    "jobs_per_user_per_hour",
+    "tokens_per_day",
+    "cost_per_day_usd",
+    "tokens_per_job",
+    "cost_per_job_usd",
+)
 # Read only by commands that talk to GitHub (`serve`, `jobs`).
 GITHUB_ONLY = (
     "WEBHOOK_SECRET",
@@ -44,6 +56,7 @@ class Settings:
     github_web_url: str = "https://github.com"
     trigger_label: str = "fixwright"
     trigger_permission: str = "write"
+    github_max_wait_seconds: float = 300.0
     store_url: str = "sqlite:///data/fixwright.db"
     workers: int = 2
     log_format: str = "auto"
@@ -65,6 +78,18 @@ class Settings:
     sandbox_timeout_seconds: float = 1800.0
     job_token_budget: int = 2_000_000
     state_dir: str = "data"
+    # Quotas per installation (0: no limit); tokens per job is `job_token_budget`.
+    quota_concurrent_jobs: int = 2
+    quota_jobs_per_user_per_hour: int = 10
+    quota_tokens_per_day: int = 20_000_000
+    quota_cost_per_day_usd: float = 50.0
+    quota_cost_per_job_usd: float = 10.0
+    # {installation id: {limit name: value}}, replacing the limits above for that installation.
+    quota_installations: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    # US dollars per million tokens by model family, for runs whose cost the CLI did not report.
+    model_prices: Mapping[str, Price] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # When set, /metrics, /metrics/prometheus and /quota need `Authorization: Bearer <token>`.
+    metrics_token: str = field(default="", repr=False)
 
     def instance_id(self) -> str:
         """Names this deployment (its store) on a shared Docker engine, so it only cleans up its own."""
@@ -80,13 +105,21 @@ class Settings:
             PREFIX + "WEBHOOK_SECRET_PREVIOUS": "".join(self.webhook_secrets[1:2]),
             PREFIX + "PRIVATE_KEY": self.private_key,
             PREFIX + "ANTHROPIC_API_KEY": self.anthropic_api_key,
+            PREFIX + "METRICS_TOKEN": self.metrics_token,
         }
         return {name: value for name, value in named.items() if value}
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured values that must never appear in a log, record or comment."""
         return tuple(
-            s for s in (*self.webhook_secrets, self.private_key, self.anthropic_api_key) if s
+            s
+            for s in (
+                *self.webhook_secrets,
+                self.private_key,
+                self.anthropic_api_key,
+                self.metrics_token,
+            )
+            if s
         )
 
 
@@ -153,6 +186,9 @@ def load_settings(
         "github_web_url": reader.url("GITHUB_WEB_URL", Settings.github_web_url),
         "trigger_label": reader.text("TRIGGER_LABEL") or Settings.trigger_label,
         "trigger_permission": reader.choice("TRIGGER_PERMISSION", PERMISSION_LEVELS, "write"),
+        "github_max_wait_seconds": reader.number(
+            "GITHUB_MAX_WAIT_SECONDS", float, 300.0, minimum=0
+        ),
         "store_url": reader.store_url("STORE_URL", Settings.store_url),
         "workers": reader.number("WORKERS", int, Settings.workers, minimum=0),
         "log_format": reader.choice("LOG_FORMAT", LOG_FORMATS, Settings.log_format),
@@ -180,10 +216,53 @@ def load_settings(
             "JOB_TOKEN_BUDGET", int, Settings.job_token_budget, minimum=1
         ),
         "state_dir": reader.text("STATE_DIR") or Settings.state_dir,
+        **_quota_values(reader),
     }
     if problems:
         raise ConfigError(problems)
     return Settings(**values)
+
+
+def _quota_values(reader: _Reader) -> dict[str, Any]:
+    """The quota, price and metrics-token settings."""
+    return {
+        "quota_concurrent_jobs": reader.number(
+            "QUOTA_CONCURRENT_JOBS", int, Settings.quota_concurrent_jobs, minimum=0
+        ),
+        "quota_jobs_per_user_per_hour": reader.number(
+            "QUOTA_JOBS_PER_USER_PER_HOUR", int, Settings.quota_jobs_per_user_per_hour, minimum=0
+        ),
+        "quota_tokens_per_day": reader.number(
+            "QUOTA_TOKENS_PER_DAY", int, Settings.quota_tokens_per_day, minimum=0
+        ),
+        "quota_cost_per_day_usd": reader.number(
+            "QUOTA_COST_PER_DAY_USD", float, Settings.quota_cost_per_day_usd, minimum=0
+        ),
+        "quota_cost_per_job_usd": reader.number(
+            "QUOTA_COST_PER_JOB_USD", float, Settings.quota_cost_per_job_usd, minimum=0
+        ),
+        "quota_installations": reader.parsed("QUOTA_INSTALLATIONS", parse_installation_quotas, {}),
+        "model_prices": reader.parsed("MODEL_PRICES", parse_prices, dict(DEFAULT_PRICES)),
+        "metrics_token": reader.text("METRICS_TOKEN"),
+    }
+
+
+def parse_installation_quotas(text: str) -> dict[int, dict[str, float]]:
+    """`{"<installation id>": {"tokens_per_day": 1000000, ...}}`; raises ValueError naming the fault."""
+    raw = json.loads(text)
+    if not isinstance(raw, dict):
+        raise ValueError("expected a JSON object keyed by installation id")
+    quotas: dict[int, dict[str, float]] = {}
+    for installation, limits in raw.items():
+        if not str(installation).isdigit() or not isinstance(limits, dict):
+            raise ValueError(f"{installation!r} must be an installation id mapped to limits")
+        unknown = set(limits) - set(QUOTA_LIMIT_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown limits {sorted(unknown)}; known: {', '.join(QUOTA_LIMIT_NAMES)}"
+            )
+        quotas[int(installation)] = {name: float(value) for name, value in limits.items()}
+    return quotas
 
 
 def _private_key(env: Mapping[str, str], problems: list[str]) -> str:
@@ -256,6 +335,16 @@ class _Reader:
             )
             return default
         return raw
+
+    def parsed(self, name: str, parse: Callable[[str], Any], default: Any) -> Any:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            return parse(raw)
+        except (ValueError, TypeError) as error:
+            self.problems.append(f"{PREFIX}{name} is not valid: {error}.")
+            return default
 
     def url(self, name: str, default: str) -> str:
         raw = self.text(name) or default

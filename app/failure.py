@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestFailed
 
 from app.store import Job
 
@@ -33,4 +36,25 @@ async def tell_thread(github: Any, job: Job, reason: str, next_step: str = "") -
     owner, _, name = job.repository.partition("/")
     await github.rest.issues.async_create_comment(
         owner, name, job.number, body=failure_comment(job, reason, next_step)
+    )
+
+
+def github_failure(error: GitHubException) -> tuple[str, str]:
+    """(reason, next step) when GitHub's API itself refused or failed, in words."""
+    if isinstance(error, RateLimitExceeded):
+        resets = datetime.now(UTC) + error.retry_after
+        return (
+            f"GitHub's API rate limit was reached (it resets at {resets:%H:%M} UTC).",
+            f"Comment again after {resets:%H:%M} UTC to try again.",
+        )
+    if isinstance(error, RequestFailed):
+        request = error.request
+        return (
+            f"GitHub's API answered {error.response.status_code} to {request.method} "
+            f"{request.url.path}: a GitHub API error.",
+            "If GitHub is having an incident, wait for it to pass; then comment again to try again.",
+        )
+    return (
+        f"GitHub's API could not be reached ({type(error).__name__}).",
+        "The operator should check the network between fixwright and GitHub; then comment again.",
     )

@@ -25,6 +25,7 @@ from githubkit.auth.base import BaseAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 
 from app.config import Settings
+from app.github_retry import RetryPolicy
 from app.outbound import redacting_transport
 
 JWT_BACKDATE_SECONDS = 60
@@ -128,6 +129,7 @@ class GitHubApp:
             user_agent=USER_AGENT,
             http_cache=False,
             async_transport=redacting_transport(self._settings.secret_values()),
+            auto_retry=RetryPolicy(max_wait=self._settings.github_max_wait_seconds),
         )
 
     def app_client(self) -> GitHub:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from sandbox.usage import TOKEN_FIELDS
+
+# The model API's token kinds, as the `kind` label names them.
+TOKEN_KINDS = {
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cache_read_input_tokens": "cache_read",
+    "cache_creation_input_tokens": "cache_write",
+}
 
 
 @dataclass(frozen=True)
@@ -14,18 +28,37 @@ class Metrics:
     intake_seconds: Histogram
     jobs_finished: Counter
     job_seconds: Histogram
+    queue_depth: Gauge
+    queue_oldest_age: Gauge
+    running_containers: Gauge
+    model_tokens: Counter
+    cost_usd: Counter
+    relay_refusals: Counter
+    quota_refusals: Counter
+    quota_remaining_ratio: Gauge
+    github_calls: Counter
+    github_rate_limit_remaining: Gauge
+    worker_heartbeats: Counter
+    worker_last_heartbeat: Gauge
+    workers_busy: Gauge
 
 
 def create_metrics() -> Metrics:
     """Every metric the service exports; labels have few, bounded values."""
     registry = CollectorRegistry()
+
+    def counter(name: str, text: str, labels: tuple[str, ...] = ()) -> Counter:
+        return Counter(name, text, labels, registry=registry)
+
+    def gauge(name: str, text: str, labels: tuple[str, ...] = ()) -> Gauge:
+        return Gauge(name, text, labels, registry=registry)
+
     return Metrics(
         registry=registry,
-        deliveries=Counter(
+        deliveries=counter(
             "fixwright_webhook_deliveries",
             "Webhook deliveries received, by event and outcome.",
-            ["event", "outcome"],
-            registry=registry,
+            ("event", "outcome"),
         ),
         intake_seconds=Histogram(
             "fixwright_webhook_intake_seconds",
@@ -33,11 +66,10 @@ def create_metrics() -> Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=registry,
         ),
-        jobs_finished=Counter(
+        jobs_finished=counter(
             "fixwright_jobs_finished",
             "Jobs that ended, by kind and final state.",
-            ["kind", "state"],
-            registry=registry,
+            ("kind", "state"),
         ),
         job_seconds=Histogram(
             "fixwright_job_duration_seconds",
@@ -46,4 +78,106 @@ def create_metrics() -> Metrics:
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
             registry=registry,
         ),
+        queue_depth=gauge("fixwright_queue_depth", "Jobs waiting for a worker."),
+        queue_oldest_age=gauge(
+            "fixwright_queue_oldest_age_seconds",
+            "How long the oldest waiting job has waited (0 when none waits).",
+        ),
+        running_containers=gauge(
+            "fixwright_sandbox_containers_running", "Sandbox containers this process runs now."
+        ),
+        model_tokens=counter(
+            "fixwright_model_tokens",
+            "Model tokens used by finished runs, by kind, installation and model.",
+            ("kind", "installation", "model"),
+        ),
+        cost_usd=counter(
+            "fixwright_model_cost_usd",
+            "What finished runs cost in US dollars, by installation.",
+            ("installation",),
+        ),
+        relay_refusals=counter(
+            "fixwright_relay_refusals",
+            "Model requests the relay refused, by reason.",
+            ("reason",),
+        ),
+        quota_refusals=counter(
+            "fixwright_quota_refusals",
+            "Jobs refused before they started, by the limit they reached.",
+            ("limit",),
+        ),
+        quota_remaining_ratio=gauge(
+            "fixwright_quota_remaining_ratio",
+            "Share of today's daily limit still available, by installation and limit.",
+            ("installation", "limit"),
+        ),
+        github_calls=counter(
+            "fixwright_github_api_calls",
+            "GitHub API calls made for jobs, by outcome (status class, or error).",
+            ("outcome",),
+        ),
+        github_rate_limit_remaining=gauge(
+            "fixwright_github_rate_limit_remaining",
+            "GitHub's x-ratelimit-remaining on the last response that carried it.",
+        ),
+        worker_heartbeats=counter(
+            "fixwright_worker_heartbeats",
+            "Lease heartbeats of running jobs, by outcome (kept, lost).",
+            ("outcome",),
+        ),
+        worker_last_heartbeat=gauge(
+            "fixwright_worker_last_heartbeat_timestamp_seconds",
+            "Unix time a worker of this process last polled or heartbeat.",
+        ),
+        workers_busy=gauge("fixwright_workers_busy", "Workers of this process running a job."),
     )
+
+
+def record_run_usage(
+    metrics: Metrics,
+    installation_id: int | None,
+    model: str,
+    tokens: Mapping[str, int],
+    cost_usd: float,
+) -> None:
+    """Count one run's tokens by kind and its cost, under the installation and model family."""
+    installation = str(installation_id or "none")
+    for field in TOKEN_FIELDS:
+        count = tokens.get(field, 0)
+        if count:
+            metrics.model_tokens.labels(
+                kind=TOKEN_KINDS[field], installation=installation, model=model
+            ).inc(count)
+    if cost_usd > 0:
+        metrics.cost_usd.labels(installation=installation).inc(cost_usd)
+
+
+def github_outcome(status: int) -> str:
+    """A bounded label for one GitHub response."""
+    if status in (403, 429):
+        return "rate_limited_or_forbidden"
+    return f"{status // 100}xx"
+
+
+def github_response_hook(metrics: Metrics) -> object:
+    """An httpx response hook counting GitHub calls and keeping the last rate-limit remaining."""
+
+    async def observe(response: httpx.Response) -> None:
+        metrics.github_calls.labels(outcome=github_outcome(response.status_code)).inc()
+        remaining = response.headers.get("x-ratelimit-remaining", "")
+        if remaining.isdigit():
+            metrics.github_rate_limit_remaining.set(int(remaining))
+
+    return observe
+
+
+def mark_heartbeat(metrics: Metrics) -> None:
+    metrics.worker_last_heartbeat.set(time.time())
+
+
+async def watch_github_calls(github: Any, metrics: Metrics) -> None:
+    """Count the calls of a job's GitHub client (githubkit's HTTP client for the job's session)."""
+    async with github.get_async_client() as http:
+        hooks = http.event_hooks
+        hooks["response"].append(github_response_hook(metrics))
+        http.event_hooks = hooks

@@ -13,9 +13,13 @@ from typing import Any
 import docker
 
 from app.config import Settings
+from app.metrics import Metrics
+from app.quota_usage import budget_for_run, record_run
+from app.store.model import Store
 from sandbox.container import RunSpec
 from sandbox.relay import ModelRelay
 from sandbox.runner import EventCallback, RunResult, run_in_sandbox
+from sandbox.stream import StreamEvent, SystemInit
 
 
 @dataclass(frozen=True)
@@ -26,31 +30,80 @@ class Sandbox:
     docker_client: docker.DockerClient
     relay: ModelRelay
     workspaces: Path
+    # With a store, runs are held to the installation's quotas and charged to its day.
+    store: Store | None = None
+    metrics: Metrics | None = None
 
     async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult:
-        return await run_in_sandbox(
-            spec,
-            self.settings,
-            docker_client=self.docker_client,
-            relay=self.relay,
-            on_event=on_event,
+        """Run the CLI with a token budget from the quotas; charge what it spent afterwards."""
+        job = await self.store.get_job(spec.job_id) if self.store else None
+        installation_id = job.installation_id if job else None
+        model = spec.model
+        budget = (
+            await budget_for_run(self.store, self.settings, installation_id, model)
+            if self.store
+            else None
         )
+
+        async def watch(event: StreamEvent) -> None:
+            nonlocal model
+            if isinstance(event, SystemInit) and event.model:
+                model = event.model  # the model the CLI really uses, for the price
+            if on_event is not None:
+                outcome = on_event(event)
+                if outcome is not None:
+                    await outcome
+
+        if self.metrics:
+            self.metrics.running_containers.inc()
+        try:
+            result = await run_in_sandbox(
+                spec,
+                self.settings,
+                docker_client=self.docker_client,
+                relay=self.relay,
+                on_event=watch,
+                token_budget=budget,
+            )
+        finally:
+            if self.metrics:
+                self.metrics.running_containers.dec()
+        if self.store:
+            await record_run(
+                self.store,
+                self.metrics,
+                self.settings,
+                installation_id,
+                model,
+                result.usage,
+                result.total_cost_usd,
+            )
+        return result
 
 
 @asynccontextmanager
-async def open_sandbox(settings: Settings, docker_client: Any) -> AsyncIterator[Sandbox]:
+async def open_sandbox(
+    settings: Settings,
+    docker_client: Any,
+    *,
+    store: Store | None = None,
+    metrics: Metrics | None = None,
+) -> AsyncIterator[Sandbox]:
     """Start the model relay (its socket in a short private directory: sun_path is 108 bytes)."""
     socket_dir = Path(tempfile.mkdtemp(prefix="fixwright-relay-"))
     relay = ModelRelay(
         socket_path=socket_dir / "model.sock",
         upstream_url=settings.model_upstream_url,
         api_key=settings.anthropic_api_key,
+        on_refusal=(
+            (lambda reason: metrics.relay_refusals.labels(reason=reason).inc()) if metrics else None
+        ),
     )
     workspaces = (Path(settings.state_dir) / "workspaces").resolve()
     workspaces.mkdir(parents=True, exist_ok=True)
     await relay.start()
     try:
-        yield Sandbox(settings, docker_client, relay, workspaces)
+        yield Sandbox(settings, docker_client, relay, workspaces, store, metrics)
     finally:
         await relay.stop()
         shutil.rmtree(socket_dir, ignore_errors=True)

@@ -10,11 +10,10 @@ from typing import Any
 
 import docker
 from docker.errors import DockerException
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from app.config import Settings
@@ -23,6 +22,7 @@ from app.github_connect import GitHubConnector, connect_with
 from app.intake import Intake, receive
 from app.log import get_logger
 from app.metrics import Metrics, create_metrics
+from app.ops_routes import Ops, ops_routes
 from app.routing import Router
 from app.sandbox_service import open_sandbox
 from app.store import Store, open_store
@@ -76,7 +76,9 @@ def create_app(
             sandbox = None
             if docker_client is not None:
                 stack.callback(docker_client.close)
-                sandbox = await stack.enter_async_context(open_sandbox(settings, docker_client))
+                sandbox = await stack.enter_async_context(
+                    open_sandbox(settings, docker_client, store=store, metrics=metrics)
+                )
             stack.push_async_callback(store.close)
             pool = WorkerPool(
                 settings=settings,
@@ -88,6 +90,7 @@ def create_app(
                 sandbox=sandbox,
             )
             app.state.service = Service(settings, store, router, metrics, pool)
+            app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
             app.state.intake = Intake(settings, store, router, metrics, pool.wake)
             await pool.start()
             stack.push_async_callback(pool.stop)
@@ -99,20 +102,6 @@ def create_app(
 
     async def webhook(request: Request) -> Response:
         return await receive(request.app.state.intake, request)
-
-    async def health(request: Request) -> Response:
-        service: Service = request.app.state.service
-        try:
-            await service.store.ping()
-        except Exception as error:  # reported to the caller, not raised: health must answer
-            return JSONResponse(
-                {"status": "unhealthy", "store": f"unreachable: {type(error).__name__}"}, 503
-            )
-        return JSONResponse({"status": "ok", "store": "ok", "workers": settings.workers})
-
-    async def prometheus(request: Request) -> Response:
-        del request
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -130,8 +119,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/webhooks/github", webhook, methods=["POST"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/metrics/prometheus", prometheus, methods=["GET"]),
+            *ops_routes(),
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, 500: server_error},

@@ -13,16 +13,19 @@ from typing import Any
 
 import structlog
 from docker.errors import DockerException
+from githubkit.exception import GitHubException
 
 from app.config import Settings
 from app.context import Context, Sandbox
 from app.errors import JobFailed, JobRefused
 from app.events import WebhookEvent
-from app.failure import RETRY_HINT, tell_thread
+from app.failure import RETRY_HINT, github_failure, tell_thread
 from app.github_app import GitHubAuthError
 from app.github_connect import GitHubConnector
 from app.log import get_logger
-from app.metrics import Metrics
+from app.metrics import Metrics, mark_heartbeat, watch_github_calls
+from app.quota import QuotaDecision
+from app.quota_gate import post_refusal, quota_decision, refusal_summary
 from app.routing import Router
 from app.store import Job, JobState, Store
 from sandbox.container import remove_orphans
@@ -57,6 +60,7 @@ class WorkerPool:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
+    busy: int = 0  # workers running a job now
 
     def wake(self) -> None:
         self._wake.set()
@@ -68,6 +72,10 @@ class WorkerPool:
             self._tasks.append(asyncio.create_task(self._work(worker_name())))
         if self.settings.workers:
             self._tasks.append(asyncio.create_task(self._reap()))
+
+    def alive_workers(self) -> int:
+        """Workers whose loop still runs (a dead one would leave jobs queued)."""
+        return sum(not task.done() for task in self._tasks[: self.settings.workers])
 
     async def stop(self) -> None:
         self._stopping = True
@@ -105,13 +113,20 @@ class WorkerPool:
 
     async def _work(self, worker_id: str) -> None:
         while not self._stopping:
+            mark_heartbeat(self.metrics)
             job = await self.store.lease(worker_id, self.settings.job_lease_seconds)
             if job is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_seconds)
                 continue
-            await self.run(job, worker_id)
+            self.busy += 1
+            self.metrics.workers_busy.inc()
+            try:
+                await self.run(job, worker_id)
+            finally:
+                self.busy -= 1
+                self.metrics.workers_busy.dec()
 
     async def run(self, job: Job, worker_id: str) -> None:
         """Run one leased job to its end, heartbeating; one log line says how it ended."""
@@ -147,6 +162,10 @@ class WorkerPool:
             return JobState.FAILED, f"no handler for job kind {job.kind!r}"
         async with self.connect(job, kind.permissions) as session:
             github = session.client
+            await watch_github_calls(github, self.metrics)
+            decision = await quota_decision(self.store, self.settings, job)
+            if not decision.allowed:
+                return await self._refuse(github, job, decision, log)
             context = Context(
                 job=job,
                 settings=self.settings,
@@ -165,9 +184,11 @@ class WorkerPool:
                 if failure.reported:
                     return JobState.FAILED, failure.reason
                 reason, next_step = failure.reason, failure.next_step
-            except (
-                Exception
-            ) as error:  # the boundary: a handler bug fails its job, never the worker
+            except GitHubException as error:
+                reason, next_step = github_failure(error)
+                log.warning("job.github_error", reason=reason)
+            # The boundary: a handler bug fails its job, never the worker.
+            except Exception as error:
                 log.exception("job.crashed")
                 reason = f"an internal error ({type(error).__name__}) stopped it"
                 next_step = (
@@ -176,6 +197,18 @@ class WorkerPool:
                 )
             await self._tell_thread(github, job, reason, next_step, log)
             return JobState.FAILED, reason
+
+    async def _refuse(
+        self, github: Any, job: Job, decision: QuotaDecision, log: Any
+    ) -> tuple[JobState, str]:
+        """A quota is reached: the job does not start, and the thread hears why once."""
+        self.metrics.quota_refusals.labels(limit=decision.limit_name).inc()
+        log.info("job.refused_by_quota", limit=decision.limit_name, used=decision.used)
+        try:
+            await post_refusal(github, job, decision)
+        except Exception as error:  # the job is refused all the same; the log says so
+            log.warning("job.refusal_not_posted", error=repr(error))
+        return JobState.CANCELLED, refusal_summary(decision)
 
     async def _tell_thread(
         self, github: Any, job: Job, reason: str, next_step: str, log: Any
@@ -203,7 +236,10 @@ class WorkerPool:
         interval = self.settings.job_lease_seconds / 3
         while True:
             await asyncio.sleep(interval)
-            if not await self.store.heartbeat(job.id, worker_id, self.settings.job_lease_seconds):
+            kept = await self.store.heartbeat(job.id, worker_id, self.settings.job_lease_seconds)
+            self.metrics.worker_heartbeats.labels(outcome="kept" if kept else "lost").inc()
+            mark_heartbeat(self.metrics)
+            if not kept:
                 # Cancelled by a user, or taken back after a stall: stop doing its work.
                 work.cancel()
                 return

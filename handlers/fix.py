@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from app.config import Settings
 from app.context import Context
@@ -46,7 +47,7 @@ from sandbox.git_workspace import (
     remove_workspace,
 )
 from sandbox.runner import Outcome, RunResult
-from sandbox.stream import StreamEvent, ToolUse
+from sandbox.stream import StreamEvent, SystemInit, ToolUse
 
 router = Router()
 
@@ -127,8 +128,11 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             work_branch=work_branch(number),
             parent=sandbox.workspaces,
         )
-        result = await run_claude(event, context, target, workspace, progress)
-        stats = run_stats(result, context.settings, time.monotonic() - started)
+        result, model = await run_claude(event, context, target, workspace, progress)
+        stats = run_stats(result, model or context.settings.model, time.monotonic() - started)
+        # The CLI counts the turn it was refused at the limit too; the checklist never shows more.
+        shown_turns = min(stats.turns, context.settings.max_turns)
+        progress.state = replace(progress.state, turns=shown_turns, stats=stats)
         await context.store.set_usage(job.id, usage_record(stats))
         if result.outcome is not Outcome.SUCCESS:
             reason, next_step = run_failure(result, context.settings)
@@ -158,8 +162,8 @@ async def run_claude(
     target: FixTarget,
     workspace: JobWorkspace,
     progress: ProgressComment,
-) -> RunResult:
-    """Claude Code in the sandbox on the workspace; the progress comment follows its turns."""
+) -> tuple[RunResult, str]:
+    """Claude Code in the sandbox on the workspace, and the model it used; progress follows its turns."""
     command = command_of(event)
     comments = await issue_comments(context, context.job.number or 0)
     prompt = build_prompt(
@@ -177,16 +181,20 @@ async def run_claude(
         timeout_seconds=context.settings.sandbox_timeout_seconds,
     )
     turns = 0
+    model = ""
 
     async def on_event(stream_event: StreamEvent) -> None:
-        nonlocal turns
+        nonlocal turns, model
         await context.record("claude", {"type": type(stream_event).__name__})
+        if isinstance(stream_event, SystemInit):
+            model = stream_event.model
         if isinstance(stream_event, ToolUse):
             turns += 1
             await progress.update(progress.state.working(turns, describe_tool(stream_event)))
 
     await progress.update(progress.state.working(0, "starting Claude Code"), force=True)
-    return await context.require_sandbox().run(spec, on_event)
+    result = await context.require_sandbox().run(spec, on_event)
+    return result, model
 
 
 def describe_tool(tool: ToolUse) -> str:

@@ -9,6 +9,10 @@ RETRY = "Comment `/fix` to try again."
 THEN_RETRY = "then comment `/fix` to try again."
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def minutes(seconds: float) -> str:
     value = seconds / 60
     return f"{value:.0f} minutes" if value >= 2 else f"{seconds:.0f} seconds"
@@ -25,7 +29,8 @@ def run_failure(result: RunResult, settings: Settings) -> tuple[str, str]:
         )
     if outcome is Outcome.MAX_TURNS:
         return (
-            f"Claude Code reached its limit of {settings.max_turns} turns before finishing.",
+            f"Claude Code reached its limit of {plural(settings.max_turns, 'turn')} before "
+            "finishing.",
             "Split the issue into smaller steps, or comment `/fix` with more specific instructions.",
         )
     if outcome is Outcome.OUT_OF_MEMORY:

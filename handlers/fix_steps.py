@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.config import Settings
 from app.context import Context
 from handlers.check_runs import branch_head_sha
 from handlers.pull_requests import RunStats
@@ -64,14 +63,10 @@ async def bot_identity(context: Context) -> tuple[str, str]:
     return await noreply_identity(context, f"{context.app_slug}[bot]")
 
 
-def run_stats(result: RunResult, settings: Settings, seconds: float) -> RunStats:
+def run_stats(result: RunResult, model: str, seconds: float) -> RunStats:
+    """What the run cost, for the PR body, the progress comment and the job record."""
     return RunStats(
-        model=(
-            result.final.model
-            if result.final and getattr(result.final, "model", "")
-            else settings.model
-        )
-        or "default",
+        model=model or "default",
         turns=result.num_turns,
         usage=result.usage,
         cost_usd=result.total_cost_usd,

@@ -139,8 +139,8 @@ def marker(job_id: str) -> str:
 
 
 def job_of_comment(body: str | None) -> str | None:
-    """The job id in a comment's progress marker, or None for any other comment."""
-    found = MARKER_PATTERN.search(body or "")
+    """The job id of a progress comment (its body starts with the marker), or None for any other."""
+    found = MARKER_PATTERN.match(body or "")
     return found.group("job_id") if found else None
 
 
@@ -347,7 +347,9 @@ class ProgressComment:
             per_page=100,
         )
         async for comment in pages:
-            if job_of_comment(comment.body) == job_id:
+            # Only a bot's comment counts: anyone can paste the marker into a comment of their own.
+            by_bot = comment.user is not None and comment.user.type == "Bot"
+            if by_bot and job_of_comment(comment.body) == job_id:
                 return comment.id
         return None
 

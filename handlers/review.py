@@ -1,14 +1,52 @@
-"""The review job: `/review` on a pull request asks for a line-anchored review."""
+"""The review job: `/review` on a pull request gets back one line-anchored pull-request review."""
 
 from __future__ import annotations
 
+import time
+
+from githubkit.exception import RequestFailed
+
 from app.config import Settings
 from app.context import Context
+from app.errors import JobFailed
 from app.events import WebhookEvent
 from app.routing import Router
 from app.store import NewJob
 from handlers.commands import command_of, job_for
+from handlers.fix_outcomes import run_failure
+from handlers.fix_steps import usage_record
+from handlers.permissions import require_permission
+from handlers.pull_requests import RunStats
 from handlers.reactions import acknowledge
+from handlers.review_check import ReviewCheckRun
+from handlers.review_diff import ReviewScope, select_files, unified_diff
+from handlers.review_findings import Finding, FindingsError, parse_findings
+from handlers.review_github import (
+    changed_files,
+    is_unprocessable,
+    load_pull,
+    post_review,
+    posted_fingerprints,
+)
+from handlers.review_prompt import (
+    REVIEW_SYSTEM_APPEND,
+    PullSnapshot,
+    build_review_prompt,
+    retry_prompt,
+)
+from handlers.review_render import (
+    ReviewPlan,
+    SummaryFacts,
+    nothing_to_review,
+    place_findings,
+    render_summary,
+    review_comment,
+)
+from sandbox.container import ALWAYS_DISALLOWED, RunSpec
+from sandbox.git_errors import GitError
+from sandbox.git_review import ReviewCheckout, check_out_pull_head, remove_checkout
+from sandbox.runner import Outcome, RunResult
+from sandbox.stream import StreamEvent, SystemInit, ToolUse
 
 router = Router()
 
@@ -19,11 +57,15 @@ REVIEW_PERMISSIONS = {
     "checks": "write",
     "metadata": "read",
 }
+# Read-only tools: the checkout is mounted read-only too, and nothing in a review needs a shell.
+REVIEW_TOOLS = ("Read", "Grep", "Glob", "LS")
+REVIEW_DISALLOWED = (*ALWAYS_DISALLOWED, "Bash", "Write", "Edit", "MultiEdit", "NotebookEdit")
+RETRY = "Comment `/review` to try again."
 
 
 @router.trigger("issue_comment", "created")
 def plan_review(event: WebhookEvent, settings: Settings) -> NewJob | None:
-    """`/review` on a pull request."""
+    """`/review [focus]` on a pull request, by a human; edited comments never trigger."""
     command = command_of(event)
     if command is None or command.name != "review" or not event.is_pull_request:
         return None
@@ -32,6 +74,187 @@ def plan_review(event: WebhookEvent, settings: Settings) -> NewJob | None:
 
 @router.job("review", permissions=REVIEW_PERMISSIONS)
 async def review_pull_request(event: WebhookEvent, context: Context) -> str:
-    """Take the review up: the 👀 reaction tells the reviewer it was seen."""
+    """Run Claude Code read-only on the PR's head and post its findings as one review."""
+    number = context.job.number or 0
+    await require_permission(context, context.job.requested_by, number, "reviews pull requests")
+    sandbox = context.require_sandbox()
     await acknowledge(event, context)
-    return "acknowledged"
+    pull, clone_url = await load_pull(context, number)
+    check = await ReviewCheckRun.start_review(
+        context.github, context.job.repository, head_sha=pull.head_sha, job_id=context.job.id
+    )
+    checkout: ReviewCheckout | None = None
+    try:
+        await check.in_progress("Reading the pull request")
+        scope = select_files(await changed_files(context, number))
+        if not scope.reviewed:
+            await post_review(
+                context,
+                number,
+                commit_id=pull.head_sha,
+                body=nothing_to_review(scope, pull.head_sha),
+                comments=[],
+            )
+            await check.finish("Nothing to review", nothing_to_review(scope, pull.head_sha))
+            return "nothing to review"
+        checkout = await check_out_pull_head(
+            clone_url=clone_url,
+            token=await context.git_token(),
+            number=number,
+            parent=sandbox.workspaces,
+        )
+        await check.in_progress("Claude is reviewing", f"Reviewing {len(scope.reviewed)} files.")
+        focus = focus_of(event)
+        findings, stats = await find_problems(context, pull, scope, checkout, focus)
+        plan = await publish(
+            context, pull, scope, findings, SummaryFacts(pull.head_sha, focus, stats)
+        )
+        title = f"{len(plan.findings)} findings, {len(plan.inline)} new inline comments"
+        await check.finish(title, f"{title}; the review is on the pull request.")
+        return title
+    except (JobFailed, GitError) as error:
+        reason, next_step = failure_of(error)
+        await check.finish("fixwright could not finish the review", f"{reason}\n\n{next_step}")
+        raise JobFailed(reason, next_step) from None
+    finally:
+        if checkout is not None:
+            await remove_checkout(checkout)
+
+
+def focus_of(event: WebhookEvent) -> str:
+    """What follows `/review`: what the reviewer wants looked at."""
+    command = command_of(event)
+    return command.args if command is not None else ""
+
+
+def failure_of(error: JobFailed | GitError) -> tuple[str, str]:
+    if isinstance(error, JobFailed):
+        return error.reason, error.next_step or RETRY
+    return f"git could not fetch the pull request's head: {error}", RETRY
+
+
+def review_failure(result: RunResult, settings: Settings) -> tuple[str, str]:
+    """Why a review run did not finish, with the review's own retry command."""
+    if result.outcome is Outcome.MAX_TURNS:
+        return (
+            f"Claude Code reached its limit of {settings.max_turns} turns before finishing.",
+            "Comment `/review <what to focus on>` to narrow the review down.",
+        )
+    reason, next_step = run_failure(result, settings)
+    return reason, next_step.replace("`/fix`", "`/review`").replace("the issue", "the review")
+
+
+async def find_problems(
+    context: Context,
+    pull: PullSnapshot,
+    scope: ReviewScope,
+    checkout: ReviewCheckout,
+    focus: str,
+) -> tuple[list[Finding], RunStats]:
+    """Claude's findings; a malformed answer gets one more run with the problem named."""
+    prompt = build_review_prompt(
+        pull,
+        repository=context.job.repository,
+        diff=unified_diff(scope.reviewed),
+        skipped=scope.skipped,
+        focus=focus,
+    )
+    started = time.monotonic()
+    asked, results = prompt, []
+    models: list[str] = []
+    problem = ""
+    for _attempt in range(2):
+        result = await run_claude(context, checkout, asked, models)
+        results.append(result)
+        stats = combined_stats(results, models, context.settings, time.monotonic() - started)
+        await context.store.set_usage(context.job.id, usage_record(stats))
+        if result.outcome is not Outcome.SUCCESS:
+            raise JobFailed(*review_failure(result, context.settings))
+        try:
+            return parse_findings(result.summary), stats
+        except FindingsError as error:
+            problem = str(error)
+            context.log.info("review.malformed_findings", problem=problem)
+            asked = retry_prompt(prompt, problem)
+    raise JobFailed(
+        f"Claude's answer did not hold its findings in the expected form, twice ({problem}).",
+        "Comment `/review` to try again; if it keeps happening, the operator can find both "
+        f"answers in the log of job `{context.job.id}`.",
+    )
+
+
+async def run_claude(
+    context: Context, checkout: ReviewCheckout, prompt: str, models: list[str]
+) -> RunResult:
+    """Claude Code in the sandbox, the checkout mounted read-only, read-only tools only."""
+    spec = RunSpec(
+        job_id=context.job.id,
+        workspace=checkout.path,
+        prompt=prompt,
+        append_system_prompt=REVIEW_SYSTEM_APPEND,
+        model=context.settings.model,
+        max_turns=context.settings.max_turns,
+        allowed_tools=REVIEW_TOOLS,
+        disallowed_tools=REVIEW_DISALLOWED,
+        read_only=True,
+        timeout_seconds=context.settings.sandbox_timeout_seconds,
+    )
+
+    async def on_event(stream_event: StreamEvent) -> None:
+        await context.record("claude", {"type": type(stream_event).__name__})
+        if isinstance(stream_event, SystemInit) and stream_event.model:
+            models.append(stream_event.model)  # the model the CLI really used, for the summary
+        if isinstance(stream_event, ToolUse):
+            context.log.debug("review.tool", tool=stream_event.name)
+
+    return await context.require_sandbox().run(spec, on_event)
+
+
+def combined_stats(
+    results: list[RunResult], models: list[str], settings: Settings, seconds: float
+) -> RunStats:
+    """One line of cost for the whole review, a retry included."""
+    usage = results[0].usage
+    for later in results[1:]:
+        usage = usage + later.usage
+    return RunStats(
+        model=(models[-1] if models else "") or settings.model or "default",
+        turns=sum(r.num_turns for r in results),
+        usage=usage,
+        cost_usd=sum(r.total_cost_usd for r in results),
+        seconds=seconds,
+    )
+
+
+async def publish(
+    context: Context,
+    pull: PullSnapshot,
+    scope: ReviewScope,
+    findings: list[Finding],
+    facts: SummaryFacts,
+) -> ReviewPlan:
+    """Post the review: new findings inline, the rest in the summary; nothing dropped."""
+    posted = await posted_fingerprints(context, pull.number, f"{context.app_slug}[bot]")
+    plan = place_findings(findings, scope.lines_of(), posted)
+    try:
+        await post_review(
+            context,
+            pull.number,
+            commit_id=pull.head_sha,
+            body=render_summary(plan, scope, facts),
+            comments=[review_comment(placed) for placed in plan.inline],
+        )
+    except RequestFailed as error:
+        if not is_unprocessable(error) or not plan.inline:
+            raise
+        # GitHub could not place an inline comment: say everything in the summary instead.
+        context.log.warning("review.inline_refused", comments=len(plan.inline))
+        plan = ReviewPlan((), (*[p.finding for p in plan.inline], *plan.outside), plan.repeated)
+        await post_review(
+            context,
+            pull.number,
+            commit_id=pull.head_sha,
+            body=render_summary(plan, scope, facts),
+            comments=[],
+        )
+    return plan

@@ -13,7 +13,7 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -61,8 +61,17 @@ class ModelRelay:
     `open_job`, `close_job` and `usage` may be called from any thread.
     """
 
-    def __init__(self, *, socket_path: Path, upstream_url: str, api_key: str) -> None:
+    def __init__(
+        self,
+        *,
+        socket_path: Path,
+        upstream_url: str,
+        api_key: str,
+        on_refusal: Callable[[str], None] | None = None,
+    ) -> None:
         self.socket_path = Path(socket_path)
+        # Told the reason of every refused request (`unknown_capability`, `budget_spent`).
+        self._on_refusal = on_refusal or (lambda reason: None)
         self.upstream_url = upstream_url.rstrip("/")
         self._api_key = api_key
         self._upstream_label = _without_credentials(self.upstream_url)
@@ -173,9 +182,11 @@ class ModelRelay:
         job = self._job_for(relay_http.capability_of(request.headers))
         if job is None:
             log.info("relay_refused", reason="unknown capability", path=path)
+            self._on_refusal("unknown_capability")
             return relay_http.unknown_capability()
         if job.usage.budgeted >= job.token_budget:
             log.info("relay_refused", reason="budget spent", job_id=job.job_id, path=path)
+            self._on_refusal("budget_spent")
             return relay_http.budget_spent(job.token_budget)
         return await self._forward(request, job)
 

@@ -209,11 +209,30 @@ async def test_the_marker_is_found_beyond_the_first_page(
     for index in range(230):
         comment = Comment(state.next_id(), REPOSITORY, 1, f"comment {index}", "octocat")
         state.comments[comment.id] = comment
-    existing = Comment(state.next_id(), REPOSITORY, 1, render_progress(ProgressState(JOB)), "bot")
+    body = render_progress(ProgressState(JOB))
+    existing = Comment(state.next_id(), REPOSITORY, 1, body, state.bot_login)
     state.comments[existing.id] = existing
     progress = await ProgressComment.open(github, REPOSITORY, 1, JOB)
     assert progress.comment_id == existing.id
     assert len(state.issue_comments(REPOSITORY, 1)) == 231
+
+
+async def test_a_users_comment_quoting_the_marker_is_not_taken_for_the_jobs(
+    fake_github: FakeGitHub, github: GitHub
+) -> None:
+    """A comment by a person that carries the job's marker is ignored; the bot posts its own."""
+    state = fake_github.state
+    forged = Comment(state.next_id(), REPOSITORY, 1, marker(JOB) + "\nhello", "octocat")
+    state.comments[forged.id] = forged
+    progress = await ProgressComment.open(github, REPOSITORY, 1, JOB)
+    assert progress.comment_id != forged.id
+    assert forged.body == marker(JOB) + "\nhello"
+    assert len(state.issue_comments(REPOSITORY, 1)) == 2
+
+
+def test_a_marker_quoted_inside_a_message_does_not_make_a_progress_comment() -> None:
+    """Only a marker at the very start counts, so text quoting one elsewhere is not mistaken."""
+    assert job_of_comment(f"See this:\n{marker(JOB)}") is None
 
 
 async def test_updates_are_throttled_but_the_final_one_always_goes_out(

@@ -81,6 +81,34 @@ class JobEvent:
     data: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class DailyUsage:
+    """What one installation spent on one UTC day (tokens as the job budget counts them)."""
+
+    installation_id: int
+    day: str
+    tokens: int
+    cost_usd: float
+    jobs: int
+
+
+@dataclass(frozen=True)
+class QuotaCounts:
+    """An installation's jobs running now, and one user's metered jobs started since a time."""
+
+    active_jobs: int
+    user_jobs: int
+    user_oldest_started_at: float | None
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """How many jobs wait, and since when the oldest of them has waited."""
+
+    depth: int
+    oldest_created_at: float | None
+
+
 class Store(Protocol):
     """The durable store every engine implements; all methods are safe to call concurrently."""
 
@@ -123,6 +151,30 @@ class Store(Protocol):
     async def list_jobs(self, state: JobState | None = None, limit: int = 50) -> list[Job]: ...
 
     async def has_delivery(self, delivery_id: str) -> bool: ...
+
+    async def add_usage(
+        self, installation_id: int, day: str, tokens: int, cost_usd: float
+    ) -> DailyUsage:
+        """Add one job's spend to its installation's day; returns the day's new totals."""
+
+    async def usage_on(self, day: str) -> list[DailyUsage]:
+        """Every installation's spend on a day."""
+
+    async def quota_counts(
+        self,
+        installation_id: int | None,
+        user: str,
+        kinds: frozenset[str],
+        since: float,
+        exclude_job: str = "",
+    ) -> QuotaCounts:
+        """Running jobs of `kinds` for the installation, and the user's jobs of `kinds` started
+        since `since` (refused ones not counted), both without `exclude_job`."""
+
+    async def running_by_installation(self) -> dict[int, int]:
+        """How many jobs run now, per installation."""
+
+    async def queue_stats(self) -> QueueStats: ...
 
     async def ping(self) -> None:
         """Raise when the store cannot be reached."""

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.store.model import (
+    DailyUsage,
     Delivery,
     Job,
     JobEvent,
     JobState,
     NewJob,
+    QueueStats,
+    QuotaCounts,
     dumps,
     loads,
 )
@@ -64,6 +67,14 @@ CREATE TABLE IF NOT EXISTS job_events (
     kind TEXT NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (job_id, seq)
+);
+CREATE TABLE IF NOT EXISTS usage_daily (
+    installation_id INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    jobs INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (installation_id, day)
 );
 """
 
@@ -363,6 +374,82 @@ class SQLiteStore:
         def work(db: sqlite3.Connection) -> bool:
             found = db.execute("SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
             return found is not None
+
+        return await self._run(work)
+
+    async def add_usage(
+        self, installation_id: int, day: str, tokens: int, cost_usd: float
+    ) -> DailyUsage:
+        def work(db: sqlite3.Connection) -> DailyUsage:
+            db.execute(
+                "INSERT INTO usage_daily (installation_id, day, tokens, cost_usd, jobs)"
+                " VALUES (?, ?, ?, ?, 1) ON CONFLICT (installation_id, day) DO UPDATE SET"
+                " tokens = tokens + excluded.tokens, cost_usd = cost_usd + excluded.cost_usd,"
+                " jobs = jobs + 1",
+                (installation_id, day, tokens, cost_usd),
+            )
+            row = db.execute(
+                "SELECT installation_id, day, tokens, cost_usd, jobs FROM usage_daily"
+                " WHERE installation_id = ? AND day = ?",
+                (installation_id, day),
+            ).fetchone()
+            return DailyUsage(*row)
+
+        return await self._run(work)
+
+    async def usage_on(self, day: str) -> list[DailyUsage]:
+        def work(db: sqlite3.Connection) -> list[DailyUsage]:
+            rows = db.execute(
+                "SELECT installation_id, day, tokens, cost_usd, jobs FROM usage_daily"
+                " WHERE day = ? ORDER BY installation_id",
+                (day,),
+            ).fetchall()
+            return [DailyUsage(*row) for row in rows]
+
+        return await self._run(work)
+
+    async def quota_counts(
+        self,
+        installation_id: int | None,
+        user: str,
+        kinds: frozenset[str],
+        since: float,
+        exclude_job: str = "",
+    ) -> QuotaCounts:
+        marks = ", ".join("?" * len(kinds))
+
+        def work(db: sqlite3.Connection) -> QuotaCounts:
+            (active,) = db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE state = 'running' AND id != ?"  # noqa: S608
+                f" AND installation_id IS ? AND kind IN ({marks})",
+                (exclude_job, installation_id, *kinds),
+            ).fetchone()
+            count, oldest = db.execute(
+                f"SELECT COUNT(*), MIN(started_at) FROM jobs WHERE id != ?"  # noqa: S608
+                f" AND installation_id IS ? AND requested_by = ? AND kind IN ({marks})"
+                " AND started_at >= ? AND NOT (state = 'cancelled' AND summary LIKE 'refused:%')",
+                (exclude_job, installation_id, user, *kinds, since),
+            ).fetchone()
+            return QuotaCounts(int(active), int(count), oldest)
+
+        return await self._run(work)
+
+    async def running_by_installation(self) -> dict[int, int]:
+        def work(db: sqlite3.Connection) -> dict[int, int]:
+            rows = db.execute(
+                "SELECT installation_id, COUNT(*) FROM jobs WHERE state = 'running'"
+                " AND installation_id IS NOT NULL GROUP BY installation_id"
+            ).fetchall()
+            return {int(i): int(n) for i, n in rows}
+
+        return await self._run(work)
+
+    async def queue_stats(self) -> QueueStats:
+        def work(db: sqlite3.Connection) -> QueueStats:
+            depth, oldest = db.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM jobs WHERE state = 'queued'"
+            ).fetchone()
+            return QueueStats(int(depth), oldest)
 
         return await self._run(work)
 

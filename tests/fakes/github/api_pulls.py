@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github import gitrepo, payloads_pulls
+from tests.fakes.github import gitrepo, payloads_pulls, pull_heads
 from tests.fakes.github.auth import ApiError, not_found
 from tests.fakes.github.records import PullRequest, Review, now
 from tests.fakes.github.respond import (
@@ -43,7 +43,7 @@ def invalid(resource: str, field: str, code: str = "invalid", **extra: Any) -> A
 
 async def _shas(state: GitHubState, pull: PullRequest) -> tuple[str, str]:
     path = state.repositories[pull.repository].path
-    head = await asyncio.to_thread(gitrepo.branch_sha, path, pull.head)
+    head = await asyncio.to_thread(pull_heads.sync_head_ref, state, pull)
     base = await asyncio.to_thread(gitrepo.branch_sha, path, pull.base)
     return head or "0" * 40, base or "0" * 40
 
@@ -179,9 +179,9 @@ async def list_files(request: Request) -> Response:
 
 async def _changed_files(state: GitHubState, pull: PullRequest) -> list[gitrepo.ChangedFile]:
     path = state.repositories[pull.repository].path
-    return await asyncio.to_thread(
-        gitrepo.changed_files, path, f"refs/heads/{pull.base}", f"refs/heads/{pull.head}"
-    )
+    await asyncio.to_thread(pull_heads.sync_head_ref, state, pull)
+    head = pull_heads.pull_ref(pull.number)
+    return await asyncio.to_thread(gitrepo.changed_files, path, f"refs/heads/{pull.base}", head)
 
 
 def commentable_lines(patch: str) -> dict[str, set[int]]:
@@ -214,11 +214,14 @@ def _check_review_comments(
             raise ApiError(422, "Unprocessable Entity", errors=["Path and body are required"])
         allowed = patches.get(item["path"])
         side = item.get("side", "RIGHT")
-        anchors = [item.get("line"), item.get("start_line")]
+        start_side = item.get("start_side", side)
+        anchors = [(side, item.get("line")), (start_side, item.get("start_line"))]
         unanchored = item.get("line") is None and item.get("position") is None
         outside = allowed is None or any(
-            a is not None and a not in allowed.get(side, set()) for a in anchors
+            a is not None and a not in allowed.get(s, set()) for s, a in anchors
         )
+        if item.get("start_line") is not None and item.get("line") is not None:
+            outside = outside or item["start_line"] >= item["line"]
         if unanchored or outside:
             raise ApiError(422, "Unprocessable Entity", errors=["Line could not be resolved"])
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.github import pull_heads
 from tests.fakes.github.auth import basic_token
 from tests.fakes.github.records import now
 from tests.fakes.github.respond import state_of
@@ -60,6 +61,8 @@ async def smart_http(request: Request) -> Response:
     refused = _refuse(request)
     if refused is not None:
         return refused
+    full_name = f"{request.path_params['owner']}/{request.path_params['repo']}"
+    await asyncio.to_thread(pull_heads.sync_pull_refs, state_of(request), full_name)
     body = await request.body()
     process = await asyncio.create_subprocess_exec(
         "git",

@@ -67,7 +67,9 @@ def pull_request(
         "assignees": [],
         "requested_reviewers": [],
         "requested_teams": [],
-        "head": _branch(state, repo, pull.head, shas[0]),
+        "head": _branch(
+            state, state.repositories[pull.head_repository or pull.repository], pull.head, shas[0]
+        ),
         "base": _branch(state, repo, pull.base, shas[1]),
         "_links": {name: {"href": href} for name, href in links.items()},
         "author_association": "NONE" if item.user.endswith("[bot]") else "OWNER",

@@ -120,6 +120,7 @@ class PullRequest:
     base: str
     draft: bool
     maintainer_can_modify: bool = True
+    head_repository: str | None = None  # the fork the head branch lives in; None: the same repo
 
 
 @dataclass

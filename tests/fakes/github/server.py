@@ -25,6 +25,7 @@ from tests.fakes.github import (
     api_issues,
     api_pulls,
     api_refs,
+    api_review_comments,
     git_http,
     payloads,
 )
@@ -71,7 +72,13 @@ class GitHubHeaders:
                 )
                 state.requests.append(record)
                 headers = list(message.get("headers", []))
-                headers += [(k.lower().encode(), v.encode()) for k, v in _headers(state).items()]
+                present = {name.lower() for name, _ in headers}
+                # GitHub's usual headers, unless the route (or an injected fault) set its own
+                headers += [
+                    (k.lower().encode(), v.encode())
+                    for k, v in _headers(state).items()
+                    if k.lower().encode() not in present
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -124,6 +131,7 @@ def create_app() -> Starlette:
             *api_checks.ROUTES,
             *api_contents.ROUTES,
             *api_refs.ROUTES,
+            *api_review_comments.ROUTES,
             *git_http.ROUTES,
         ],
         exception_handlers={ApiError: _api_error, HTTPException: _not_found},

@@ -1,0 +1,209 @@
+"""Quotas as pure functions: limits and usage in, a decision (allowed, or why not and until when) out.
+
+The gate before a job, the run's token budget and `GET /quota` are thin adapters over these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+
+from app.config import Settings
+from app.quota_prices import Price, price_for
+
+# Job kinds that run Claude Code and so spend; the others (e.g. `help`) are never gated.
+METERED_KINDS = frozenset({"fix", "review"})
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class QuotaLimits:
+    """What one installation may use; 0 means no limit of that kind."""
+
+    concurrent_jobs: int = 2
+    jobs_per_user_per_hour: int = 10
+    tokens_per_day: int = 20_000_000
+    cost_per_day_usd: float = 50.0
+    tokens_per_job: int = 2_000_000
+    cost_per_job_usd: float = 10.0
+
+
+LIMIT_NAMES = tuple(f.name for f in fields(QuotaLimits))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an installation has used: today's tokens and cost, and what is running or recent."""
+
+    tokens_today: int = 0
+    cost_today_usd: float = 0.0
+    active_jobs: int = 0
+    user_jobs_last_hour: int = 0
+    user_oldest_job_at: datetime | None = None  # the earliest of those jobs, for when one frees up
+
+
+@dataclass(frozen=True)
+class QuotaDecision:
+    """Whether a job may start; when not, which limit, how much is used, and when it resets."""
+
+    allowed: bool
+    reason: str = ""
+    limit_name: str = ""
+    limit: float = 0
+    used: float = 0
+    resets_at: datetime | None = None
+
+
+ALLOWED = QuotaDecision(allowed=True)
+
+
+def with_overrides(limits: QuotaLimits, overrides: Mapping[str, float]) -> QuotaLimits:
+    """The operator's per-installation limits: they replace the global ones, up or down."""
+    return replace(limits, **{k: type(getattr(limits, k))(v) for k, v in overrides.items()})
+
+
+def lowered_by(limits: QuotaLimits, repository_limits: Mapping[str, float]) -> QuotaLimits:
+    """A repository's own limits (`.github/fixwright.yml`) may lower the operator's, never raise them."""
+    lowered = {}
+    for name, value in repository_limits.items():
+        if name not in LIMIT_NAMES or value <= 0:
+            continue
+        current = getattr(limits, name)
+        lowered[name] = type(current)(value if current == 0 else min(current, value))
+    return replace(limits, **lowered)
+
+
+def limits_for(
+    defaults: QuotaLimits,
+    per_installation: Mapping[int, Mapping[str, float]],
+    installation_id: int | None,
+) -> QuotaLimits:
+    """The limits that apply to one installation."""
+    return with_overrides(defaults, per_installation.get(installation_id or 0, {}))
+
+
+def next_midnight(now: datetime) -> datetime:
+    """When the daily quotas reset: the next 00:00 UTC."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=1)
+
+
+def day_of(now: datetime) -> str:
+    """The UTC day a usage is counted on, as YYYY-MM-DD."""
+    return now.astimezone(UTC).date().isoformat()
+
+
+def decide(limits: QuotaLimits, usage: Usage, now: datetime) -> QuotaDecision:
+    """May a job start now? The first limit reached refuses it."""
+    if limits.concurrent_jobs and usage.active_jobs >= limits.concurrent_jobs:
+        return QuotaDecision(
+            False,
+            f"{usage.active_jobs} of {limits.concurrent_jobs} concurrent jobs are running",
+            "concurrent_jobs",
+            limits.concurrent_jobs,
+            usage.active_jobs,
+            None,
+        )
+    if limits.jobs_per_user_per_hour and usage.user_jobs_last_hour >= limits.jobs_per_user_per_hour:
+        oldest = usage.user_oldest_job_at or now
+        return QuotaDecision(
+            False,
+            f"{usage.user_jobs_last_hour} of {limits.jobs_per_user_per_hour} jobs per user "
+            "in the last hour are used",
+            "jobs_per_user_per_hour",
+            limits.jobs_per_user_per_hour,
+            usage.user_jobs_last_hour,
+            oldest + HOUR,
+        )
+    if limits.tokens_per_day and usage.tokens_today >= limits.tokens_per_day:
+        return QuotaDecision(
+            False,
+            f"{usage.tokens_today:,} of {limits.tokens_per_day:,} tokens per day are used",
+            "tokens_per_day",
+            limits.tokens_per_day,
+            usage.tokens_today,
+            next_midnight(now),
+        )
+    if limits.cost_per_day_usd and usage.cost_today_usd >= limits.cost_per_day_usd:
+        return QuotaDecision(
+            False,
+            f"${usage.cost_today_usd:.2f} of ${limits.cost_per_day_usd:.2f} per day is spent",
+            "cost_per_day_usd",
+            limits.cost_per_day_usd,
+            round(usage.cost_today_usd, 6),
+            next_midnight(now),
+        )
+    return ALLOWED
+
+
+def run_token_budget(limits: QuotaLimits, usage: Usage, price: Price) -> int:
+    """The tokens one run may spend: the least of the job's tokens, the day's tokens left, and
+    the job's or the day's cost left at the price of the dearest token (so cost fails closed)."""
+    candidates = [limits.tokens_per_job] if limits.tokens_per_job else []
+    if limits.tokens_per_day:
+        candidates.append(limits.tokens_per_day - usage.tokens_today)
+    costs = [limits.cost_per_job_usd] if limits.cost_per_job_usd else []
+    if limits.cost_per_day_usd:
+        costs.append(limits.cost_per_day_usd - usage.cost_today_usd)
+    if costs:
+        # (the small epsilon keeps float rounding from costing a whole token)
+        candidates.append(int(min(costs) / price.dearest_per_token() + 1e-6))
+    return max(0, min(candidates)) if candidates else 0
+
+
+def cost_of_run(
+    reported_usd: float, usage_tokens: Mapping[str, int], model: str, prices: Mapping[str, Price]
+) -> float:
+    """What a run cost: Claude Code's own figure when it gave one, else tokens x the price table."""
+    if reported_usd > 0:
+        return reported_usd
+    return price_for(model, prices).cost(usage_tokens)
+
+
+def limits_from(settings: Settings, installation_id: int | None) -> QuotaLimits:
+    """The operator's limits for one installation: the global settings, then its overrides."""
+    defaults = QuotaLimits(
+        concurrent_jobs=settings.quota_concurrent_jobs,
+        jobs_per_user_per_hour=settings.quota_jobs_per_user_per_hour,
+        tokens_per_day=settings.quota_tokens_per_day,
+        cost_per_day_usd=settings.quota_cost_per_day_usd,
+        tokens_per_job=settings.job_token_budget,
+        cost_per_job_usd=settings.quota_cost_per_job_usd,
+    )
+    return limits_for(defaults, settings.quota_installations, installation_id)
+
+
+def headroom(limits: QuotaLimits, usage: Usage) -> dict[str, float | int | None]:
+    """Today's used / max / remaining per daily limit (None where there is no limit)."""
+
+    def left(limit: float, used: float) -> float | None:
+        return max(0.0, limit - used) if limit else None
+
+    return {
+        "tokens_used": usage.tokens_today,
+        "tokens_max": limits.tokens_per_day or None,
+        "tokens_remaining": left(limits.tokens_per_day, usage.tokens_today),
+        "cost_used_usd": round(usage.cost_today_usd, 6),
+        "cost_max_usd": limits.cost_per_day_usd or None,
+        "cost_remaining_usd": left(limits.cost_per_day_usd, round(usage.cost_today_usd, 6)),
+        "active_jobs": usage.active_jobs,
+        "max_concurrent_jobs": limits.concurrent_jobs or None,
+    }
+
+
+def refusal_comment(decision: QuotaDecision, kind: str) -> str:
+    """The one comment on the thread when a job is refused before it starts."""
+    when = (
+        decision.resets_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if decision.resets_at
+        else "when a running job ends"
+    )
+    return (
+        "<!-- fixwright:quota -->\n"
+        f"**fixwright did not start this {kind} job:** the installation's quota "
+        f"`{decision.limit_name}` is reached ({decision.reason}; limit {decision.limit:g}, "
+        f"used {decision.used:g}).\n\n"
+        f"It resets {'at ' if decision.resets_at else ''}{when}; trigger again after that, or ask "
+        "the operator to raise the limit."
+    )

@@ -1,0 +1,64 @@
+"""The quota gate before a job starts: refuse it with one comment when a limit is reached."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from app.config import Settings
+from app.quota import (
+    ALLOWED,
+    HOUR,
+    METERED_KINDS,
+    QuotaDecision,
+    Usage,
+    decide,
+    limits_from,
+    refusal_comment,
+)
+from app.quota_usage import usage_today
+from app.store.model import Job, Store
+
+
+async def quota_decision(
+    store: Store, settings: Settings, job: Job, now: datetime | None = None
+) -> QuotaDecision:
+    """Whether `job` (already leased, so not counted against itself) may start now."""
+    if job.kind not in METERED_KINDS:
+        return ALLOWED
+    now = now or datetime.now(UTC)
+    counts = await store.quota_counts(
+        job.installation_id,
+        job.requested_by,
+        METERED_KINDS,
+        since=now.timestamp() - HOUR.total_seconds(),
+        exclude_job=job.id,
+    )
+    spent = await usage_today(store, job.installation_id, now)
+    usage = Usage(
+        tokens_today=spent.tokens,
+        cost_today_usd=spent.cost_usd,
+        active_jobs=counts.active_jobs,
+        user_jobs_last_hour=counts.user_jobs,
+        user_oldest_job_at=(
+            datetime.fromtimestamp(counts.user_oldest_started_at, UTC)
+            if counts.user_oldest_started_at
+            else None
+        ),
+    )
+    return decide(limits_from(settings, job.installation_id), usage, now)
+
+
+async def post_refusal(github: Any, job: Job, decision: QuotaDecision) -> None:
+    """The thread's one comment: the limit, the usage, and when it resets."""
+    if job.number is None:
+        return
+    owner, _, name = job.repository.partition("/")
+    await github.rest.issues.async_create_comment(
+        owner, name, job.number, body=refusal_comment(decision, job.kind)
+    )
+
+
+def refusal_summary(decision: QuotaDecision) -> str:
+    """The job record's summary (the worker ends the job `cancelled`)."""
+    return f"refused: quota {decision.limit_name} reached ({decision.reason})"

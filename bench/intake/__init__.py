@@ -1,0 +1,1 @@
+"""Webhook intake benchmark: fixwright against Probot, @octokit/webhooks and a bare Starlette receiver."""

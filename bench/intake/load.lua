@@ -1,0 +1,44 @@
+-- wrk script: cycles pre-signed webhook bodies, each request with a fresh X-GitHub-Delivery.
+-- Arguments (after `--`): the mix file (lines "event<TAB>signature<TAB>body path") and a
+-- delivery-id prefix unique to this run. The signature covers only the body, so the delivery
+-- id can change per request while the signature stays valid.
+
+local deliveries = {}
+local index = 0
+local counter = 0
+local prefix = "00000000-0000-0000-0000"
+
+function init(args)
+  prefix = args[2]
+  for line in io.lines(args[1]) do
+    local event, signature, path = line:match("^([^\t]+)\t([^\t]+)\t([^\t]+)$")
+    local file = assert(io.open(path, "rb"))
+    deliveries[#deliveries + 1] = { event = event, signature = signature, body = file:read("*a") }
+    file:close()
+  end
+end
+
+function request()
+  index = index % #deliveries + 1
+  counter = counter + 1
+  local delivery = deliveries[index]
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["User-Agent"] = "GitHub-Hookshot/bench",
+    ["X-GitHub-Event"] = delivery.event,
+    ["X-GitHub-Delivery"] = string.format("%s-%012x", prefix, counter),
+    ["X-GitHub-Hook-ID"] = "482617325",
+    ["X-Hub-Signature-256"] = delivery.signature,
+  }
+  return wrk.format("POST", wrk.path, headers, delivery.body)
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, ' ..
+    '"timeouts": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, errors.status,
+    errors.connect + errors.read + errors.write, errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end

@@ -1,0 +1,84 @@
+"""The fake's review comments: `GET /pulls/{n}/comments`, read from the reviews it recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.fakes.github.auth import not_found
+from tests.fakes.github.payloads import JSON, iso, node_id, user
+from tests.fakes.github.records import Review
+from tests.fakes.github.respond import number, paginated, repo_name, require, state_of
+from tests.fakes.github.state import GitHubState
+
+COMMENT_IDS_PER_REVIEW = 1_000
+
+
+def comment_id(review: Review, index: int) -> int:
+    """A stable id for the `index`th inline comment of `review`."""
+    return review.id * COMMENT_IDS_PER_REVIEW + index
+
+
+def review_comment(state: GitHubState, review: Review, index: int, item: dict[str, Any]) -> JSON:
+    """A PullRequestReviewComment for one inline comment a review was created with."""
+    ident = comment_id(review, index)
+    repo = review.repository
+    pull_api = f"{state.base_url}/repos/{repo}/pulls/{review.pull_number}"
+    api = f"{state.base_url}/repos/{repo}/pulls/comments/{ident}"
+    html = f"{state.base_url}/{repo}/pull/{review.pull_number}#discussion_r{ident}"
+    side = item.get("side", "RIGHT")
+    return {
+        "url": api,
+        "pull_request_review_id": review.id,
+        "id": ident,
+        "node_id": node_id("PRRC", ident),
+        "diff_hunk": "",
+        "path": item["path"],
+        "position": None,
+        "original_position": None,
+        "commit_id": review.commit_id,
+        "original_commit_id": review.commit_id,
+        "user": user(state, review.user),
+        "body": item["body"],
+        "created_at": iso(review.submitted_at),
+        "updated_at": iso(review.submitted_at),
+        "html_url": html,
+        "pull_request_url": pull_api,
+        "author_association": "NONE" if review.user.endswith("[bot]") else "OWNER",
+        "_links": {
+            "self": {"href": api},
+            "html": {"href": html},
+            "pull_request": {"href": pull_api},
+        },
+        "start_line": item.get("start_line"),
+        "original_start_line": item.get("start_line"),
+        "start_side": item.get("start_side", side) if item.get("start_line") else None,
+        "line": item.get("line"),
+        "original_line": item.get("line"),
+        "side": side,
+        "subject_type": "line",
+    }
+
+
+async def list_review_comments(request: Request) -> Response:
+    require(request, "pull_requests", "read")
+    state = state_of(request)
+    if (repo_name(request), number(request)) not in state.pulls:
+        raise not_found()
+    reviews = state.pull_reviews(repo_name(request), number(request))
+    items = [
+        review_comment(state, review, index, item)
+        for review in reviews
+        for index, item in enumerate(review.comments)
+    ]
+    return paginated(request, items)
+
+
+ROUTES = [
+    Route(
+        "/repos/{owner}/{repo}/pulls/{number:int}/comments", list_review_comments, methods=["GET"]
+    ),
+]
