@@ -73,6 +73,30 @@ def show_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def reconcile_deliveries(args: argparse.Namespace) -> int:
+    """Ask GitHub to redeliver webhooks that never reached the service (see app/reconcile.py)."""
+    del args
+    from app.github_app import GitHubApp
+    from app.reconcile import describe, reconcile
+    from app.store import open_store
+
+    settings = load_or_explain()
+    if settings is None:
+        return 2
+
+    async def run() -> None:
+        store = open_store(settings.store_url)
+        try:
+            report = await reconcile(GitHubApp(settings).app_client(), store)
+        finally:
+            await store.close()
+        for line in describe(report):
+            print(line)
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixwright", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jobs_parser.add_argument("--limit", type=int, default=20)
     jobs_parser.set_defaults(func=show_jobs)
+
+    reconcile_parser = commands.add_parser(
+        "reconcile", help="ask GitHub to redeliver webhooks that never reached the service"
+    )
+    reconcile_parser.set_defaults(func=reconcile_deliveries)
 
     sandbox_cli.register(commands)
     return parser

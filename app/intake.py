@@ -120,7 +120,8 @@ async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response
         log.info("webhook.ping", zen=event.payload.get("zen"))
         return JSONResponse({"status": "pong"}), "ping"
     jobs = intake.router.plan(event, intake.settings)
-    outcome = "queued" if jobs else "ignored"
+    cancels = intake.router.cancel_scopes(event, intake.settings)
+    outcome = "queued" if jobs else "recorded" if cancels else "ignored"
     delivery = Delivery(
         id=event.delivery_id,
         event=event.name,
@@ -129,7 +130,7 @@ async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response
         repository=event.repository,
         outcome=outcome,
     )
-    job_ids = await intake.store.record_delivery(delivery, jobs)
+    job_ids = await intake.store.record_delivery(delivery, jobs, cancels)
     if job_ids is None:
         log.info("webhook.duplicate")
         return JSONResponse({"status": "duplicate"}, status_code=202), "duplicate"

@@ -181,3 +181,11 @@ async def watch_github_calls(github: Any, metrics: Metrics) -> None:
         hooks = http.event_hooks
         hooks["response"].append(github_response_hook(metrics))
         http.event_hooks = hooks
+
+
+def start_job_series(metrics: Metrics, kinds: list[str]) -> None:
+    """Export every (kind, state) at 0 from the start, so a first job shows as an increase."""
+    for kind in kinds:
+        metrics.job_seconds.labels(kind=kind)
+        for state in ("succeeded", "failed", "cancelled"):
+            metrics.jobs_finished.labels(kind=kind, state=state)

@@ -21,7 +21,7 @@ from app.errors import error_response
 from app.github_connect import GitHubConnector, connect_with
 from app.intake import Intake, receive
 from app.log import get_logger
-from app.metrics import Metrics, create_metrics
+from app.metrics import Metrics, create_metrics, start_job_series
 from app.ops_routes import Ops, ops_routes
 from app.routing import Router
 from app.sandbox_service import open_sandbox
@@ -64,6 +64,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app; the store and workers start with it and stop with it."""
     metrics = create_metrics()
+    start_job_series(metrics, sorted(router.kinds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -30,6 +30,8 @@ from app.routing import Router
 from app.store import Job, JobState, Store
 from sandbox.container import remove_orphans
 
+HEARTBEAT_SECONDS = 2.0
+
 
 def worker_name() -> str:
     """A worker id that tells an operator which host and process held a lease."""
@@ -233,7 +235,8 @@ class WorkerPool:
             return JobState.FAILED, f"could not reach GitHub for this job ({type(error).__name__})"
 
     async def _heartbeat(self, job: Job, worker_id: str, work: asyncio.Task[Any]) -> None:
-        interval = self.settings.job_lease_seconds / 3
+        # Often enough that a cancelled job stops within seconds, and a lease never lapses.
+        interval = min(self.settings.job_lease_seconds / 3, HEARTBEAT_SECONDS)
         while True:
             await asyncio.sleep(interval)
             kept = await self.store.heartbeat(job.id, worker_id, self.settings.job_lease_seconds)

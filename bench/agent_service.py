@@ -116,18 +116,16 @@ class AgentService:
     def finished_jobs(self) -> list[dict[str, Any]]:
         return [line for line in self.service.log_lines() if line.get("event") == "job.finished"]
 
-    def pull_created_at(self, number: int) -> float | None:
-        """When the fake GitHub answered 201 to the PR for issue `number`'s branch, if it did."""
-        heads = {pull.number: pull.head for pull in self.github.state.pulls.values()}
-        if f"fixwright/issue-{number}" not in heads.values():
-            return None
+    def pull_created_after(self, seen_before: int) -> float | None:
+        """When the fake GitHub finished answering 201 to a new PR, among exchanges after the first
+        `seen_before` it saw; None while there is none."""
         created = [
             exchange.ended
-            for exchange in self.github_clock.seen()
+            for exchange in self.github_clock.seen()[seen_before:]
             if exchange.method == "POST" and exchange.path.endswith("/pulls")
             and exchange.status == 201
         ]  # fmt: skip
-        return created[-1] if created else None
+        return created[0] if created else None
 
 
 def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.01) -> Any:

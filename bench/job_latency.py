@@ -25,8 +25,11 @@ def percentile(values: list[float], fraction: float) -> float:
 def one_job(running: AgentService, number: int, done_before: int) -> tuple[float, float, float]:
     """Seconds: 202 -> first model request, final answer -> PR created, 202 -> PR created."""
     seen_before = len(running.model_clock.seen())
+    github_before = len(running.github_clock.seen())
     answered = running.label(number)
-    created = wait_until(lambda: running.pull_created_at(number), 300, f"the PR of #{number}")
+    created = wait_until(
+        lambda: running.pull_created_after(github_before), 300, f"the PR of #{number}"
+    )
     wait_until(lambda: len(running.finished_jobs()) > done_before, 60, f"job #{number} to finish")
     exchanges = running.model_clock.seen()[seen_before:]
     first = min(e.started for e in exchanges if e.path == "/v1/messages")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from app.routing import Router
-from handlers import fix, help_reply, review
+from handlers import cancel, fix, help_reply, lifecycle, review
 
 
 def build_router() -> Router:
     """The service's routing table: every module's triggers and job handlers."""
-    return Router().include(fix.router, review.router, help_reply.router)
+    return Router().include(
+        fix.router, review.router, help_reply.router, cancel.router, lifecycle.router
+    )

@@ -23,6 +23,7 @@ from handlers.fix_steps import (
     noreply_identity,
     run_stats,
     usage_record,
+    without_secrets,
 )
 from handlers.permissions import require_permission
 from handlers.progress import ProgressComment, ProgressState, Step
@@ -129,6 +130,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             parent=sandbox.workspaces,
         )
         result, model = await run_claude(event, context, target, workspace, progress)
+        result = without_secrets(result, context.settings.secret_values())
         stats = run_stats(result, model or context.settings.model, time.monotonic() - started)
         # The CLI counts the turn it was refused at the limit too; the checklist never shows more.
         shown_turns = min(stats.turns, context.settings.max_turns)
@@ -167,7 +169,7 @@ async def run_claude(
     command = command_of(event)
     comments = await issue_comments(context, context.job.number or 0)
     prompt = build_prompt(
-        snapshot(event.payload, comments),
+        snapshot(event.payload, comments, ignore_authors={f"{context.app_slug}[bot]"}),
         repository=context.job.repository,
         instructions=command.args if command and command.name == "fix" else "",
     )

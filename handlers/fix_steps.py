@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.context import Context
+from app.log import redact_text
 from handlers.check_runs import branch_head_sha
 from handlers.pull_requests import RunStats
 from sandbox.runner import RunResult
@@ -61,6 +63,18 @@ async def noreply_identity(context: Context, login: str) -> tuple[str, str]:
 async def bot_identity(context: Context) -> tuple[str, str]:
     """The App's bot account, so commits show as made by the App."""
     return await noreply_identity(context, f"{context.app_slug}[bot]")
+
+
+def without_secrets(result: RunResult, secrets: Iterable[str]) -> RunResult:
+    """The run with secrets taken out of Claude's closing text, before any of it is cut or posted.
+
+    Redacting first matters: a summary cut to length can split a secret (a private key, say)
+    so that what is left no longer matches it, and the half that remains would be published.
+    """
+    if result.final is None or not result.final.result:
+        return result
+    text = redact_text(result.final.result, tuple(secrets))
+    return replace(result, final=replace(result.final, result=text))
 
 
 def run_stats(result: RunResult, model: str, seconds: float) -> RunStats:

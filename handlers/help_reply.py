@@ -26,6 +26,8 @@ def help_text(settings: Settings) -> str:
         "fixes the issue |\n"
         "| `/fix [instructions]` | issue | the same, with extra instructions |\n"
         "| `/review` | pull request | posts a review with comments on the changed lines |\n"
+        "| `/cancel` (or remove the label) | issue or pull request | stops the running job and "
+        "removes its sandbox |\n"
         "| `/help` | anywhere | this message |\n"
     )
 

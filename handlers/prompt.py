@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +62,18 @@ def trigger_time(payload: Mapping[str, Any]) -> str:
     return str(dig(payload, "comment", "created_at") or dig(payload, "issue", "updated_at") or "")
 
 
-def snapshot(payload: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]) -> IssueSnapshot:
+def snapshot(
+    payload: Mapping[str, Any],
+    comments: Iterable[Mapping[str, Any]],
+    *,
+    ignore_authors: Collection[str] = (),
+) -> IssueSnapshot:
     """The issue from the delivery (not refetched: later edits are not used) and the comments before it.
 
     A comment created or edited after the trigger is left out: someone could add instructions after
-    a maintainer's label. The triggering `/fix` comment itself is kept (its instructions count).
+    a maintainer's label. GitHub's timestamps are whole seconds, so a comment from the trigger's own
+    second counts as later. The triggering `/fix` comment is not repeated (its instructions are
+    passed separately), and comments by `ignore_authors` (fixwright's own) are not issue content.
     """
     cutoff = trigger_time(payload)
     trigger_comment = dig(payload, "comment", "id")
@@ -74,9 +81,9 @@ def snapshot(payload: Mapping[str, Any], comments: Iterable[Mapping[str, Any]]) 
     left_out = 0
     for comment in comments:
         created, updated = str(comment.get("created_at", "")), str(comment.get("updated_at", ""))
-        if comment.get("id") == trigger_comment:
+        if comment.get("id") == trigger_comment or dig(comment, "user", "login") in ignore_authors:
             continue
-        if not cutoff or created > cutoff or updated > cutoff:
+        if not cutoff or created >= cutoff or updated >= cutoff:
             left_out += 1
             continue
         kept.append(

@@ -52,7 +52,7 @@ def place_findings(
     inline: list[Placed] = []
     outside: list[Finding] = []
     repeated: list[Finding] = []
-    seen = set(posted)
+    this_run: set[str] = set()
     for finding in findings:
         file_lines = lines.get(finding.path)
         if file_lines is None or not file_lines.covers(
@@ -61,10 +61,12 @@ def place_findings(
             outside.append(finding)
             continue
         key = fingerprint(finding.path, finding.title, file_lines.text(finding.side, finding.line))
-        if key in seen:
+        if key in this_run:
+            continue  # Claude said the same thing twice: once is enough
+        this_run.add(key)
+        if key in posted:
             repeated.append(finding)
             continue
-        seen.add(key)
         inline.append(Placed(finding, key))
     return ReviewPlan(tuple(inline), tuple(outside), tuple(repeated))
 

@@ -50,6 +50,20 @@ ensure_docker() {
     exit 1
 }
 
+ensure_prometheus() {
+    # promtool checks the exposition and the dashboard; the server is scraped in a test.
+    if command -v prometheus >/dev/null && command -v promtool >/dev/null; then
+        return
+    fi
+    if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
+        log "prometheus: not installed (install Debian's prometheus package for its tests)"
+        return
+    fi
+    log "installing prometheus"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
 ensure_sandbox_image() {
     docker_answers || return 0
     local ca_args=()
@@ -75,5 +89,6 @@ ensure_corpus() {
 
 ensure_venv
 ensure_docker
+ensure_prometheus
 ensure_corpus
 ensure_sandbox_image

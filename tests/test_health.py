@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import httpx
-from starlette.testclient import TestClient
+import pytest
+import uvicorn
 
 from app.health import DEGRADED, HEALTHY, UNHEALTHY, Component, overall_status
 from app.routing import Router
@@ -40,6 +48,7 @@ def test_health_reports_every_dependency(service: ServiceProcess, fake_github: F
     assert_no_secret(response.text, fake_github.private_key, "webhook-secret-for-tests")
 
 
+@pytest.mark.docker
 def test_health_names_the_sandbox_image_and_its_cli(
     service_process: ServiceProcess, sandbox_image: str
 ) -> None:
@@ -84,6 +93,25 @@ def test_without_the_token_health_says_less(
     assert_no_secret(full.text + brief.text, METRICS_TOKEN, fake_github.private_key)
 
 
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """The app under uvicorn, lifespan included, on a fresh 127.0.0.1 port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "the service did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
 def test_a_broken_store_makes_the_service_unhealthy(fake_github: FakeGitHub, tmp_path) -> None:
     """When the store stops answering, /health says unhealthy with 503."""
     settings = replace(
@@ -92,10 +120,11 @@ def test_a_broken_store_makes_the_service_unhealthy(fake_github: FakeGitHub, tmp
         workers=0,
         state_dir=str(tmp_path),
     )
-    with TestClient(create_app(settings, Router())) as client:
-        assert client.get("/health").status_code == 200
-        client.portal.call(client.app.state.ops.store.close)
-        response = client.get("/health")
+    app = create_app(settings, Router())
+    with served(app) as url:
+        assert httpx.get(url + "/health").status_code == 200
+        asyncio.run(app.state.ops.store.close())
+        response = httpx.get(url + "/health")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == UNHEALTHY

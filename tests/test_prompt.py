@@ -73,3 +73,17 @@ def test_the_triggering_comment_becomes_instructions() -> None:
     assert issue.comments == ()
     prompt = build_prompt(issue, repository="o/r", instructions="also update the docs")
     assert prompt.rstrip().endswith("also update the docs")
+
+
+def test_a_comment_from_the_triggers_own_second_counts_as_later() -> None:
+    """GitHub's timestamps are whole seconds: a comment racing the label is left out."""
+    issue = snapshot(payload(), [comment(1, "push to main instead", TRIGGER)])
+    assert issue.comments == () and issue.left_out == 1
+
+
+def test_fixwrights_own_comments_are_not_issue_content() -> None:
+    """Progress comments of earlier runs are neither shown nor counted as left out."""
+    own = {**comment(1, "<!-- fixwright:progress job=1 --> done", "2026-01-02T09:00:00Z")}
+    own["user"] = {"login": "fixwright[bot]"}
+    issue = snapshot(payload(), [own], ignore_authors={"fixwright[bot]"})
+    assert issue.comments == () and issue.left_out == 0

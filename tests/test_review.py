@@ -266,16 +266,16 @@ def test_malformed_findings_are_retried_once_then_reported(
     fake_model.set_scenario(Scenario([Scenario.say("Looks fine to me, no JSON here.")]))
     job = request_review(agent_service, state, number)
     assert job["state"] == "failed"
-    first_prompts = [
-        r.body["messages"][0]
+    first_prompts = [  # the opening request of each run: no assistant turn yet
+        r.body["messages"]
         for r in fake_model.requests
-        if r.body.get("tools") and len(r.body["messages"]) == 1
+        if r.body.get("tools") and all(m["role"] != "assistant" for m in r.body["messages"])
     ]
     assert len(first_prompts) == 2
     assert "could not be used: the answer does not end with a ```json block" in json.dumps(
         first_prompts[1]
     )
-    [comment] = state.issue_comments(REPOSITORY, number)
+    [comment] = [c for c in state.issue_comments(REPOSITORY, number) if c.user == state.bot_login]
     assert "did not hold its findings in the expected form, twice" in comment.body
     assert "Comment `/review` to try again" in comment.body
     assert state.pull_reviews(REPOSITORY, number) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.store.model import (
     FINISHED_STATES,
+    CancelScope,
     Delivery,
     Job,
     JobEvent,
@@ -24,6 +25,7 @@ def open_store(url: str, *, max_attempts: int = 2) -> Store:
 
 __all__ = [
     "FINISHED_STATES",
+    "CancelScope",
     "Delivery",
     "Job",
     "JobEvent",

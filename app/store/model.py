@@ -46,6 +46,15 @@ class NewJob:
 
 
 @dataclass(frozen=True)
+class CancelScope:
+    """Which queued and running jobs a delivery cancels (an uninstalled App, removed repositories)."""
+
+    installation_id: int
+    repositories: tuple[str, ...] | None  # None: every repository of the installation
+    reason: str
+
+
+@dataclass(frozen=True)
 class Job:
     """A job as stored: what to do, for whom, and how far it got."""
 
@@ -112,8 +121,13 @@ class QueueStats:
 class Store(Protocol):
     """The durable store every engine implements; all methods are safe to call concurrently."""
 
-    async def record_delivery(self, delivery: Delivery, jobs: list[NewJob]) -> list[str] | None:
-        """Record a delivery and queue its jobs in one transaction; None if the id was seen before."""
+    async def record_delivery(
+        self, delivery: Delivery, jobs: list[NewJob], cancels: list[CancelScope] | None = None
+    ) -> list[str] | None:
+        """Record a delivery, queue its jobs and apply its cancellations in one transaction.
+
+        None when the delivery id was seen before (nothing is done twice).
+        """
 
     async def lease(self, worker_id: str, lease_seconds: float) -> Job | None:
         """Take the oldest queued job whose target has no running job, or None."""
@@ -140,6 +154,9 @@ class Store(Protocol):
     async def cancel(self, job_id: str, reason: str) -> bool:
         """Cancel a queued or running job; the worker notices at its next heartbeat."""
 
+    async def active_jobs(self, target: str) -> list[Job]:
+        """The queued and running jobs for one issue or pull request."""
+
     async def append_event(self, job_id: str, kind: str, data: Mapping[str, Any]) -> int:
         """Append to a job's log and return the entry's sequence number."""
 
@@ -151,6 +168,11 @@ class Store(Protocol):
     async def list_jobs(self, state: JobState | None = None, limit: int = 50) -> list[Job]: ...
 
     async def has_delivery(self, delivery_id: str) -> bool: ...
+
+    async def get_marker(self, name: str) -> str | None:
+        """A small named value the service keeps across restarts (e.g. the reconciler's last run)."""
+
+    async def set_marker(self, name: str, value: str) -> None: ...
 
     async def add_usage(
         self, installation_id: int, day: str, tokens: int, cost_usd: float

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.store.model import (
+    CancelScope,
     DailyUsage,
     Delivery,
     Job,
@@ -60,6 +61,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (target, state);
+CREATE TABLE IF NOT EXISTS markers (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS job_events (
     job_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -165,7 +170,9 @@ class SQLiteStore:
             self._db.execute("COMMIT")
             return result
 
-    async def record_delivery(self, delivery: Delivery, jobs: list[NewJob]) -> list[str] | None:
+    async def record_delivery(
+        self, delivery: Delivery, jobs: list[NewJob], cancels: list[CancelScope] | None = None
+    ) -> list[str] | None:
         now = self._clock()
 
         def work(db: sqlite3.Connection) -> list[str] | None:
@@ -184,9 +191,22 @@ class SQLiteStore:
             ).rowcount
             if not inserted:
                 return None
+            for scope in cancels or []:
+                self._cancel_scope(db, scope, now)
             return [self._insert_job(db, delivery.id, job, now) for job in jobs]
 
         return await self._run(work)
+
+    def _cancel_scope(self, db: sqlite3.Connection, scope: CancelScope, now: float) -> None:
+        """Cancel the installation's (or some repositories') queued and running jobs."""
+        where = "installation_id = ? AND state IN ('queued', 'running')"
+        args: list[Any] = [scope.installation_id]
+        if scope.repositories is not None:
+            where += f" AND repository IN ({', '.join('?' for _ in scope.repositories)})"
+            args += list(scope.repositories)
+        sql = "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?, updated_at = ?"
+        sql += f" WHERE {where}"
+        db.execute(sql, (scope.reason, now, now, *args))
 
     def _insert_job(self, db: sqlite3.Connection, delivery_id: str, job: NewJob, now: float) -> str:
         job_id = uuid.uuid4().hex
@@ -256,22 +276,28 @@ class SQLiteStore:
     ) -> bool:
         def work(db: sqlite3.Connection) -> bool:
             now = self._clock()
-            return bool(
+            finished = db.execute(
+                "UPDATE jobs SET state = ?, summary = ?, usage = COALESCE(?, usage),"
+                " finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+                " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                (
+                    state.value,
+                    summary,
+                    dumps(usage) if usage is not None else None,
+                    now,
+                    now,
+                    job_id,
+                    worker_id,
+                ),
+            ).rowcount
+            if not finished:
+                # Cancelled meanwhile: the cancellation's summary stands; the worker lets go.
                 db.execute(
-                    "UPDATE jobs SET state = ?, summary = ?, usage = COALESCE(?, usage),"
-                    " finished_at = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
-                    " WHERE id = ? AND lease_owner = ? AND state = 'running'",
-                    (
-                        state.value,
-                        summary,
-                        dumps(usage) if usage is not None else None,
-                        now,
-                        now,
-                        job_id,
-                        worker_id,
-                    ),
-                ).rowcount
-            )
+                    "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
+                    " usage = COALESCE(?, usage) WHERE id = ? AND lease_owner = ?",
+                    (now, dumps(usage) if usage is not None else None, job_id, worker_id),
+                )
+            return bool(finished)
 
         return await self._run(work)
 
@@ -287,6 +313,12 @@ class SQLiteStore:
     async def reclaim_expired(self) -> list[str]:
         def work(db: sqlite3.Connection) -> list[str]:
             now = self._clock()
+            # A cancelled job's worker died before letting go: nobody holds it any more.
+            db.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL"
+                " WHERE state = 'cancelled' AND lease_expires_at < ?",
+                (now,),
+            )
             expired = db.execute(
                 "SELECT id, attempts, max_attempts FROM jobs"
                 " WHERE state = 'running' AND lease_expires_at < ?",
@@ -317,14 +349,25 @@ class SQLiteStore:
     async def cancel(self, job_id: str, reason: str) -> bool:
         def work(db: sqlite3.Connection) -> bool:
             now = self._clock()
+            # The lease stays: its worker clears it (in finish) once the job has really stopped.
             return bool(
                 db.execute(
                     "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?,"
-                    " updated_at = ?, lease_owner = NULL, lease_expires_at = NULL"
-                    " WHERE id = ? AND state IN ('queued', 'running')",
+                    " updated_at = ? WHERE id = ? AND state IN ('queued', 'running')",
                     (reason, now, now, job_id),
                 ).rowcount
             )
+
+        return await self._run(work)
+
+    async def active_jobs(self, target: str) -> list[Job]:
+        def work(db: sqlite3.Connection) -> list[Job]:
+            rows = db.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs"  # noqa: S608 (a constant column list)
+                " WHERE target = ? AND state IN ('queued', 'running') ORDER BY created_at",
+                (target,),
+            ).fetchall()
+            return [row_to_job(row) for row in rows]
 
         return await self._run(work)
 
@@ -452,6 +495,23 @@ class SQLiteStore:
             return QueueStats(int(depth), oldest)
 
         return await self._run(work)
+
+    async def get_marker(self, name: str) -> str | None:
+        def work(db: sqlite3.Connection) -> str | None:
+            row = db.execute("SELECT value FROM markers WHERE name = ?", (name,)).fetchone()
+            return row[0] if row else None
+
+        return await self._run(work)
+
+    async def set_marker(self, name: str, value: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO markers (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+        await self._run(work)
 
     async def ping(self) -> None:
         await self._run(lambda db: db.execute("SELECT 1").fetchone())

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from tests.fakes.github import gitrepo
 from tests.fakes.github.records import (
@@ -54,6 +55,9 @@ class GitHubState:
     forced: dict[tuple[str, str], deque[ForcedResponse]] = field(default_factory=dict)
     delays: dict[tuple[str, str], float] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # the App's webhook delivery log (see api_hook_deliveries) and the redeliveries asked for
+    hook_deliveries: list[Any] = field(default_factory=list)
+    redelivery_requests: list[int] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

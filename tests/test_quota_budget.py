@@ -1,0 +1,71 @@
+"""Quotas during a run: the relay stops the model once the installation's day is spent."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from app.quota import day_of
+from app.store.sqlite import SQLiteStore
+from tests.corpus import labeled_issue
+from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
+from tests.fakes.model.scenario import Scenario
+from tests.fixtures.service import ServiceProcess
+from tests.test_quota_gate import seed
+from tests.test_webhook_intake import wait_for
+
+pytestmark = pytest.mark.docker
+
+# Each answer reports 100 input, 20 output, 30 cache-write and 50 cache-read tokens: 155 budgeted.
+LONG_RUN = Scenario([Scenario.read("/workspace/hello/greet.py")] * 8 + [Scenario.say("Done.")])
+SPENT_BEFORE = 1000
+DAILY_TOKENS = 1200  # leaves 200 tokens: the second answer spends them
+
+
+def today_usage(service: ServiceProcess) -> tuple[int, float]:
+    async def read() -> tuple[int, float]:
+        store = SQLiteStore(service.store_path)
+        try:
+            [row] = await store.usage_on(day_of(datetime.now(UTC)))
+            return row.tokens, row.cost_usd
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def test_a_run_stops_when_the_days_tokens_are_spent(
+    agent_service_process: ServiceProcess, fake_github: FakeGitHub, fake_model
+) -> None:
+    """With 200 tokens left today the relay refuses the third model call; the run ends budget-exhausted and its spend is recorded."""
+    seed(
+        agent_service_process.store_path,
+        lambda store: store.add_usage(
+            INSTALLATION_ID, day_of(datetime.now(UTC)), SPENT_BEFORE, 0.0
+        ),
+    )
+    agent_service_process.env["FIXWRIGHT_QUOTA_TOKENS_PER_DAY"] = str(DAILY_TOKENS)
+    service = agent_service_process.start()
+    fake_model.set_scenario(LONG_RUN)
+    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+    [job] = wait_for(
+        lambda: [line for line in service.log_lines() if line["event"] == "job.finished"],
+        timeout=120,
+    )
+    assert job["state"] == "failed"
+    assert "model budget" in job["summary"]
+    answered = [r for r in fake_model.requests if r.path == "/v1/messages"]
+    assert len(answered) < len(LONG_RUN.steps)
+    tokens, cost = today_usage(service)
+    assert tokens >= DAILY_TOKENS
+    assert cost > 0
+    comments = "\n".join(c.body for c in fake_github.state.issue_comments(REPOSITORY, 1))
+    assert "model budget" in comments
+    metrics = httpx.get(service.url + "/metrics/prometheus").text
+    assert 'fixwright_relay_refusals_total{reason="budget_spent"}' in metrics
+    assert f'fixwright_model_tokens_total{{installation="{INSTALLATION_ID}",kind="input"' in metrics
+    [entry] = httpx.get(service.url + "/quota").json()["installations"]
+    assert entry["allowed"] is False and entry["tokens_remaining"] == 0
