@@ -18,6 +18,7 @@ import structlog
 from githubkit.exception import GitHubException
 
 from handlers.pull_requests import RunStats, render_run_stats
+from handlers.untrusted_text import defang
 
 log = structlog.get_logger(__name__)
 
@@ -206,7 +207,7 @@ def _ending(state: ProgressState) -> list[str]:
 def _quoted_message(title: str, state: ProgressState) -> list[str]:
     if not state.message.strip():
         return []
-    text = state.message.strip()
+    text = defang(state.message.strip())
     if len(text) > MESSAGE_LIMIT:
         text = text[:MESSAGE_LIMIT] + "\n\n… (cut short)"
     return [f"<details open><summary>{title}</summary>\n\n{text}\n\n</details>"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from githubkit.exception import RequestFailed
 
+from handlers.untrusted_text import defang
 from sandbox.usage import JobUsage
 
 PR_MARKER = "<!-- fixwright:pr issue={issue_number} -->"
@@ -59,7 +60,7 @@ def render_pr_body(
     stats: RunStats | None = None,
 ) -> str:
     """The PR body: `Fixes #N`, Claude's summary, the files changed and what the run cost."""
-    text = summary.strip() or NO_SUMMARY
+    text = defang(summary.strip()) or NO_SUMMARY
     if len(text) > SUMMARY_LIMIT:
         text = text[:SUMMARY_LIMIT] + "\n\n… (cut short)"
     parts = [

@@ -1,0 +1,22 @@
+"""Claude's words, shown on GitHub without side effects: no pings, no closing of other issues.
+
+Claude read text anyone could write; its summary may repeat `@someone` (a notification to a
+stranger) or `Fixes #12` (which would close issue 12 when the PR merges). A zero-width space
+keeps the text readable and takes away GitHub's meaning.
+"""
+
+from __future__ import annotations
+
+import re
+
+ZERO_WIDTH_SPACE = "\u200b"
+MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9][A-Za-z0-9-]*)")
+CLOSING_KEYWORD = re.compile(
+    r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(\s*:?\s+)(?=[\w.-]*(?:/[\w.-]+)?#\d)", re.IGNORECASE
+)
+
+
+def defang(text: str) -> str:
+    """The text with @-mentions and issue-closing keywords made inert."""
+    text = MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
+    return CLOSING_KEYWORD.sub(lambda m: m[1] + ZERO_WIDTH_SPACE + m[2], text)

@@ -1,0 +1,20 @@
+"""Claude's summary cannot ping strangers or close other issues when shown on GitHub."""
+
+from handlers.pull_requests import render_pr_body
+from handlers.untrusted_text import defang
+
+
+def test_mentions_and_closing_keywords_are_made_inert() -> None:
+    """`@user` and `Fixes #12` / `closes org/repo#3` lose their meaning; e-mail and prose stay."""
+    text = "Thanks @octocat. Fixes #12, closes org/repo#3; mail a@b.io; fixed the bug."
+    inert = defang(text)
+    assert "@octocat" not in inert and "Fixes #12" not in inert and "closes org/repo#3" not in inert
+    assert inert.replace("\u200b", "") == text
+    assert "a@b.io" in inert and "fixed the bug" in inert
+
+
+def test_the_pr_body_keeps_its_own_fixes_line_only() -> None:
+    """The body closes the issue it fixes, and nothing an injected summary names."""
+    body = render_pr_body(7, "Done. Fixes #1 as well, cc @admin", ["a.py"])
+    assert body.count("Fixes #") == 1 and "Fixes #7" in body
+    assert "@admin" not in body
