@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -36,6 +37,10 @@ USER_AGENT = "fixwright"
 log = structlog.get_logger(__name__)
 
 TokenKey = tuple[int, str, frozenset[tuple[str, str]]]
+
+
+# Clock differences below this are left to the JWT's own 60 s of slack.
+CLOCK_TOLERANCE_SECONDS = 30.0
 
 
 class GitHubAuthError(Exception):
@@ -118,18 +123,23 @@ class GitHubApp:
         self._minted: dict[TokenKey, list[InstallationToken]] = {}
         self._jobs: dict[TokenKey, int] = {}
         self._locks: dict[TokenKey, asyncio.Lock] = {}
+        self._clock_offset = 0.0  # GitHub's clock minus ours, learnt from a refused JWT
 
     def __repr__(self) -> str:
         return f"GitHubApp(app_id={self._settings.app_id!r}, api={self._settings.github_api_url!r})"
 
-    def _github(self, credential: Any) -> GitHub:
+    def _github(self, credential: Any, *, new_token: bool = True) -> GitHub:
+        # A 401 is retried once only for a just-minted installation token, never for a JWT.
+        policy = RetryPolicy(max_wait=self._settings.github_max_wait_seconds)
+        if not new_token:
+            policy.minted_at = float("-inf")
         return GitHub(
             _Credential(credential),
             base_url=self._settings.github_api_url,
             user_agent=USER_AGENT,
             http_cache=False,
             async_transport=redacting_transport(self._settings.secret_values()),
-            auto_retry=RetryPolicy(max_wait=self._settings.github_max_wait_seconds),
+            auto_retry=policy,
         )
 
     def app_client(self) -> GitHub:
@@ -138,7 +148,7 @@ class GitHubApp:
         async def bearer() -> str:
             return "Bearer " + self.jwt()
 
-        return self._github(bearer)
+        return self._github(bearer, new_token=False)
 
     def client(self, token: str) -> GitHub:
         """A client authenticated with one installation token.
@@ -153,8 +163,23 @@ class GitHubApp:
         return self._github(header)
 
     def jwt(self) -> str:
-        """A JWT for the App, valid now."""
-        return app_jwt(self._settings.app_id, self._settings.private_key, time.time())
+        """A JWT for the App, valid now by GitHub's clock (see `_learn_clock`)."""
+        return app_jwt(
+            self._settings.app_id, self._settings.private_key, time.time() + self._clock_offset
+        )
+
+    def _learn_clock(self, failure: RequestFailed) -> bool:
+        """After a JWT refused for its times, take GitHub's clock from `Date`; True if it differs."""
+        message = _message(failure.response.raw_response)
+        date = failure.response.headers.get("date")
+        if failure.response.status_code != 401 or not date or "claim" not in message:
+            return False
+        offset = parsedate_to_datetime(date).timestamp() - time.time()
+        if abs(offset - self._clock_offset) < CLOCK_TOLERANCE_SECONDS:
+            return False
+        log.warning("github_clock_skew", seconds=round(offset, 1))
+        self._clock_offset = offset
+        return True
 
     async def installation_token(
         self, installation_id: int, repository: str, permissions: Mapping[str, str]
@@ -176,9 +201,17 @@ class GitHubApp:
         name = repository.partition("/")[2] or repository
         github = self.app_client()  # held: githubkit's namespaces keep only a weak reference
         try:
-            response = await github.rest.apps.async_create_installation_access_token(
-                installation_id, repositories=[name], permissions=dict(permissions)
-            )
+            try:
+                response = await github.rest.apps.async_create_installation_access_token(
+                    installation_id, repositories=[name], permissions=dict(permissions)
+                )
+            except RequestFailed as failure:
+                if not self._learn_clock(failure):
+                    raise
+                # Signed again once, on GitHub's clock.
+                response = await github.rest.apps.async_create_installation_access_token(
+                    installation_id, repositories=[name], permissions=dict(permissions)
+                )
         except RequestFailed as failure:
             raise GitHubAuthError(
                 self._explain(failure, installation_id, repository, permissions)

@@ -6,6 +6,8 @@ Shared by the job-latency and concurrency benchmarks. Needs the sandbox image
 
 from __future__ import annotations
 
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -141,6 +143,8 @@ def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.01
 @contextmanager
 def agent_service(workers: int, scenario: Scenario = FIX) -> Iterator[AgentService]:
     """Fake GitHub and model in threads, `fixwright serve` as a subprocess with `workers`."""
+    # A stopped benchmark (SIGTERM) still stops the service it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fw-bench-")))
         github_clock = Clock(create_app())
@@ -161,6 +165,10 @@ def agent_service(workers: int, scenario: Scenario = FIX) -> Iterator[AgentServi
             FIXWRIGHT_SANDBOX_TIMEOUT_SECONDS="900",
             FIXWRIGHT_JOB_LEASE_SECONDS="30",
             FIXWRIGHT_STATE_DIR=str(scratch / "state"),
+            # The benchmark's maintainer triggers every job; per-user and concurrency quotas
+            # would refuse or hold them (0: no limit).
+            FIXWRIGHT_QUOTA_JOBS_PER_USER_PER_HOUR="0",
+            FIXWRIGHT_QUOTA_CONCURRENT_JOBS="0",
         )
         service = ServiceProcess(
             env=env, log_path=scratch / "service.log", store_path=scratch / "store" / "fixwright.db"

@@ -61,7 +61,12 @@ async def cancel_jobs(event: WebhookEvent, context: Context) -> str:
     actor = job.requested_by
     await require_permission(context, actor, number, "cancels jobs")
     target = job.target.removesuffix("/cancel")
-    active = await context.store.active_jobs(target)
+    # Only what was asked for before this cancel: a label added again afterwards starts anew.
+    active = [
+        other
+        for other in await context.store.active_jobs(target)
+        if other.created_at < job.created_at
+    ]
     if not active:
         if command_of(event) is not None:
             owner, name = context.owner_and_name

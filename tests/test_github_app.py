@@ -208,3 +208,15 @@ async def test_git_clones_with_the_authorization_header(
     assert cloned.returncode == 0, cloned.stderr
     assert (target / "hello" / "greet.py").is_file()
     assert token.token not in (target / ".git" / "config").read_text()
+
+
+async def test_a_jwt_refused_for_clock_skew_is_signed_again_on_githubs_clock(
+    fake_github: FakeGitHub,
+) -> None:
+    """GitHub's clock is 20 minutes ahead: the first JWT is refused, the second (per `Date`) works."""
+    fake_github.state.clock_offset = 20 * 60
+    app = GitHubApp(fake_github.settings())
+    token = await app.installation_token(1001, REPO, COMMENTS)
+    assert token.token.startswith("ghs_")
+    statuses = [r.status for r in fake_github.state.requests if r.path.endswith("/access_tokens")]
+    assert statuses == [401, 201]

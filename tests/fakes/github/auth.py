@@ -86,7 +86,7 @@ def _check_claims(state: GitHubState, claims: dict[str, Any]) -> None:
             "'Expiration time' claim ('exp') must be a numeric value representing the future "
             "time at which the assertion expires",
         )
-    current = now().timestamp()
+    current = now().timestamp() + state.clock_offset
     if issued > current + CLOCK_SKEW_SECONDS:
         raise ApiError(
             401,

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.utils import formatdate
 
 import uvicorn
 from starlette.applications import Starlette
@@ -99,6 +100,7 @@ class GitHubHeaders:
 def _headers(state: GitHubState) -> dict[str, str]:
     used = len(state.requests)
     return {
+        "Date": formatdate(time.time() + state.clock_offset, usegmt=True),
         "X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper(),
         "X-GitHub-Media-Type": "github.v3; format=json",
         "X-GitHub-Api-Version-Selected": "2022-11-28",
@@ -150,7 +152,10 @@ def serve(app: ASGIApp) -> Iterator[str]:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # The fake sets `Date` itself (from its own, possibly skewed, clock).
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", date_header=False)
+    )
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [listener]}, name="fake-github", daemon=True
     )
