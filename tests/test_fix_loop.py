@@ -201,6 +201,7 @@ def test_labeling_again_reuses_the_branch_and_the_pull_request(
     )
     unlabeled = {**label_delivery(fake_github), "action": "unlabeled"}
     agent_service.post("issues", unlabeled)  # nothing runs any more: nothing to cancel
+    wait_for_jobs(agent_service, 2)
     agent_service.post("issues", label_delivery(fake_github))
     first, second = [job for job in wait_for_jobs(agent_service, 3) if job["kind"] == "fix"]
 
