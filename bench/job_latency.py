@@ -22,8 +22,18 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
-def one_job(running: AgentService, number: int, done_before: int) -> tuple[float, float, float]:
-    """Seconds: 202 -> first model request, final answer -> PR created, 202 -> PR created."""
+INTERVALS = (
+    ("webhook 202 → first model request (container, clone, CLI start)", "first_request"),
+    ("  of which: 202 → clone starts (lease, token, reaction, progress comment)", "to_clone"),
+    ("  of which: clone (git over smart HTTP from the fake GitHub)", "clone"),
+    ("  of which: clone done → first model request (container and CLI start)", "to_cli"),
+    ("model's final answer → PR created on GitHub", "to_pull"),
+    ("webhook 202 → PR created (the whole job)", "whole"),
+)
+
+
+def one_job(running: AgentService, number: int, done_before: int) -> dict[str, float]:
+    """Seconds of each interval in INTERVALS for one labelled issue."""
     seen_before = len(running.model_clock.seen())
     github_before = len(running.github_clock.seen())
     answered = running.label(number)
@@ -37,44 +47,53 @@ def one_job(running: AgentService, number: int, done_before: int) -> tuple[float
     [job] = running.finished_jobs()[done_before:]
     if job.get("state") != "succeeded":
         raise RuntimeError(f"job for #{number} did not succeed: {job}")
-    return first - answered, created - final, created - answered
+    clone = [
+        e
+        for e in running.github_clock.seen()[github_before:]
+        if e.path.endswith("/git-upload-pack") and e.ended <= first
+    ]
+    clone_start = min(e.started for e in clone)
+    clone_end = max(e.ended for e in clone)
+    return {
+        "first_request": first - answered,
+        "to_clone": clone_start - answered,
+        "clone": clone_end - clone_start,
+        "to_cli": first - clone_end,
+        "to_pull": created - final,
+        "whole": created - answered,
+    }
 
 
-def render(jobs: int, first: list[float], to_pr: list[float], whole: list[float]) -> str:
-    def row(name: str, values: list[float]) -> str:
-        return (
-            f"| {name} | {statistics.median(values):.2f} | {percentile(values, 0.95):.2f} | "
+def render(jobs: int, samples: list[dict[str, float]]) -> str:
+    lines = [
+        f"# Job latency: {jobs} fix jobs, one at a time, warm image",
+        "",
+        "| interval | p50 s | p95 s | min s | max s |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for title, key in INTERVALS:
+        values = [sample[key] for sample in samples]
+        lines.append(
+            f"| {title} | {statistics.median(values):.2f} | {percentile(values, 0.95):.2f} | "
             f"{min(values):.2f} | {max(values):.2f} |"
         )
-
-    return "\n".join(
-        [
-            f"# Job latency: {jobs} fix jobs, one at a time, warm image",
-            "",
-            "| interval | p50 s | p95 s | min s | max s |",
-            "| --- | ---: | ---: | ---: | ---: |",
-            row("webhook 202 → first model request (container, clone, CLI start)", first),
-            row("model's final answer → PR created on GitHub", to_pr),
-            row("webhook 202 → PR created (the whole job)", whole),
-            "",
-        ]
-    )
+    return "\n".join([*lines, ""])
 
 
 def main(jobs: int, out: Path | None) -> None:
-    first, to_pr, whole = [], [], []
+    samples = []
     with agent_service(workers=1) as running:
         numbers = running.add_issues(jobs + 1)
         one_job(running, numbers[0], 0)  # warm-up: page cache, first token, git objects
         for done, number in enumerate(numbers[1:], start=1):
-            a, b, c = one_job(running, number, done)
-            first.append(a)
-            to_pr.append(b)
-            whole.append(c)
+            sample = one_job(running, number, done)
+            samples.append(sample)
             print(
-                f"job {done:2d}: first request {a:.3f} s, answer -> PR {b:.3f} s, whole {c:.3f} s"
+                f"job {done:2d}: "
+                + ", ".join(f"{key} {value:.3f} s" for key, value in sample.items()),
+                flush=True,
             )
-    table = render(jobs, first, to_pr, whole)
+    table = render(jobs, samples)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table)
