@@ -45,16 +45,16 @@ def github_failure(error: GitHubException) -> tuple[str, str]:
         resets = datetime.now(UTC) + error.retry_after
         return (
             f"GitHub's API rate limit was reached (it resets at {resets:%H:%M} UTC).",
-            f"Comment again after {resets:%H:%M} UTC to try again.",
+            f"Wait until {resets:%H:%M} UTC.",
         )
     if isinstance(error, RequestFailed):
         request = error.request
         return (
             f"GitHub's API answered {error.response.status_code} to {request.method} "
             f"{request.url.path}: a GitHub API error.",
-            "If GitHub is having an incident, wait for it to pass; then comment again to try again.",
+            "If GitHub is having an incident, wait for it to pass.",
         )
     return (
         f"GitHub's API could not be reached ({type(error).__name__}).",
-        "The operator should check the network between fixwright and GitHub; then comment again.",
+        "The operator should check the network between fixwright and GitHub.",
     )

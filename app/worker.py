@@ -188,6 +188,7 @@ class WorkerPool:
                 reason, next_step = failure.reason, failure.next_step
             except GitHubException as error:
                 reason, next_step = github_failure(error)
+                next_step = f"{next_step} {RETRY_HINT.get(job.kind, '')}".strip()
                 log.warning("job.github_error", reason=reason)
             # The boundary: a handler bug fails its job, never the worker.
             except Exception as error:

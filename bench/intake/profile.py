@@ -4,7 +4,7 @@
     python -m bench.intake.profile [--seconds 15] [--connections 32] [--out profile.txt]
 
 Prints the functions by inclusive and by own share of samples (the event-loop thread and the
-store's worker threads together), and keeps py-spy's collapsed stacks next to `--out`.
+store's worker threads together) and writes the same to `--out`.
 """
 
 from __future__ import annotations
@@ -83,14 +83,14 @@ def main(seconds: int, connections: int, out: Path, top: int) -> None:
             assert receiver.process is not None
             subprocess.run(
                 [py_spy, "record", "--pid", str(receiver.process.pid), "--duration",
-                 str(seconds), "--format", "raw", "--output", str(out.with_suffix(".collapsed")),
+                 str(seconds), "--format", "raw", "--output", str(scratch / "stacks.collapsed"),
                  "--threads", "--nonblocking"],
                 check=True, capture_output=True,
             )  # fmt: skip
             load.join()
         finally:
             receiver.stop()
-    summary = summarise(out.with_suffix(".collapsed").read_text(), top)
+        summary = summarise((scratch / "stacks.collapsed").read_text(), top)
     out.write_text(summary + "\n")
     print(summary)
 
