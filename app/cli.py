@@ -28,6 +28,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.log import configure_logging
+    from app.server import DrainingServer
     from app.web import create_app
     from handlers import build_router
 
@@ -38,7 +39,7 @@ def serve(args: argparse.Namespace) -> int:
         log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
     app = create_app(settings, build_router())
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
@@ -46,6 +47,7 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
     )
+    DrainingServer(config, app, settings.shutdown_grace_seconds).run()
     return 0
 
 

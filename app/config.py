@@ -57,6 +57,7 @@ class Settings:
     trigger_label: str = "fixwright"
     trigger_permission: str = "write"
     github_max_wait_seconds: float = 300.0
+    shutdown_grace_seconds: float = 30.0
     store_url: str = "sqlite:///data/fixwright.db"
     workers: int = 2
     log_format: str = "auto"
@@ -188,6 +189,9 @@ def load_settings(
         "trigger_permission": reader.choice("TRIGGER_PERMISSION", PERMISSION_LEVELS, "write"),
         "github_max_wait_seconds": reader.number(
             "GITHUB_MAX_WAIT_SECONDS", float, 300.0, minimum=0
+        ),
+        "shutdown_grace_seconds": reader.number(
+            "SHUTDOWN_GRACE_SECONDS", float, Settings.shutdown_grace_seconds, minimum=0
         ),
         "store_url": reader.store_url("STORE_URL", Settings.store_url),
         "workers": reader.number("WORKERS", int, Settings.workers, minimum=0),

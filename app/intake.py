@@ -34,6 +34,9 @@ class Intake:
     router: Router
     metrics: Metrics
     wake_workers: Callable[[], None]
+    # True once shutdown began: deliveries are refused with 503, so GitHub records a failure
+    # that the reconciler recovers, instead of a 202 for work nobody will do.
+    stopping: Callable[[], bool] = lambda: False
 
 
 def check_headers(headers: Any) -> None:
@@ -100,6 +103,13 @@ async def receive(intake: Intake, request: Request) -> Response:
 
 
 async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response, str]:
+    if intake.stopping():
+        raise RequestRejected(
+            503,
+            "shutting_down",
+            "fixwright is shutting down; this delivery is not recorded, and is asked for again "
+            "once the service is back",
+        )
     check_headers(request.headers)
     body = await read_capped_body(request)
     if not is_valid_signature(

@@ -92,7 +92,9 @@ def create_app(
             )
             app.state.service = Service(settings, store, router, metrics, pool)
             app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
-            app.state.intake = Intake(settings, store, router, metrics, pool.wake)
+            app.state.intake = Intake(
+                settings, store, router, metrics, pool.wake, stopping=lambda: pool.draining
+            )
             await pool.start()
             stack.push_async_callback(pool.stop)
             get_logger().info(

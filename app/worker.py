@@ -60,8 +60,10 @@ class WorkerPool:
     docker_client: Any = None
     sandbox: Sandbox | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)  # set when no job runs
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
+    draining: bool = False  # shutting down: no new leases, running jobs may finish
     busy: int = 0  # workers running a job now
 
     def wake(self) -> None:
@@ -78,6 +80,17 @@ class WorkerPool:
     def alive_workers(self) -> int:
         """Workers whose loop still runs (a dead one would leave jobs queued)."""
         return sum(not task.done() for task in self._tasks[: self.settings.workers])
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Stop taking jobs, give running ones `grace_seconds` to finish, then put the rest back."""
+        self.draining = True
+        self._wake.set()
+        if self.busy:
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace_seconds)
+        get_logger().info("service.drained", unfinished_jobs=self.busy)
+        await self.stop()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -114,7 +127,7 @@ class WorkerPool:
             await self._reclaim()
 
     async def _work(self, worker_id: str) -> None:
-        while not self._stopping:
+        while not self._stopping and not self.draining:
             mark_heartbeat(self.metrics)
             job = await self.store.lease(worker_id, self.settings.job_lease_seconds)
             if job is None:
@@ -129,6 +142,8 @@ class WorkerPool:
             finally:
                 self.busy -= 1
                 self.metrics.workers_busy.dec()
+                if not self.busy:
+                    self._idle.set()
 
     async def run(self, job: Job, worker_id: str) -> None:
         """Run one leased job to its end, heartbeating; one log line says how it ended."""
@@ -142,7 +157,10 @@ class WorkerPool:
             try:
                 state, summary = await work
             except asyncio.CancelledError:
-                if not work.cancelled() or self._stopping:
+                if self._stopping:
+                    await self._put_back(job, worker_id, work, log)
+                    raise
+                if not work.cancelled():
                     raise
                 state, summary = JobState.CANCELLED, "cancelled"
             finally:
@@ -157,6 +175,15 @@ class WorkerPool:
             seconds=round(time.monotonic() - started, 3),
             lease_kept=finished,
         )
+
+    async def _put_back(self, job: Job, worker_id: str, work: asyncio.Task[Any], log: Any) -> None:
+        """Shutdown interrupted the job: once its container is gone, queue it again (no attempt lost)."""
+        work.cancel()
+        await asyncio.wait(
+            [work], timeout=60
+        )  # its `finally` blocks remove container and workspace
+        if await self.store.release(job.id, worker_id):
+            log.warning("job.put_back", reason="the service is shutting down")
 
     async def _handle(self, job: Job, event: WebhookEvent, log: Any) -> tuple[JobState, str]:
         kind = self.router.kinds.get(job.kind)

@@ -162,7 +162,8 @@ class ModelRelay:
         """Stop listening, finish in-flight requests (briefly), remove the socket."""
         if self._server is not None and self._serving is not None:
             self._server.should_exit = True
-            await self._serving
+            # Waited for, not awaited: a serving task cancelled by a forced exit is not an error.
+            await asyncio.wait([self._serving])
         if self._client is not None:
             await self._client.aclose()
         self._server = self._serving = self._client = None

@@ -148,6 +148,9 @@ class Store(Protocol):
     async def set_usage(self, job_id: str, usage: Mapping[str, Any]) -> None:
         """Record what a job spent (tokens, cost), as soon as it is known."""
 
+    async def release(self, job_id: str, worker_id: str) -> bool:
+        """Queue a running job again without counting its attempt (its worker is shutting down)."""
+
     async def reclaim_expired(self) -> list[str]:
         """Take back running jobs whose lease expired (their worker died); returns their ids."""
 

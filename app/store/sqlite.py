@@ -310,6 +310,19 @@ class SQLiteStore:
 
         await self._run(work)
 
+    async def release(self, job_id: str, worker_id: str) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            return bool(
+                db.execute(
+                    "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+                    " attempts = MAX(attempts - 1, 0), updated_at = ?"
+                    " WHERE id = ? AND lease_owner = ? AND state = 'running'",
+                    (self._clock(), job_id, worker_id),
+                ).rowcount
+            )
+
+        return await self._run(work)
+
     async def reclaim_expired(self) -> list[str]:
         def work(db: sqlite3.Connection) -> list[str]:
             now = self._clock()
