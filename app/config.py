@@ -57,7 +57,14 @@ class Settings:
     trigger_label: str = "fixwright"
     trigger_permission: str = "write"
     github_max_wait_seconds: float = 300.0
+    # Spacing of one installation's writes, and of those that create comments, PRs and issues.
+    github_write_interval_seconds: float = 1.0
+    github_content_interval_seconds: float = 3.0
     shutdown_grace_seconds: float = 30.0
+    # Set per job from the repository's .github/fixwright.yml (see app/repo_config.py), not from
+    # the environment: limits that may only lower the operator's, and draft or ready PRs.
+    repo_limits: Mapping[str, float] = field(default_factory=dict)
+    draft_pull_requests: bool = True
     store_url: str = "sqlite:///data/fixwright.db"
     workers: int = 2
     log_format: str = "auto"
@@ -189,6 +196,15 @@ def load_settings(
         "trigger_permission": reader.choice("TRIGGER_PERMISSION", PERMISSION_LEVELS, "write"),
         "github_max_wait_seconds": reader.number(
             "GITHUB_MAX_WAIT_SECONDS", float, 300.0, minimum=0
+        ),
+        "github_write_interval_seconds": reader.number(
+            "GITHUB_WRITE_INTERVAL_SECONDS", float, Settings.github_write_interval_seconds, minimum=0
+        ),
+        "github_content_interval_seconds": reader.number(
+            "GITHUB_CONTENT_INTERVAL_SECONDS",
+            float,
+            Settings.github_content_interval_seconds,
+            minimum=0,
         ),
         "shutdown_grace_seconds": reader.number(
             "SHUTDOWN_GRACE_SECONDS", float, Settings.shutdown_grace_seconds, minimum=0

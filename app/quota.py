@@ -171,7 +171,8 @@ def limits_from(settings: Settings, installation_id: int | None) -> QuotaLimits:
         tokens_per_job=settings.job_token_budget,
         cost_per_job_usd=settings.quota_cost_per_job_usd,
     )
-    return limits_for(defaults, settings.quota_installations, installation_id)
+    limits = limits_for(defaults, settings.quota_installations, installation_id)
+    return lowered_by(limits, settings.repo_limits)
 
 
 def headroom(limits: QuotaLimits, usage: Usage) -> dict[str, float | int | None]:

@@ -8,7 +8,8 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -26,11 +27,16 @@ from app.log import get_logger
 from app.metrics import Metrics, mark_heartbeat, watch_github_calls
 from app.quota import QuotaDecision
 from app.quota_gate import post_refusal, quota_decision, refusal_summary
+from app.repo_config import PATH as REPO_CONFIG_PATH
+from app.repo_config import RepoConfigError, load_repo_config, narrowed
 from app.routing import Router
 from app.store import Job, JobState, Store
 from sandbox.container import remove_orphans
 
 HEARTBEAT_SECONDS = 2.0
+REPO_CONFIG_FIX = (
+    "Fix the file on the default branch (see the README's per-repository settings), then try again."
+)
 
 
 def worker_name() -> str:
@@ -192,17 +198,23 @@ class WorkerPool:
         async with self.connect(job, kind.permissions) as session:
             github = session.client
             await watch_github_calls(github, self.metrics)
-            decision = await quota_decision(self.store, self.settings, job)
+            try:
+                settings = await self._settings_for(job, kind.permissions, github)
+            except RepoConfigError as error:
+                reason = f"`{REPO_CONFIG_PATH}` is not valid: {error}."
+                await self._tell_thread(github, job, reason, REPO_CONFIG_FIX, log)
+                return JobState.FAILED, reason
+            decision = await quota_decision(self.store, settings, job)
             if not decision.allowed:
                 return await self._refuse(github, job, decision, log)
             context = Context(
                 job=job,
-                settings=self.settings,
+                settings=settings,
                 github=github,
                 git_token=session.token,
                 log=log,
                 store=self.store,
-                sandbox=self.sandbox,
+                sandbox=replace(self.sandbox, settings=settings) if self.sandbox else None,
                 app_slug=session.app_slug,
             )
             try:
@@ -227,6 +239,14 @@ class WorkerPool:
                 )
             await self._tell_thread(github, job, reason, next_step, log)
             return JobState.FAILED, reason
+
+    async def _settings_for(
+        self, job: Job, permissions: Mapping[str, str], github: Any
+    ) -> Settings:
+        """The operator's settings, narrowed by the repository's own file for jobs that read code."""
+        if "contents" not in permissions:
+            return self.settings
+        return narrowed(self.settings, await load_repo_config(github, job.repository))
 
     async def _refuse(
         self, github: Any, job: Job, decision: QuotaDecision, log: Any

@@ -247,6 +247,7 @@ async def publish(
         head_branch=workspace.branch,
         base_branch=target.default_branch,
         title=render_pr_title(target.issue_title, number),
+        draft=context.settings.draft_pull_requests,
         body=render_pr_body(number, result.summary, files, stats),
     )
     await progress.update(

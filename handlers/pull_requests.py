@@ -131,6 +131,7 @@ async def open_or_update_draft_pr(
     base_branch: str,
     title: str,
     body: str,
+    draft: bool = True,
 ) -> PullRequestRef:
     """The open PR from `head_branch` with its title and body refreshed, or a new draft PR.
 
@@ -149,7 +150,7 @@ async def open_or_update_draft_pr(
             body=body,
             head=head_branch,
             base=base_branch,
-            draft=True,
+            draft=draft,
             maintainer_can_modify=True,
         )
     except RequestFailed as failure:

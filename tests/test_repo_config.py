@@ -1,0 +1,110 @@
+"""`.github/fixwright.yml`: a repository may narrow the operator's settings, never widen them."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.config import Settings
+from app.quota import limits_from
+from app.repo_config import RepoConfig, RepoConfigError, narrowed, parse_repo_config
+from tests.corpus import labeled_issue
+from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
+from tests.fakes.model.scenario import Scenario
+from tests.fixtures.service import ServiceProcess
+from tests.test_webhook_intake import wait_for
+
+OPERATOR = Settings(max_turns=30, job_token_budget=1_000_000, quota_tokens_per_day=5_000_000)
+
+
+def test_a_valid_file_is_read() -> None:
+    """Every documented key parses into the config."""
+    config = parse_repo_config(
+        "model: claude-haiku-4-5\nmax_turns: 8\ntrigger_permission: maintain\n"
+        "draft_pull_requests: false\nlimits:\n  tokens_per_job: 200000\n  cost_per_day_usd: 5\n"
+    )
+    assert config == RepoConfig(
+        model="claude-haiku-4-5",
+        max_turns=8,
+        trigger_permission="maintain",
+        draft_pull_requests=False,
+        limits={"tokens_per_job": 200000.0, "cost_per_day_usd": 5.0},
+    )
+
+
+def test_every_problem_is_named() -> None:
+    """Unknown keys, wrong types and bad values are all reported together."""
+    with pytest.raises(RepoConfigError) as raised:
+        parse_repo_config(
+            "max_turn: 3\nmax_turns: 0\ntrigger_permission: owner\nlimits:\n  tokens: 5\n"
+        )
+    assert len(raised.value.problems) == 4
+    with pytest.raises(RepoConfigError, match="not valid YAML"):
+        parse_repo_config("model: [unclosed")
+
+
+def test_the_repository_can_only_narrow() -> None:
+    """Higher limits and a lower role are ignored; lower limits and a higher role apply."""
+    wider = narrowed(
+        OPERATOR,
+        RepoConfig(max_turns=99, trigger_permission="read", limits={"tokens_per_job": 9e9}),
+    )
+    assert (wider.max_turns, wider.trigger_permission, wider.job_token_budget) == (
+        30,
+        "write",
+        1_000_000,
+    )
+    narrower = narrowed(
+        OPERATOR,
+        RepoConfig(max_turns=5, trigger_permission="admin", limits={"tokens_per_day": 1000.0}),
+    )
+    assert (narrower.max_turns, narrower.trigger_permission) == (5, "admin")
+    assert limits_from(narrower, 1).tokens_per_day == 1000
+    assert limits_from(wider, 1).tokens_per_day == 5_000_000
+
+
+@pytest.mark.docker
+def test_the_repositorys_model_and_turn_limit_reach_claude_code(
+    agent_service: ServiceProcess,
+    fake_github: FakeGitHub,
+    fake_model,
+) -> None:
+    """With `model` and `max_turns` in the file, the CLI asks for that model and stops at that many turns."""
+    fake_github.state.push_branch(
+        REPOSITORY,
+        "main",
+        {".github/fixwright.yml": "model: claude-haiku-4-5\nmax_turns: 1\n"},
+        "Configure fixwright",
+    )
+    fake_model.set_scenario(
+        Scenario(
+            [
+                Scenario.read("/workspace/README.md"),
+                Scenario.read("/workspace/README.md"),
+                Scenario.say("ok"),
+            ]
+        )
+    )
+    agent_service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+    wait_for(
+        lambda: [line for line in agent_service.log_lines() if line["event"] == "job.finished"],
+        timeout=120,
+    )
+    main_requests = [r for r in fake_model.requests if r.body.get("tools")]
+    assert {r.body["model"] for r in main_requests} == {"claude-haiku-4-5"}
+    [progress] = [
+        c for c in fake_github.state.issue_comments(REPOSITORY, 1) if "fixwright:progress" in c.body
+    ]
+    assert "limit of 1 turn" in progress.body
+
+
+def test_an_invalid_file_stops_the_job_and_says_what_is_wrong(
+    service: ServiceProcess, fake_github: FakeGitHub
+) -> None:
+    """Fail closed: the maintainer meant to restrict something, so nothing runs; the thread names the problem."""
+    fake_github.state.push_branch(
+        REPOSITORY, "main", {".github/fixwright.yml": "max_turns: many\n"}, "Configure"
+    )
+    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+    [comment] = wait_for(lambda: fake_github.state.issue_comments(REPOSITORY, 1))
+    assert "`.github/fixwright.yml` is not valid" in comment.body
+    assert "`max_turns` must be a whole number" in comment.body
