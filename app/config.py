@@ -198,7 +198,10 @@ def load_settings(
             "GITHUB_MAX_WAIT_SECONDS", float, 300.0, minimum=0
         ),
         "github_write_interval_seconds": reader.number(
-            "GITHUB_WRITE_INTERVAL_SECONDS", float, Settings.github_write_interval_seconds, minimum=0
+            "GITHUB_WRITE_INTERVAL_SECONDS",
+            float,
+            Settings.github_write_interval_seconds,
+            minimum=0,
         ),
         "github_content_interval_seconds": reader.number(
             "GITHUB_CONTENT_INTERVAL_SECONDS",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -26,6 +27,7 @@ from githubkit.auth.base import BaseAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
 
 from app.config import Settings
+from app.github_pacing import InstallationPacer, PacedTransport, PacingRules
 from app.github_retry import RetryPolicy
 from app.outbound import redacting_transport
 
@@ -124,11 +126,29 @@ class GitHubApp:
         self._jobs: dict[TokenKey, int] = {}
         self._locks: dict[TokenKey, asyncio.Lock] = {}
         self._clock_offset = 0.0  # GitHub's clock minus ours, learnt from a refused JWT
+        self._pacers: dict[int, InstallationPacer] = {}  # shared by every client of an installation
 
     def __repr__(self) -> str:
         return f"GitHubApp(app_id={self._settings.app_id!r}, api={self._settings.github_api_url!r})"
 
-    def _github(self, credential: Any, *, new_token: bool = True) -> GitHub:
+    def _paced(
+        self, transport: httpx.AsyncBaseTransport, installation_id: int | None
+    ) -> httpx.AsyncBaseTransport:
+        """`transport` sending at the pace of the installation's other clients (see github_pacing)."""
+        if installation_id is None:
+            return transport
+        pacer = self._pacers.get(installation_id)
+        if pacer is None:
+            rules = PacingRules(
+                self._settings.github_write_interval_seconds,
+                self._settings.github_content_interval_seconds,
+            )
+            pacer = self._pacers[installation_id] = InstallationPacer(rules)
+        return PacedTransport(transport, pacer, urlsplit(self._settings.github_api_url).path)
+
+    def _github(
+        self, credential: Any, *, new_token: bool = True, installation_id: int | None = None
+    ) -> GitHub:
         # A 401 is retried once only for a just-minted installation token, never for a JWT.
         policy = RetryPolicy(max_wait=self._settings.github_max_wait_seconds)
         if not new_token:
@@ -138,7 +158,9 @@ class GitHubApp:
             base_url=self._settings.github_api_url,
             user_agent=USER_AGENT,
             http_cache=False,
-            async_transport=redacting_transport(self._settings.secret_values()),
+            async_transport=self._paced(
+                redacting_transport(self._settings.secret_values()), installation_id
+            ),
             auto_retry=policy,
         )
 
@@ -292,7 +314,7 @@ class GitHubApp:
                 token = await self.installation_token(installation_id, repository, permissions)
                 return f"token {token.token}"
 
-            async with self._github(header) as github:
+            async with self._github(header, installation_id=installation_id) as github:
                 yield github
         finally:
             await self._release(key)

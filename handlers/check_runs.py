@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 import structlog
 from githubkit.exception import GitHubException
@@ -59,11 +59,14 @@ async def branch_head_sha(github: Any, repository: str, branch: str) -> str:
 class CheckRun:
     """One job's check run on one commit; `id` is None while GitHub has not accepted it."""
 
-    def __init__(self, github: Any, repository: str, head_sha: str, job_id: str) -> None:
+    def __init__(
+        self, github: Any, repository: str, head_sha: str, job_id: str, name: str = CHECK_NAME
+    ) -> None:
         self._github = github
         self._owner, _, self._name = repository.partition("/")
         self.head_sha = head_sha
         self.job_id = job_id
+        self.name = name
         self.id: int | None = None
         self.html_url = ""
 
@@ -76,10 +79,12 @@ class CheckRun:
         head_sha: str,
         job_id: str,
         details_url: str | None = None,
-    ) -> CheckRun:
+        name: str = CHECK_NAME,
+        queued: CheckOutput = QUEUED_OUTPUT,
+    ) -> Self:
         """The job's check run, queued: the one an earlier attempt of the job made, or a new one."""
-        check = cls(github, repository, head_sha, job_id)
-        fields: dict[str, Any] = {"status": "queued", "output": QUEUED_OUTPUT.as_json()}
+        check = cls(github, repository, head_sha, job_id, name)
+        fields: dict[str, Any] = {"status": "queued", "output": queued.as_json()}
         if details_url:
             fields["details_url"] = details_url
         await check._send("start", fields)
@@ -121,7 +126,7 @@ class CheckRun:
             owner=self._owner,
             repo=self._name,
             ref=self.head_sha,
-            check_name=CHECK_NAME,
+            check_name=self.name,
             filter_="all",
             per_page=100,
             map_func=lambda response: response.parsed_data.check_runs,
@@ -137,7 +142,7 @@ class CheckRun:
             self._owner,
             self._name,
             data={
-                "name": CHECK_NAME,
+                "name": self.name,
                 "head_sha": self.head_sha,
                 "external_id": self.job_id,
                 **fields,

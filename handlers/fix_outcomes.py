@@ -46,8 +46,11 @@ def run_failure(result: RunResult, settings: Settings) -> tuple[str, str]:
         )
     if outcome is Outcome.MODEL_BUDGET:
         return (
-            f"the job spent its model budget of {settings.job_token_budget:,} tokens before Claude finished.",
-            f"Narrow the issue down, or ask the operator to raise `FIXWRIGHT_JOB_TOKEN_BUDGET`; {THEN_RETRY}",
+            "the model budget was spent before Claude finished (the job's budget of at most "
+            f"{settings.job_token_budget:,} tokens, or what was left of the installation's daily "
+            "tokens or cost; `GET /quota` shows which).",
+            "Narrow the issue down, wait for the daily quota to reset at 00:00 UTC, or ask the "
+            f"operator to raise the limits (README, Quotas); {THEN_RETRY}",
         )
     if outcome is Outcome.MODEL_OVERLOADED:
         return (

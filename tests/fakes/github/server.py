@@ -55,6 +55,7 @@ class GitHubHeaders:
             )
             return
         key = (scope["method"], scope["path"])
+        state.arrivals.append((*key, time.monotonic()))
         if (pause := state.delays.get(key)) is not None:
             await asyncio.sleep(pause)
         query = scope.get("query_string", b"").decode()

@@ -55,6 +55,8 @@ class GitHubState:
     forced: dict[tuple[str, str], deque[ForcedResponse]] = field(default_factory=dict)
     delays: dict[tuple[str, str], float] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # (method, path, time.monotonic()) as each request arrives, before any delay or fault
+    arrivals: list[tuple[str, str, float]] = field(default_factory=list)
     # seconds GitHub's clock is ahead of this machine's (JWTs are checked against it; `Date` says it)
     clock_offset: float = 0.0
     # the App's webhook delivery log (see api_hook_deliveries) and the redeliveries asked for
