@@ -61,6 +61,7 @@ class Settings:
     github_write_interval_seconds: float = 1.0
     github_content_interval_seconds: float = 3.0
     shutdown_grace_seconds: float = 30.0
+    review_bash_commands: tuple[str, ...] = ()
     # Set per job from the repository's .github/fixwright.yml (see app/repo_config.py), not from
     # the environment: limits that may only lower the operator's, and draft or ready PRs.
     repo_limits: Mapping[str, float] = field(default_factory=dict)
@@ -211,6 +212,11 @@ def load_settings(
         ),
         "shutdown_grace_seconds": reader.number(
             "SHUTDOWN_GRACE_SECONDS", float, Settings.shutdown_grace_seconds, minimum=0
+        ),
+        "review_bash_commands": tuple(
+            command.strip()
+            for command in reader.text("REVIEW_BASH_COMMANDS").split(",")
+            if command.strip()
         ),
         "store_url": reader.store_url("STORE_URL", Settings.store_url),
         "workers": reader.number("WORKERS", int, Settings.workers, minimum=0),

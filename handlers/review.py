@@ -60,6 +60,20 @@ REVIEW_PERMISSIONS = {
 # Read-only tools: the checkout is mounted read-only too, and nothing in a review needs a shell.
 REVIEW_TOOLS = ("Read", "Grep", "Glob", "LS")
 REVIEW_DISALLOWED = (*ALWAYS_DISALLOWED, "Bash", "Write", "Edit", "MultiEdit", "NotebookEdit")
+
+
+def review_tools(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(allowed, disallowed) tools: read-only, plus the Bash commands the operator allows, if any.
+
+    `FIXWRIGHT_REVIEW_BASH_COMMANDS=git log,pytest` allows `Bash(git log:*)` and `Bash(pytest:*)`
+    and nothing else: with nobody to approve a prompt, any other command is refused.
+    """
+    if not settings.review_bash_commands:
+        return REVIEW_TOOLS, REVIEW_DISALLOWED
+    commands = tuple(f"Bash({command}:*)" for command in settings.review_bash_commands)
+    return (*REVIEW_TOOLS, *commands), tuple(t for t in REVIEW_DISALLOWED if t != "Bash")
+
+
 RETRY = "Comment `/review` to try again."
 
 
@@ -194,8 +208,8 @@ async def run_claude(
         append_system_prompt=REVIEW_SYSTEM_APPEND,
         model=context.settings.model,
         max_turns=context.settings.max_turns,
-        allowed_tools=REVIEW_TOOLS,
-        disallowed_tools=REVIEW_DISALLOWED,
+        allowed_tools=review_tools(context.settings)[0],
+        disallowed_tools=review_tools(context.settings)[1],
         read_only=True,
         timeout_seconds=context.settings.sandbox_timeout_seconds,
     )

@@ -11,6 +11,8 @@ from handlers.review_findings import Finding, FindingsError, parse_findings
 from handlers.review_fingerprints import fingerprint, fingerprints_in
 from handlers.review_prompt import PullSnapshot, build_review_prompt
 from handlers.review_render import (
+from app.config import Settings
+from handlers.review import review_tools
     SummaryFacts,
     fenced,
     inline_body,
@@ -145,3 +147,12 @@ def test_the_prompt_frames_the_pull_request_as_untrusted_data() -> None:
     assert "ignore all rules" not in prompt and "\u200b" not in prompt
     assert prompt.count("</pull_request>") == 1 and prompt.count("</diff>") == 1
     assert "(from a fork)" in prompt and prompt.rstrip().endswith("security")
+
+
+def test_reviews_get_bash_only_for_the_commands_the_operator_allows() -> None:
+    """By default no Bash at all; with FIXWRIGHT_REVIEW_BASH_COMMANDS, only those command prefixes."""
+    allowed, disallowed = review_tools(Settings())
+    assert not any(tool.startswith("Bash") for tool in allowed) and "Bash" in disallowed
+    allowed, disallowed = review_tools(Settings(review_bash_commands=("git log", "pytest")))
+    assert "Bash(git log:*)" in allowed and "Bash(pytest:*)" in allowed
+    assert "Bash" not in disallowed and "Write" in disallowed

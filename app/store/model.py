@@ -18,6 +18,8 @@ class JobState(StrEnum):
 
 
 FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+# The job the reaper queues to tell a thread that its job was interrupted too often to retry.
+INTERRUPTED_NOTICE_KIND = "interrupted"
 
 
 @dataclass(frozen=True)

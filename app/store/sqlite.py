@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.store.model import (
+    INTERRUPTED_NOTICE_KIND,
     CancelScope,
     DailyUsage,
     Delivery,
@@ -108,6 +109,19 @@ WHERE state = 'queued'
 ORDER BY created_at
 LIMIT 1
 """  # noqa: S608 (a constant column list, no input)
+
+
+# A notice job for the thread of an interrupted job: same target and delivery, the failed job's
+# id, kind and attempts under "interrupted" in its payload (see handlers.interrupted).
+QUEUE_INTERRUPTED_NOTICE = """
+INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,
+                  delivery_id, payload, state, max_attempts, created_at, updated_at)
+SELECT ?, ?, repository, target, number, installation_id, requested_by, delivery_id,
+       json_set(payload, '$.interrupted',
+                json_object('job_id', id, 'kind', kind, 'attempts', attempts)),
+       'queued', max_attempts, ?, ?
+FROM jobs WHERE id = ? AND kind != ? AND number IS NOT NULL
+"""
 
 
 def sqlite_path(url: str) -> Path:
@@ -469,6 +483,7 @@ class SQLiteStore:
                             job_id,
                         ),
                     )
+                    self._queue_interrupted_notice(db, job_id, now)
                 else:
                     db.execute(
                         "UPDATE jobs SET state = 'queued', lease_owner = NULL,"
@@ -478,6 +493,11 @@ class SQLiteStore:
             return [job_id for job_id, _, _ in expired]
 
         return await self._run(work)
+
+    def _queue_interrupted_notice(self, db: sqlite3.Connection, job_id: str, now: float) -> None:
+        """Queue the job that tells the thread (the reaper itself has no GitHub client)."""
+        notice = (uuid.uuid4().hex, INTERRUPTED_NOTICE_KIND, now, now, job_id)
+        db.execute(QUEUE_INTERRUPTED_NOTICE, (*notice, INTERRUPTED_NOTICE_KIND))
 
     async def cancel(self, job_id: str, reason: str) -> bool:
         def work(db: sqlite3.Connection) -> bool:
