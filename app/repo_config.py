@@ -16,17 +16,10 @@ from typing import Any
 import yaml
 from githubkit.exception import RequestFailed
 
-from app.config import PERMISSION_LEVELS, Settings
+from app.config import PERMISSION_LEVELS, QUOTA_LIMIT_NAMES, Settings
 
 PATH = ".github/fixwright.yml"
-LIMIT_KEYS = (
-    "concurrent_jobs",
-    "jobs_per_user_per_hour",
-    "tokens_per_day",
-    "cost_per_day_usd",
-    "tokens_per_job",
-    "cost_per_job_usd",
-)
+LIMIT_KEYS = QUOTA_LIMIT_NAMES
 KEYS = ("model", "max_turns", "trigger_permission", "draft_pull_requests", "limits")
 
 
