@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -74,12 +75,26 @@ async def read_capped_body(request: Request) -> bytes:
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; orjson parses, the standard library judges what orjson refuses.
+
+    orjson is strict RFC 8259 and several times faster; whatever it refuses (NaN, a BOM, lone
+    surrogates, integers past 64 bits, other encodings) goes to `json`, so what is accepted and
+    every error message stay those of the standard library.
+    """
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        payload = strict_json(body)
+    if not isinstance(payload, dict):
+        raise RequestRejected(400, "invalid_json", "body must be a JSON object")
+    return payload
+
+
+def strict_json(body: bytes) -> Any:
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RequestRejected(400, "invalid_json", f"body is not valid JSON: {error}") from None
-    if not isinstance(payload, dict):
-        raise RequestRejected(400, "invalid_json", "body must be a JSON object")
     return payload
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +46,16 @@ def docker_engine() -> Any:
     return client
 
 
+def blocking_call_threads(workers: int) -> ThreadPoolExecutor:
+    """Threads for `asyncio.to_thread`: sized for the jobs, not for the CPU count.
+
+    Each running job holds two threads for its whole run (the container's exit and its output
+    stream) and a third for git and docker-py calls; the default pool (CPUs + 4) would let a few
+    jobs starve the rest. Threads start only when needed.
+    """
+    return ThreadPoolExecutor(max_workers=3 * workers + 8, thread_name_prefix="fixwright-io")
+
+
 @dataclass
 class Service:
     """The parts built at start, shared by the routes and the workers."""
@@ -68,6 +80,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Everything imported so far (githubkit's models above all) lives as long as the process:
+        # kept out of the collector, so a full collection no longer stalls requests for tens of ms.
+        gc.freeze()
+        asyncio.get_running_loop().set_default_executor(blocking_call_threads(settings.workers))
         store = (
             store_factory
             or (lambda: open_store(settings.store_url, max_attempts=settings.job_max_attempts))

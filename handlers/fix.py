@@ -43,6 +43,7 @@ from sandbox.git_workspace import (
     changed_files,
     commit_changes,
     diff_text,
+    files_on_branch,
     prepare_workspace,
     push,
     remove_workspace,
@@ -140,6 +141,9 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             reason, next_step = run_failure(result, context.settings)
             raise JobFailed(reason, next_step)
         files = await changed_files(workspace)
+        if not files and workspace.branch_existed:
+            # An earlier attempt pushed the fix and was stopped before opening the PR.
+            files = await files_on_branch(workspace)
         if not files:
             await progress.update(progress.state.unchanged(result.summary, stats), force=True)
             await check.complete(

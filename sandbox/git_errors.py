@@ -13,10 +13,11 @@ REMOTE_SAID_LIMIT = 200
 class GitError(Exception):
     """A git step of a job failed; the message is safe to show a user (it never holds a token)."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, *, transient: bool = False) -> None:
         super().__init__(message)
         self.step = step
         self.message = message
+        self.transient = transient  # GitHub could not answer (network, 5xx): worth trying again
 
 
 class PushRejected(GitError):
@@ -102,13 +103,15 @@ def remote_said(output: str, secrets: Iterable[str] = ()) -> str:
 def explain_failure(step: str, output: str, secrets: Iterable[str] = ()) -> GitError:
     """The `GitError` for git's failure `output` at `step` ("clone", "fetch", "commit", ...)."""
     secrets = tuple(secrets)
-    reason = _first_match(output, _REFUSALS) or _first_match(output, _TROUBLE)
+    refusal = _first_match(output, _REFUSALS)
+    trouble = None if refusal else _first_match(output, _TROUBLE)
+    reason = refusal or trouble
     if reason is None:
         last_line = next(
             (line for line in reversed(output.strip().splitlines()) if line.strip()), ""
         )
         reason = "git said: " + redact_text(last_line.removeprefix("fatal: "), secrets)[:200]
-    return GitError(step, f"The {step} failed: {reason}.")
+    return GitError(step, f"The {step} failed: {reason}.", transient=trouble is not None)
 
 
 def explain_push_failure(output: str, branch: str, secrets: Iterable[str] = ()) -> GitError:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sandbox.git_command import execute_git, run_git, token_secrets
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 JOB_DIRECTORY_PREFIX = "fixwright-job-"
+
+GIT_ATTEMPTS = 3
+T = TypeVar("T")
 
 _DIFF_NAMES = ("diff", "--cached", "--name-only", "--no-renames", "-z")
 _DIFF_TEXT = ("diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--text")
@@ -165,7 +169,7 @@ async def prepare_workspace(
     *, clone_url: str, token: str, default_branch: str, work_branch: str, parent: Path
 ) -> JobWorkspace:
     """Clone `default_branch` under `parent` and check out `work_branch`, reusing it if it exists."""
-    return await asyncio.to_thread(_prepare, clone_url, token, default_branch, work_branch, parent)
+    return await _with_retries(_prepare, clone_url, token, default_branch, work_branch, parent)
 
 
 def _stage(workspace: JobWorkspace, step: str) -> None:
@@ -180,6 +184,28 @@ def _changed_files(workspace: JobWorkspace) -> list[str]:
         step="diff",
     )
     return [name for name in listed.stdout.split("\0") if name]
+
+
+def _files_on_branch(workspace: JobWorkspace) -> list[str]:
+    listed = run_git(
+        [
+            *_host_git(workspace),
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            f"refs/remotes/origin/{workspace.default_branch}",
+            workspace.base_sha,
+            "--",
+        ],
+        step="diff",
+    )
+    return [name for name in listed.stdout.split("\0") if name]
+
+
+async def files_on_branch(workspace: JobWorkspace) -> list[str]:
+    """What the work branch already changes against the default branch (an earlier attempt's push)."""
+    return await asyncio.to_thread(_files_on_branch, workspace)
 
 
 async def changed_files(workspace: JobWorkspace) -> list[str]:
@@ -278,7 +304,19 @@ def _push(workspace: JobWorkspace, clone_url: str, token: str) -> None:
 
 async def push(workspace: JobWorkspace, *, clone_url: str, token: str) -> None:
     """Push the work branch (only it, never forced) to `clone_url`; `PushRejected` says why not."""
-    await asyncio.to_thread(_push, workspace, clone_url, token)
+    await _with_retries(_push, workspace, clone_url, token)
+
+
+async def _with_retries(step: Callable[..., T], *args: Any) -> T:
+    """Run a blocking git step; when GitHub could not answer (network, 5xx), try twice more."""
+    for attempt in range(GIT_ATTEMPTS):
+        try:
+            return await asyncio.to_thread(step, *args)
+        except GitError as error:
+            if not error.transient or attempt == GIT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(2**attempt)
+    raise AssertionError("unreachable")
 
 
 def _remove(workspace: JobWorkspace) -> None:

@@ -328,22 +328,28 @@ async def test_a_branch_moved_meanwhile_is_not_overwritten(fake_github, tmp_path
     assert gitrepo.branch_sha(bare(fake_github), WORK_BRANCH) == theirs
 
 
-async def test_a_server_error_during_push_is_not_called_a_rejection(fake_github, tmp_path) -> None:
-    """A 5xx from GitHub is a push GitError worth retrying, not a PushRejected."""
+async def test_a_server_error_during_push_is_retried_and_never_called_a_rejection(
+    fake_github, tmp_path
+) -> None:
+    """One 5xx is retried and the push lands; three in a row are a transient GitError, not a PushRejected."""
     token = await mint(fake_github)
     workspace = await prepare(fake_github, token, tmp_path)
     (workspace.path / "hello" / "greet.py").write_text(FIXED_GREET)
     await commit(workspace)
-    fake_github.state.fail_next("POST", f"/{REPOSITORY}.git/git-receive-pack", status=503)
-
-    with pytest.raises(GitError) as raised:
-        await push(workspace, clone_url=fake_github.clone_url(), token=token)
-
-    assert not isinstance(raised.value, PushRejected)
-    assert raised.value.step == "push"
-    assert "server error" in str(raised.value)
+    receive_pack = f"/{REPOSITORY}.git/git-receive-pack"
+    fake_github.state.fail_next("POST", receive_pack, status=503)
     await push(workspace, clone_url=fake_github.clone_url(), token=token)
     assert WORK_BRANCH in fake_github.state.branches(REPOSITORY)
+
+    (workspace.path / "hello" / "extra.py").write_text("X = 1\n")
+    await commit(workspace)
+    for _ in range(3):
+        fake_github.state.fail_next("POST", receive_pack, status=503)
+    with pytest.raises(GitError) as raised:
+        await push(workspace, clone_url=fake_github.clone_url(), token=token)
+    assert not isinstance(raised.value, PushRejected)
+    assert raised.value.step == "push" and raised.value.transient
+    assert "server error" in str(raised.value)
 
 
 async def test_pushing_to_the_default_branch_is_refused(fake_github, tmp_path) -> None:
@@ -461,3 +467,26 @@ def test_find_secrets_finds_nothing_in_ordinary_code() -> None:
     """A clean diff, and secrets too short to tell from text, yield no findings."""
     diff = '+    return "Hello, " + name + "!"\n+# ghs_ is the prefix of installation tokens\n'
     assert find_secrets(diff, ["", "name", "Hello"]) == []
+
+
+async def test_a_server_error_during_the_clone_is_tried_again(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    """GitHub answering 502 once is a blip: the clone is retried and the workspace is ready."""
+    token = await mint(fake_github)
+    fake_github.state.fail_next("GET", f"/{REPOSITORY}.git/info/refs", status=502)
+    workspace = await prepare(fake_github, token, tmp_path)
+    assert (workspace.path / "hello" / "greet.py").is_file()
+    refs = [r.status for r in fake_github.state.requests if r.path.endswith("/info/refs")]
+    assert refs[0] == 502
+
+
+async def test_a_refusal_is_not_tried_again(fake_github: FakeGitHub, tmp_path: Path) -> None:
+    """A 403 is final: one attempt, and the error says why in words."""
+    token = await mint(fake_github)
+    fake_github.state.fail_next("GET", f"/{REPOSITORY}.git/info/refs", status=403)
+    with pytest.raises(GitError) as raised:
+        await prepare(fake_github, token, tmp_path)
+    assert not raised.value.transient
+    refs = [r.status for r in fake_github.state.requests if r.path.endswith("/info/refs")]
+    assert refs == [403]

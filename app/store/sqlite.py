@@ -1,4 +1,4 @@
-"""The embedded job store: SQLite in WAL mode, a writer thread that group-commits, a reader thread."""
+"""The embedded job store: SQLite in WAL mode, one thread that runs every call and group-commits."""
 
 from __future__ import annotations
 
@@ -156,15 +156,14 @@ def row_to_job(row: tuple[Any, ...]) -> Job:
     )
 
 
-# Most calls a lane takes at once: one transaction, one commit for all of them.
+# Most calls the store's thread takes at once: one transaction, one commit for all of them.
 MAX_BATCH = 256
 
 # NORMAL, in WAL mode, writes each commit to the log before the call returns, so a killed or
-# crashed process loses nothing that was answered; the log is synced to the disk at checkpoints,
-# so a power cut or kernel crash may lose the last commits before one. FULL syncs on every commit
-# (every group of commits here), which survives a power cut too, and measured about as fast on
-# this kind of machine once commits are grouped (docs/benchmarks.md); durability wins the tie.
-SYNCHRONOUS = "FULL"
+# crashed process loses nothing it answered; the log reaches the disk at checkpoints, so a power
+# cut or kernel crash may lose the last commits. FULL would sync every (grouped) commit and
+# survive a power cut too, at a measured 16% of the intake's rate (docs/benchmarks.md).
+SYNCHRONOUS = "NORMAL"
 
 
 @dataclass(frozen=True)
@@ -179,14 +178,14 @@ class Call:
 Outcome = tuple[Call, Any, BaseException | None]
 
 
-def run_batch(db: sqlite3.Connection, begin: str, batch: list[Call]) -> list[Outcome]:
+def run_batch(db: sqlite3.Connection, batch: list[Call]) -> list[Outcome]:
     """Run calls in one transaction, each in its own savepoint; results hold only once committed.
 
     A call that raises is rolled back alone; if the commit itself fails, every call fails.
     """
     outcomes: list[Outcome] = []
-    db.execute(begin)
     try:
+        db.execute("BEGIN IMMEDIATE")  # may time out while another process writes
         for call in batch:
             db.execute("SAVEPOINT call")
             try:
@@ -219,9 +218,8 @@ def settle(outcomes: list[Outcome]) -> None:
 class Lane:
     """One thread owning one connection: runs calls in order, grouping those that queue up."""
 
-    def __init__(self, db: sqlite3.Connection, *, begin: str, name: str):
+    def __init__(self, db: sqlite3.Connection, *, name: str):
         self._db = db
-        self._begin = begin
         self._queue: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
@@ -243,7 +241,7 @@ class Lane:
 
     def _serve(self) -> None:
         while (batch := self._next_batch()) is not None:
-            outcomes = run_batch(self._db, self._begin, batch)
+            outcomes = run_batch(self._db, batch)
             for loop in {call.loop for call in batch}:
                 mine = [outcome for outcome in outcomes if outcome[0].loop is loop]
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
@@ -268,41 +266,31 @@ class Lane:
         return batch
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA busy_timeout=10000")
-    return db
-
-
 class SQLiteStore:
-    """The Store on one SQLite file: a writer lane that group-commits, and a reader lane.
+    """The Store on one SQLite file, served by one thread that groups concurrent calls.
 
     Intake and workers await their calls without borrowing threads from the default executor,
-    and concurrent writes share one commit instead of queueing for a lock each.
+    and concurrent writes share one commit instead of queueing for a lock each. Every call takes
+    effect in the order it was made (reads too: a read never overtakes an earlier write, which
+    callers such as the orphan sweep after a reclaim rely on).
     """
 
     def __init__(
         self, path: Path, *, max_attempts: int = 2, clock: Callable[[], float] = time.time
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = connect(path)
-        writer.execute("PRAGMA journal_mode=WAL")
-        writer.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
-        writer.executescript(SCHEMA)
-        reader = connect(path)
-        reader.execute("PRAGMA query_only=1")
-        self._writer = Lane(writer, begin="BEGIN IMMEDIATE", name="fixwright-store-writer")
-        self._reader = Lane(reader, begin="BEGIN", name="fixwright-store-reader")
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        db.execute("PRAGMA busy_timeout=10000")
+        db.executescript(SCHEMA)
+        self._lane = Lane(db, name="fixwright-store")
         self._max_attempts = max_attempts
         self._clock = clock
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Work that writes: committed (durably) before this returns."""
-        return await self._writer.submit(work)
-
-    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Work that only reads: sees every write whose call has returned."""
-        return await self._reader.submit(work)
+        """Run `work` in a transaction; it has committed (durably) when this returns."""
+        return await self._lane.submit(work)
 
     async def record_delivery(
         self, delivery: Delivery, jobs: list[NewJob], cancels: list[CancelScope] | None = None
@@ -522,7 +510,7 @@ class SQLiteStore:
             ).fetchall()
             return [row_to_job(row) for row in rows]
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def append_event(self, job_id: str, kind: str, data: Mapping[str, Any]) -> int:
         def work(db: sqlite3.Connection) -> int:
@@ -546,14 +534,14 @@ class SQLiteStore:
             ).fetchall()
             return [JobEvent(r[0], r[1], r[2], r[3], loads(r[4])) for r in rows]
 
-        return await self._read(work)
+        return await self._run(work)
 
     def _get(self, db: sqlite3.Connection, job_id: str) -> Job | None:
         row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
         return row_to_job(row) if row else None
 
     async def get_job(self, job_id: str) -> Job | None:
-        return await self._read(lambda db: self._get(db, job_id))
+        return await self._run(lambda db: self._get(db, job_id))
 
     async def list_jobs(self, state: JobState | None = None, limit: int = 50) -> list[Job]:
         def work(db: sqlite3.Connection) -> list[Job]:
@@ -564,14 +552,14 @@ class SQLiteStore:
             ).fetchall()
             return [row_to_job(row) for row in rows]
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def has_delivery(self, delivery_id: str) -> bool:
         def work(db: sqlite3.Connection) -> bool:
             found = db.execute("SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
             return found is not None
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def add_usage(
         self, installation_id: int, day: str, tokens: int, cost_usd: float
@@ -602,7 +590,7 @@ class SQLiteStore:
             ).fetchall()
             return [DailyUsage(*row) for row in rows]
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def quota_counts(
         self,
@@ -628,7 +616,7 @@ class SQLiteStore:
             ).fetchone()
             return QuotaCounts(int(active), int(count), oldest)
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def running_by_installation(self) -> dict[int, int]:
         def work(db: sqlite3.Connection) -> dict[int, int]:
@@ -638,7 +626,7 @@ class SQLiteStore:
             ).fetchall()
             return {int(i): int(n) for i, n in rows}
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def queue_stats(self) -> QueueStats:
         def work(db: sqlite3.Connection) -> QueueStats:
@@ -647,14 +635,14 @@ class SQLiteStore:
             ).fetchone()
             return QueueStats(int(depth), oldest)
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def get_marker(self, name: str) -> str | None:
         def work(db: sqlite3.Connection) -> str | None:
             row = db.execute("SELECT value FROM markers WHERE name = ?", (name,)).fetchone()
             return row[0] if row else None
 
-        return await self._read(work)
+        return await self._run(work)
 
     async def set_marker(self, name: str, value: str) -> None:
         def work(db: sqlite3.Connection) -> None:
@@ -670,5 +658,4 @@ class SQLiteStore:
         await self._run(lambda db: db.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._writer.close)
-        await asyncio.to_thread(self._reader.close)
+        await asyncio.to_thread(self._lane.close)
