@@ -57,6 +57,7 @@ class Settings:
     trigger_label: str = "fixwright"
     trigger_permission: str = "write"
     github_max_wait_seconds: float = 300.0
+    github_secondary_limit_wait_seconds: float = 60.0
     # Spacing of one installation's writes, and of those that create comments, PRs and issues.
     github_write_interval_seconds: float = 1.0
     github_content_interval_seconds: float = 3.0
@@ -208,6 +209,12 @@ def load_settings(
             "GITHUB_CONTENT_INTERVAL_SECONDS",
             float,
             Settings.github_content_interval_seconds,
+            minimum=0,
+        ),
+        "github_secondary_limit_wait_seconds": reader.number(
+            "GITHUB_SECONDARY_LIMIT_WAIT_SECONDS",
+            float,
+            Settings.github_secondary_limit_wait_seconds,
             minimum=0,
         ),
         "shutdown_grace_seconds": reader.number(

@@ -150,7 +150,10 @@ class GitHubApp:
         self, credential: Any, *, new_token: bool = True, installation_id: int | None = None
     ) -> GitHub:
         # A 401 is retried once only for a just-minted installation token, never for a JWT.
-        policy = RetryPolicy(max_wait=self._settings.github_max_wait_seconds)
+        policy = RetryPolicy(
+            max_wait=self._settings.github_max_wait_seconds,
+            secondary_minimum=self._settings.github_secondary_limit_wait_seconds,
+        )
         if not new_token:
             policy.minted_at = float("-inf")
         return GitHub(

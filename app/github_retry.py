@@ -36,12 +36,16 @@ def backoff(retry_count: int) -> timedelta:
     return timedelta(seconds=2**retry_count)
 
 
-def rate_limit_wait(error: RateLimitExceeded, retry_count: int) -> float:
+def rate_limit_wait(
+    error: RateLimitExceeded,
+    retry_count: int,
+    secondary_minimum: float = SECONDARY_LIMIT_MINIMUM_WAIT,
+) -> float:
     """Seconds to wait: until the reset (primary), or retry-after (secondary, at least a minute without it)."""
     wait = error.retry_after.total_seconds()
     if isinstance(error, SecondaryRateLimitExceeded):
         if "retry-after" not in error.response.headers:
-            wait = max(wait, SECONDARY_LIMIT_MINIMUM_WAIT)
+            wait = max(wait, secondary_minimum)
         wait *= 2**retry_count  # back off further on each repeat
     return wait
 
@@ -51,12 +55,13 @@ class RetryPolicy:
     """githubkit's `auto_retry` decision for one client; `max_wait` caps a single rate-limit wait."""
 
     max_wait: float = 300.0
+    secondary_minimum: float = SECONDARY_LIMIT_MINIMUM_WAIT
     minted_at: float = field(default_factory=time.monotonic)
     clock: Callable[[], float] = time.monotonic
 
     def __call__(self, error: GitHubException, retry_count: int) -> RetryOption:
         if isinstance(error, RateLimitExceeded):
-            wait = rate_limit_wait(error, retry_count)
+            wait = rate_limit_wait(error, retry_count, self.secondary_minimum)
             if retry_count >= MAX_RATE_LIMIT_RETRIES or wait > self.max_wait:
                 return NO_RETRY  # the caller fails the job, saying when the limit resets
             return RetryOption(True, timedelta(seconds=wait))

@@ -39,6 +39,14 @@ def run_failure(result: RunResult, settings: Settings) -> tuple[str, str]:
             "Ask the operator to raise `FIXWRIGHT_SANDBOX_MEMORY`, or point Claude at a smaller part "
             "of the code with `/fix <instructions>`.",
         )
+    if outcome is Outcome.PIDS_LIMIT:
+        return (
+            f"a command in the sandbox started more processes than its limit of "
+            f"{settings.sandbox_pids} allows (a runaway loop or a fork bomb), so the run was "
+            "not trusted.",
+            "Check what the repository's scripts or tests start (or ask the operator to raise "
+            f"`FIXWRIGHT_SANDBOX_PIDS`); {THEN_RETRY}",
+        )
     if outcome is Outcome.MODEL_AUTHENTICATION:
         return (
             "the model API refused fixwright's credentials.",

@@ -20,6 +20,7 @@ from docker.utils.socket import frames_iter
 
 from app.config import Settings
 from sandbox.container import RunSpec, container_kwargs, remove_container
+from sandbox.pids import PidsWatch
 from sandbox.stream import FinalResult, StreamEvent, Unknown, parse_line
 from sandbox.usage import JobUsage
 
@@ -42,6 +43,7 @@ class Outcome(StrEnum):
     MODEL_OVERLOADED = "model_overloaded"
     MODEL_BUDGET = "model_budget"
     MODEL_ERROR = "model_error"
+    PIDS_LIMIT = "pids_limit"
     CLI_CRASH = "cli_crash"
 
 
@@ -99,6 +101,7 @@ def classify(
     oom_killed: bool,
     exit_code: int | None,
     budget_exhausted: bool,
+    refused_forks: int = 0,
 ) -> Outcome:
     """Name the way a run ended, from the most to the least specific evidence.
 
@@ -108,6 +111,9 @@ def classify(
         return stopped
     if oom_killed:
         return Outcome.OUT_OF_MEMORY
+    if refused_forks:
+        # Something forked until the limit refused it: what Claude saw next was a broken machine.
+        return Outcome.PIDS_LIMIT
     if final is None:
         return Outcome.MODEL_BUDGET if budget_exhausted else Outcome.CLI_CRASH
     if final.subtype == "error_max_turns":
@@ -170,8 +176,12 @@ async def run_in_sandbox(
         container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
         stream = _ContainerStream(docker_client, container, spec.prompt)
         await asyncio.to_thread(stream.start)
+        pids = PidsWatch(container.id).start()
         deadline = spec.timeout_seconds or settings.sandbox_timeout_seconds
-        final, event_count, stopped = await _follow(stream, deadline, on_event)
+        try:
+            final, event_count, stopped = await _follow(stream, deadline, on_event)
+        finally:
+            refused_forks = await asyncio.to_thread(pids.stop)
         ended = await asyncio.to_thread(_wait_for_exit, container)
         usage = relay.close_job(spec.job_id)
         outcome = classify(
@@ -180,6 +190,7 @@ async def run_in_sandbox(
             oom_killed=ended.oom_killed,
             exit_code=ended.exit_code,
             budget_exhausted=usage.budgeted >= budget,
+            refused_forks=refused_forks,
         )
         return RunResult(
             outcome=outcome,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sandbox.pids import refused_forks
 from sandbox.runner import Outcome, classify, reason_to_stop
 from sandbox.stream import FinalResult, Unknown
 
@@ -47,3 +48,20 @@ def test_a_refused_key_stops_the_run_at_the_first_retry() -> None:
     retry = {"type": "system", "subtype": "api_retry", "attempt": 1, "error_status": 401}
     assert reason_to_stop(Unknown(retry)) is Outcome.MODEL_AUTHENTICATION
     assert reason_to_stop(Unknown({**retry, "error_status": 529})) is None
+
+
+def test_refused_forks_make_the_run_a_pids_limit() -> None:
+    """A run during which the kernel refused forks at the pids limit is reported as such."""
+    assert refused_forks("max 0\n") == 0
+    assert refused_forks("max 17\n") == 17
+    assert (
+        classify(
+            None,
+            stopped=None,
+            oom_killed=False,
+            exit_code=0,
+            budget_exhausted=False,
+            refused_forks=3,
+        )
+        is Outcome.PIDS_LIMIT
+    )
