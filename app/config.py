@@ -58,6 +58,7 @@ class Settings:
     trigger_permission: str = "write"
     github_max_wait_seconds: float = 300.0
     github_secondary_limit_wait_seconds: float = 60.0
+    reconcile_interval_seconds: float = 600.0
     # Spacing of one installation's writes, and of those that create comments, PRs and issues.
     github_write_interval_seconds: float = 1.0
     github_content_interval_seconds: float = 3.0
@@ -216,6 +217,9 @@ def load_settings(
             float,
             Settings.github_secondary_limit_wait_seconds,
             minimum=0,
+        ),
+        "reconcile_interval_seconds": reader.number(
+            "RECONCILE_INTERVAL_SECONDS", float, Settings.reconcile_interval_seconds, minimum=0
         ),
         "shutdown_grace_seconds": reader.number(
             "SHUTDOWN_GRACE_SECONDS", float, Settings.shutdown_grace_seconds, minimum=0

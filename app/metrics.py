@@ -41,6 +41,8 @@ class Metrics:
     worker_heartbeats: Counter
     worker_last_heartbeat: Gauge
     workers_busy: Gauge
+    reconciler_runs: Counter
+    reconciler_redeliveries: Counter
 
 
 def create_metrics() -> Metrics:
@@ -130,6 +132,15 @@ def create_metrics() -> Metrics:
             "Unix time a worker of this process last polled or heartbeat.",
         ),
         workers_busy=gauge("fixwright_workers_busy", "Workers of this process running a job."),
+        reconciler_runs=counter(
+            "fixwright_reconciler_runs",
+            "Runs of the missed-delivery reconciler, by outcome (ok, failed).",
+            ("outcome",),
+        ),
+        reconciler_redeliveries=counter(
+            "fixwright_reconciler_redeliveries",
+            "Deliveries the reconciler asked GitHub to send again.",
+        ),
     )
 
 

@@ -8,11 +8,15 @@ delivery id makes a redelivery of something already processed harmless.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from githubkit.exception import GitHubException
+
+from app.log import get_logger
 from app.store import Store
 
 MARKER = "reconciler.last_run"
@@ -124,3 +128,26 @@ def describe(report: ReconcileReport) -> Sequence[str]:
         f"{report.already_recorded} failed-looking deliveries were already recorded here",
         f"asked GitHub to redeliver {len(report.redelivered)}: {', '.join(report.redelivered) or 'none'}",
     ]
+
+
+async def reconcile_periodically(
+    app_client: Any, store: Store, metrics: Any, interval_seconds: float
+) -> None:
+    """At start-up and then every `interval_seconds`: a failed run is logged and tried next time."""
+    log = get_logger()
+    while True:
+        try:
+            report = await reconcile(app_client, store)
+        except (GitHubException, OSError) as error:
+            metrics.reconciler_runs.labels(outcome="failed").inc()
+            log.warning("reconciler.failed", error=type(error).__name__, detail=str(error)[:200])
+        else:
+            metrics.reconciler_runs.labels(outcome="ok").inc()
+            metrics.reconciler_redeliveries.inc(len(report.redelivered))
+            log.info(
+                "reconciler.ran",
+                attempts_seen=report.attempts_seen,
+                redelivered=list(report.redelivered),
+                since=report.since.isoformat(),
+            )
+        await asyncio.sleep(interval_seconds)

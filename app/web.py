@@ -20,11 +20,13 @@ from starlette.routing import Route
 
 from app.config import Settings
 from app.errors import error_response
+from app.github_app import GitHubApp
 from app.github_connect import GitHubConnector, connect_with
 from app.intake import Intake, receive
 from app.log import get_logger
 from app.metrics import Metrics, create_metrics, start_job_series
 from app.ops_routes import Ops, ops_routes
+from app.reconcile import reconcile_periodically
 from app.routing import Router
 from app.sandbox_service import open_sandbox
 from app.store import Store, open_store
@@ -113,6 +115,16 @@ def create_app(
             )
             await pool.start()
             stack.push_async_callback(pool.stop)
+            if settings.reconcile_interval_seconds:
+                reconciler = asyncio.create_task(
+                    reconcile_periodically(
+                        GitHubApp(settings).app_client(),
+                        store,
+                        metrics,
+                        settings.reconcile_interval_seconds,
+                    )
+                )
+                stack.callback(reconciler.cancel)
             get_logger().info(
                 "service.started", workers=settings.workers, store=settings.store_url.split(":")[0]
             )

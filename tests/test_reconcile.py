@@ -11,6 +11,7 @@ from app.store import Delivery
 from app.store.sqlite import SQLiteStore
 from tests.fakes.github.api_hook_deliveries import HookDelivery
 from tests.fakes.github.fixtures import FakeGitHub
+from tests.test_webhook_intake import wait_for
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -75,3 +76,13 @@ async def test_reconcile_redelivers_only_the_lost_guid_once(
     assert again.redelivered == ()
     assert fake_github.state.redelivery_requests == [11]
     await store.close()
+
+
+def test_the_service_reconciles_at_start_up(service_process, fake_github: FakeGitHub) -> None:
+    """A delivery that failed while the service was down is asked for again when it starts."""
+    fake_github.state.hook_deliveries.append(
+        HookDelivery(77, "guid-missed", 503, delivered_at=datetime.now(UTC) - timedelta(minutes=2))
+    )
+    service_process.start()
+    wait_for(lambda: fake_github.state.redelivery_requests == [77])
+    assert any(line["event"] == "reconciler.ran" for line in service_process.log_lines())
