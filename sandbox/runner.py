@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import docker
+import structlog
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.utils.socket import frames_iter
@@ -23,6 +24,8 @@ from sandbox.container import RunSpec, container_kwargs, remove_container
 from sandbox.pids import PidsWatch
 from sandbox.stream import FinalResult, StreamEvent, Unknown, parse_line
 from sandbox.usage import JobUsage
+
+log = structlog.get_logger("fixwright.sandbox")
 
 STDOUT, STDERR = 1, 2
 STDERR_TAIL_BYTES = 4000
@@ -182,6 +185,8 @@ async def run_in_sandbox(
             final, event_count, stopped = await _follow(stream, deadline, on_event)
         finally:
             refused_forks = await asyncio.to_thread(pids.stop)
+            if refused_forks:
+                log.warning("sandbox.pids_limit_reached", job_id=spec.job_id, refused=refused_forks)
         ended = await asyncio.to_thread(_wait_for_exit, container)
         usage = relay.close_job(spec.job_id)
         outcome = classify(

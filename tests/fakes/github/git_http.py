@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -64,18 +65,19 @@ async def smart_http(request: Request) -> Response:
     full_name = f"{request.path_params['owner']}/{request.path_params['repo']}"
     await asyncio.to_thread(pull_heads.sync_pull_refs, state_of(request), full_name)
     body = await request.body()
-    process = await asyncio.create_subprocess_exec(
-        "git",
-        "http-backend",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    # A blocking run in a thread: `communicate` there tolerates a backend that exits before
+    # reading all of its input, whichever event loop serves the fake.
+    process = await asyncio.to_thread(
+        subprocess.run,
+        ["git", "http-backend"],
+        input=body,
+        capture_output=True,
         env=_cgi_environment(request, len(body)),
+        check=False,
     )
-    output, errors = await process.communicate(body)
-    if process.returncode != 0 and not output:
-        return PlainTextResponse(errors.decode(errors="replace"), status_code=500)
-    return _cgi_response(output)
+    if process.returncode != 0 and not process.stdout:
+        return PlainTextResponse(process.stderr.decode(errors="replace"), status_code=500)
+    return _cgi_response(process.stdout)
 
 
 def _cgi_environment(request: Request, length: int) -> dict[str, str]:
