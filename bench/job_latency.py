@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 from bench.agent_service import AgentService, agent_service, wait_until
@@ -22,9 +21,6 @@ def percentile(values: list[float], fraction: float) -> float:
     rank = max(1, round(fraction * len(ordered) + 0.4999))
     return ordered[min(rank, len(ordered)) - 1]
 
-
-# Longer than the default interval between two comments or pull requests of one installation.
-QUIET_SECONDS = 3.5
 
 INTERVALS = (
     ("webhook 202 → first model request (container, clone, CLI start)", "first_request"),
@@ -90,9 +86,6 @@ def main(jobs: int, out: Path | None) -> None:
         numbers = running.add_issues(jobs + 1)
         one_job(running, numbers[0], 0)  # warm-up: page cache, first token, git objects
         for done, number in enumerate(numbers[1:], start=1):
-            # Each job starts on a quiet installation: the previous job's pull request must not
-            # hold the next one's first comment back by GitHub write pacing (app/github_pacing.py).
-            time.sleep(QUIET_SECONDS)
             sample = one_job(running, number, done)
             samples.append(sample)
             print(

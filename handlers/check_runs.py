@@ -84,11 +84,17 @@ class CheckRun:
     ) -> Self:
         """The job's check run, queued: the one an earlier attempt of the job made, or a new one."""
         check = cls(github, repository, head_sha, job_id, name)
-        fields: dict[str, Any] = {"status": "queued", "output": queued.as_json()}
+        await check.queued(queued, details_url)
+        return check
+
+    async def queued(
+        self, output: CheckOutput = QUEUED_OUTPUT, details_url: str | None = None
+    ) -> bool:
+        """Show the check run as queued (creating it, or finding an earlier attempt's)."""
+        fields: dict[str, Any] = {"status": "queued", "output": output.as_json()}
         if details_url:
             fields["details_url"] = details_url
-        await check._send("start", fields)
-        return check
+        return await self._send("start", fields)
 
     async def in_progress(self, title: str, summary: str = "") -> bool:
         """Mark the check run in progress, saying what the job is doing; False if GitHub refused."""

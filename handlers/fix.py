@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import replace
 
@@ -106,23 +107,19 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
     number = job.number or 0
     await require_permission(context, job.requested_by, number, "opens fixes")
     sandbox = context.require_sandbox()
-    await acknowledge(event, context)
     target = await load_target(context)
-    progress = await ProgressComment.open(
+    progress = ProgressComment(
         context.github,
         job.repository,
         number,
-        job.id,
-        ProgressState(job_id=job.id, max_turns=context.settings.max_turns),
+        ProgressState(job_id=job.id, max_turns=context.settings.max_turns, current=Step.PREPARING),
     )
-    check = await CheckRun.start(
-        context.github, job.repository, head_sha=target.head_sha, job_id=job.id
-    )
+    check = CheckRun(context.github, job.repository, target.head_sha, job.id)
+    # GitHub's writes are paced (a second apart); the clone and the sandbox need not wait for them.
+    announced = asyncio.create_task(announce(event, context, progress, check))
     started = time.monotonic()
     workspace: JobWorkspace | None = None
     try:
-        await progress.update(progress.state.at(Step.PREPARING), force=True)
-        await check.in_progress("Preparing the workspace")
         workspace = await prepare_workspace(
             clone_url=target.clone_url,
             token=await context.git_token(),
@@ -137,6 +134,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         shown_turns = min(stats.turns, context.settings.max_turns)
         progress.state = replace(progress.state, turns=shown_turns, stats=stats)
         await context.store.set_usage(job.id, usage_record(stats))
+        await announced  # the final word comes after the first
         if result.outcome is not Outcome.SUCCESS:
             reason, next_step = run_failure(result, context.settings)
             raise JobFailed(reason, next_step)
@@ -154,12 +152,25 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         return f"pull request #{progress.state.pull_request_number}"
     except (JobFailed, GitError) as error:
         reason, next_step = failure_of(error)
+        await asyncio.wait([announced])
         await progress.update(progress.state.failed(reason, next_step), force=True)
         await check.complete("failure", "fixwright could not finish", f"{reason}\n\n{next_step}")
         raise JobFailed(reason, next_step, reported=True) from None
     finally:
+        if not announced.done():
+            announced.cancel()
         if workspace is not None:
             await remove_workspace(workspace)
+
+
+async def announce(
+    event: WebhookEvent, context: Context, progress: ProgressComment, check: CheckRun
+) -> None:
+    """👀, the progress comment and the check run: the thread sees the job start."""
+    await acknowledge(event, context)
+    await progress.flush()
+    await check.queued()
+    await check.in_progress("Preparing the workspace")
 
 
 async def run_claude(
