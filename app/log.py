@@ -54,20 +54,39 @@ class Redactor:
         return {key: redact_value(value, self.secrets) for key, value in event_dict.items()}
 
 
+class CurrentStream:
+    """sys.stdout or sys.stderr as they are when a line is written (they may be replaced)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, text: str) -> int:
+        return int(getattr(sys, self.name).write(text))
+
+    def flush(self) -> None:
+        getattr(sys, self.name).flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(sys, self.name).isatty())
+
+
 def configure_logging(
     *,
     log_format: str = "auto",
     level: str = "info",
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
+    to_stderr: bool = False,
 ) -> None:
     """Set up structlog once, at start: JSON unless a terminal (or the setting) asks for colour."""
-    stream = stream or sys.stdout
-    as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
+    # Without a stream, each line goes to the sys.stdout (or stderr) of the moment it is written.
+    out: Any = stream or CurrentStream("stderr" if to_stderr else "stdout")
+    factory = structlog.PrintLoggerFactory(out)
+    as_json = log_format == "json" or (log_format == "auto" and not out.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     structlog.configure(
         processors=[
@@ -81,7 +100,7 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=factory,
         cache_logger_on_first_use=False,
     )
 

@@ -107,6 +107,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
     number = job.number or 0
     await require_permission(context, job.requested_by, number, "opens fixes")
     sandbox = context.require_sandbox()
+    await acknowledge(event, context)  # the first write: nothing paced before it
     target = await load_target(context)
     progress = ProgressComment(
         context.github,
@@ -116,7 +117,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
     )
     check = CheckRun(context.github, job.repository, target.head_sha, job.id)
     # GitHub's writes are paced (a second apart); the clone and the sandbox need not wait for them.
-    announced = asyncio.create_task(announce(event, context, progress, check))
+    announced = asyncio.create_task(announce(progress, check))
     started = time.monotonic()
     workspace: JobWorkspace | None = None
     try:
@@ -163,11 +164,8 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             await remove_workspace(workspace)
 
 
-async def announce(
-    event: WebhookEvent, context: Context, progress: ProgressComment, check: CheckRun
-) -> None:
-    """👀, the progress comment and the check run: the thread sees the job start."""
-    await acknowledge(event, context)
+async def announce(progress: ProgressComment, check: CheckRun) -> None:
+    """The progress comment and the check run: the thread sees the job start."""
     await progress.flush()
     await check.queued()
     await check.in_progress("Preparing the workspace")

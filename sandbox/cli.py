@@ -93,7 +93,7 @@ def run_command(args: argparse.Namespace) -> int:
         log_format=settings.log_format,
         level="warning",
         secrets=settings.secret_values(),
-        stream=sys.stderr,
+        to_stderr=True,
     )
     try:
         result, diff = asyncio.run(_run(args, settings))
