@@ -110,9 +110,10 @@ class WorkerPool:
         reclaimed = await self.store.reclaim_expired()
         if reclaimed:
             get_logger().warning("jobs.reclaimed", jobs=reclaimed, reason="lease expired")
-            self.wake()
         if self.docker_client is not None:
-            await self._remove_orphan_containers()
+            await self._remove_orphan_containers()  # before a worker runs a reclaimed job again
+        if reclaimed:
+            self.wake()
 
     async def _remove_orphan_containers(self) -> None:
         """Remove sandbox containers whose job is no longer running (its worker died)."""

@@ -165,6 +165,16 @@ def remove_container(container: Container) -> None:
             raise
 
 
+def remove_leftover(client: docker.DockerClient, name: str) -> bool:
+    """Remove a container an earlier attempt of the same job left (its worker died); True if one was."""
+    try:
+        leftover = client.containers.get(name)
+    except NotFound:
+        return False
+    remove_container(leftover)
+    return True
+
+
 def remove_orphans(
     client: docker.DockerClient, live_job_ids: Collection[str], instance_id: str
 ) -> list[str]:

@@ -20,7 +20,7 @@ from docker.models.containers import Container
 from docker.utils.socket import frames_iter
 
 from app.config import Settings
-from sandbox.container import RunSpec, container_kwargs, remove_container
+from sandbox.container import RunSpec, container_kwargs, remove_container, remove_leftover
 from sandbox.pids import PidsWatch
 from sandbox.stream import FinalResult, StreamEvent, Unknown, parse_line
 from sandbox.usage import JobUsage
@@ -176,6 +176,9 @@ async def run_in_sandbox(
     stream: _ContainerStream | None = None
     usage: JobUsage | None = None
     try:
+        # This job's lease is ours: a container under its name is a dead attempt's.
+        if await asyncio.to_thread(remove_leftover, docker_client, kwargs["name"]):
+            log.warning("sandbox.leftover_removed", job_id=spec.job_id)
         container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
         stream = _ContainerStream(docker_client, container, spec.prompt)
         await asyncio.to_thread(stream.start)
