@@ -45,7 +45,8 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port if args.port is not None else settings.port,
         log_level="warning",
         access_log=False,
-        proxy_headers=True,
+        proxy_headers=False,  # nothing reads the client's address
+        server_header=False,  # no need to tell every caller what serves it
     )
     DrainingServer(config, app, settings.shutdown_grace_seconds).run()
     return 0

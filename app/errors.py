@@ -41,6 +41,11 @@ class JobRefused(FixwrightError):
         self.reason = reason
 
 
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    """The one shape of every refusal: {"error": {"code": ..., "message": ...}}."""
+    return {"error": {"code": code, "message": message}}
+
+
 def error_response(status: int, code: str, message: str) -> JSONResponse:
-    """{"error": {"code": ..., "message": ...}} with the given status."""
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    """error_body with the given status, for the Starlette routes."""
+    return JSONResponse(error_body(code, message), status_code=status)

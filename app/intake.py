@@ -1,28 +1,29 @@
-"""Webhook intake: verify, route, de-duplicate and record a delivery, then answer within milliseconds."""
+"""Webhook intake: verify, route, de-duplicate and record a delivery, then answer within milliseconds.
+
+The rules, free of HTTP framework: app/webhook_endpoint.py carries them over ASGI.
+"""
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from app.config import Settings
-from app.errors import RequestRejected, error_response
+from app.errors import RequestRejected
 from app.events import WebhookEvent
 from app.log import get_logger
 from app.metrics import Metrics
-from app.routing import KNOWN_EVENTS, Router
+from app.routing import Router
 from app.signature import is_valid_signature
 from app.store import Delivery, Store
 
 # GitHub caps payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
+TOO_LARGE = "body exceeds GitHub's 25 MB webhook limit"
 REQUIRED_HEADERS = ("X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256")
 
 
@@ -40,9 +41,18 @@ class Intake:
     stopping: Callable[[], bool] = lambda: False
 
 
-def check_headers(headers: Any) -> None:
-    """Reject, naming every missing header, before reading the body."""
-    missing = [name for name in REQUIRED_HEADERS if not headers.get(name)]
+@dataclass(frozen=True)
+class Answer:
+    """What the intake says to one request: status, JSON body, and the outcome it is counted as."""
+
+    status: int
+    body: dict[str, Any]
+    outcome: str
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """Reject, naming every missing header, before reading the body (names in lower case)."""
+    missing = [name for name in REQUIRED_HEADERS if not headers.get(name.lower())]
     if missing:
         raise RequestRejected(
             400, "missing_headers", f"missing required headers: {', '.join(missing)}"
@@ -57,21 +67,7 @@ def check_headers(headers: Any) -> None:
         )
     length = headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise RequestRejected(413, "payload_too_large", "body exceeds GitHub's 25 MB webhook limit")
-
-
-async def read_capped_body(request: Request) -> bytes:
-    """The raw body, refused as soon as it passes 25 MB (never buffered whole)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestRejected(
-                413, "payload_too_large", "body exceeds GitHub's 25 MB webhook limit"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        raise RequestRejected(413, "payload_too_large", TOO_LARGE)
 
 
 def parse_payload(body: bytes) -> dict[str, Any]:
@@ -98,26 +94,13 @@ def strict_json(body: bytes) -> Any:
     return payload
 
 
-async def receive(intake: Intake, request: Request) -> Response:
-    """POST /webhooks/github."""
-    started = time.perf_counter()
-    name = request.headers.get("X-GitHub-Event", "")
-    event_label = name if name in KNOWN_EVENTS else "unknown"
-    log = get_logger(delivery_id=request.headers.get("X-GitHub-Delivery"), event=name or None)
-    try:
-        response, outcome = await _receive(intake, request, log)
-    except RequestRejected as rejected:
-        response, outcome = (
-            error_response(rejected.status, rejected.code, rejected.message),
-            rejected.code,
-        )
-        log.warning("webhook.rejected", status=rejected.status, reason=rejected.message)
-    intake.metrics.deliveries.labels(event=event_label, outcome=outcome).inc()
-    intake.metrics.intake_seconds.observe(time.perf_counter() - started)
-    return response
+async def accept(
+    intake: Intake, headers: Mapping[str, str], read_body: Callable[[], Awaitable[bytes]]
+) -> Answer:
+    """Verify, parse, route and record one delivery; raises RequestRejected for what is refused.
 
-
-async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response, str]:
+    `headers` are keyed by lower-case name; `read_body` is called only once they pass.
+    """
     if intake.stopping():
         raise RequestRejected(
             503,
@@ -125,10 +108,10 @@ async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response
             "fixwright is shutting down; this delivery is not recorded, and is asked for again "
             "once the service is back",
         )
-    check_headers(request.headers)
-    body = await read_capped_body(request)
+    check_headers(headers)
+    body = await read_body()
     if not is_valid_signature(
-        body, request.headers["X-Hub-Signature-256"], intake.settings.webhook_secrets
+        body, headers["x-hub-signature-256"], intake.settings.webhook_secrets
     ):
         raise RequestRejected(
             401,
@@ -136,14 +119,14 @@ async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response
             "X-Hub-Signature-256 does not match the body for any configured secret",
         )
     event = WebhookEvent(
-        name=request.headers["X-GitHub-Event"],
-        delivery_id=request.headers["X-GitHub-Delivery"],
+        name=headers["x-github-event"],
+        delivery_id=headers["x-github-delivery"],
         payload=parse_payload(body),
     )
-    log = log.bind(**event.summary)
+    log = get_logger(**event.summary)
     if event.name == "ping":
         log.info("webhook.ping", zen=event.payload.get("zen"))
-        return JSONResponse({"status": "pong"}), "ping"
+        return Answer(200, {"status": "pong"}, "ping")
     jobs = intake.router.plan(event, intake.settings)
     cancels = intake.router.cancel_scopes(event, intake.settings)
     outcome = "queued" if jobs else "recorded" if cancels else "ignored"
@@ -158,11 +141,11 @@ async def _receive(intake: Intake, request: Request, log: Any) -> tuple[Response
     job_ids = await intake.store.record_delivery(delivery, jobs, cancels)
     if job_ids is None:
         log.info("webhook.duplicate")
-        return JSONResponse({"status": "duplicate"}, status_code=202), "duplicate"
+        return Answer(202, {"status": "duplicate"}, "duplicate")
     if job_ids:
         intake.wake_workers()
     log.info("webhook.received", outcome=outcome, jobs=job_ids or None)
-    body: dict[str, Any] = {"status": outcome}
+    answer: dict[str, Any] = {"status": outcome}
     if job_ids:
-        body["jobs"] = job_ids
-    return JSONResponse(body, status_code=202), outcome
+        answer["jobs"] = job_ids
+    return Answer(202, answer, outcome)

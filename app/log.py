@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 REDACTED = "[redacted]"
@@ -54,6 +56,15 @@ class Redactor:
         return {key: redact_value(value, self.secrets) for key, value in event_dict.items()}
 
 
+def json_line(event_dict: Any, default: Callable[[Any], Any]) -> str:
+    """orjson, several times faster than `json` on every line; `json` for what orjson refuses
+    (integers past 64 bits, keys that are not strings)."""
+    try:
+        return orjson.dumps(event_dict, default=default).decode()
+    except TypeError:
+        return json.dumps(event_dict, default=default)
+
+
 class CurrentStream:
     """sys.stdout or sys.stderr as they are when a line is written (they may be replaced)."""
 
@@ -84,7 +95,7 @@ def configure_logging(
     factory = structlog.PrintLoggerFactory(out)
     as_json = log_format == "json" or (log_format == "auto" and not out.isatty())
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(json_line)
         if as_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )

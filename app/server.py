@@ -7,9 +7,9 @@ import socket
 from types import FrameType
 
 import uvicorn
-from starlette.applications import Starlette
 
 from app.log import get_logger
+from app.web import FrontDoor
 
 
 class DrainingServer(uvicorn.Server):
@@ -19,7 +19,7 @@ class DrainingServer(uvicorn.Server):
     the service is back; jobs that outlive the grace period are put back in the queue.
     """
 
-    def __init__(self, config: uvicorn.Config, app: Starlette, grace_seconds: float) -> None:
+    def __init__(self, config: uvicorn.Config, app: FrontDoor, grace_seconds: float) -> None:
         super().__init__(config)
         self._app = app
         self._grace = grace_seconds

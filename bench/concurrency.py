@@ -2,8 +2,11 @@
 
 One `fixwright serve` with 20 workers against the fake GitHub and the scripted model. Intake
 latency (wrk with the intake benchmark's signed mix, which queues no job) is measured idle,
-then again while the 20 jobs run; the service's resident memory (VmRSS of the process and its
-child processes, containers excluded) is sampled throughout.
+then again while the 20 jobs run. The bare Starlette receiver of the intake benchmark runs
+beside it and is measured the same way, in alternating windows, so the table tells what the
+jobs do to fixwright's intake from what they do to the machine (starting and removing twenty
+containers slows every process on two cores). The service's resident memory (VmRSS of the
+process and its child processes, containers excluded) is sampled throughout.
 
     python -m bench.concurrency [--jobs 20] [--out bench/results/concurrency.md]
 """
@@ -11,20 +14,32 @@ child processes, containers excluded) is sampled throughout.
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.agent_service import AgentService, agent_service, wait_until
+from bench.agent_service import agent_service, wait_until
+from bench.intake import receivers
 from bench.intake.payloads import payload_mix, write_mix_file
+from bench.intake.receivers import Receiver
 from bench.intake.wrk import LoadRun, run_load
 from tests.fakes.github.fixtures import WEBHOOK_SECRET
 
 LOAD_CORE = 1
-WINDOW_SECONDS = 10
+# Neither receiver is pinned: the service is not, as deployed, and the peer must not be worse off.
+RECEIVER_CORES = "0,1"
+# wrk stands for GitHub's senders, which are not on this machine: the jobs' processes must not
+# delay it, or its own waits would count as the service's latency.
+LOAD_NICE = -15
+WINDOW_SECONDS = 2
+ROUNDS = 5  # windows per receiver and connection count, alternating fixwright and the peer
 
 
 def rss_kib(pid: int) -> int:
@@ -81,34 +96,60 @@ class MemorySampler:
             self.tree_kib.append(own + sum(rss_kib(child) for child in descendants(self.pid)))
 
 
-def intake_load(running: AgentService, mix_file: Path, connections: int) -> LoadRun:
+def load(url: str, mix_file: Path, connections: int) -> LoadRun:
     return run_load(
-        running.service.url + "/webhooks/github",
+        url,
         mix_file,
         connections=connections,
         seconds=WINDOW_SECONDS,
         core=LOAD_CORE,
+        nice=LOAD_NICE,
     )
 
 
+Windows = dict[str, dict[int, list[LoadRun]]]  # receiver -> connections -> its windows
+
+
+def alternate(urls: dict[str, str], mix_file: Path, into: Windows) -> None:
+    """ROUNDS windows per receiver at 1, then at 32 connections, the receivers taking turns."""
+    for connections in (1, 32):
+        for _ in range(ROUNDS):
+            for name, url in urls.items():
+                into[name].setdefault(connections, []).append(load(url, mix_file, connections))
+
+
+@contextmanager
+def bare_receiver(scratch: Path) -> Iterator[Receiver]:
+    """The intake benchmark's bare Starlette receiver, with the fake GitHub's webhook secret."""
+    peer = receivers.starlette(scratch, WEBHOOK_SECRET, sys.executable)
+    peer.start(RECEIVER_CORES)
+    try:
+        yield peer
+    finally:
+        peer.stop()
+
+
 def main(jobs: int, out: Path | None) -> None:
-    with agent_service(workers=jobs) as running, tempfile.TemporaryDirectory() as directory:
+    with (
+        agent_service(workers=jobs) as running,
+        tempfile.TemporaryDirectory() as directory,
+        bare_receiver(Path(directory)) as peer,
+    ):
         mix_file = write_mix_file(payload_mix(WEBHOOK_SECRET), Path(directory))
+        urls = {"fixwright": running.service.url + "/webhooks/github", "starlette": peer.url}
         numbers = running.add_issues(jobs)
         assert running.service.process is not None
+        idle: Windows = {name: {} for name in urls}
+        busy: Windows = {name: {} for name in urls}
         with MemorySampler(running.service.process.pid) as memory:
-            intake_load(running, mix_file, 1)  # warm-up
-            idle = {c: intake_load(running, mix_file, c) for c in (1, 32)}
+            load(urls["fixwright"], mix_file, 1)  # warm-up
+            alternate(urls, mix_file, idle)
             idle_rss_mib = memory.service_kib[-1] / 1024
             started = time.monotonic()
             with ThreadPoolExecutor(jobs) as pool:
                 list(pool.map(running.label, numbers))
-            busy: dict[int, LoadRun] = {}
-            finished_during: dict[int, tuple[int, int]] = {}
-            for connections in (1, 32):
-                before = len(running.finished_jobs())
-                busy[connections] = intake_load(running, mix_file, connections)
-                finished_during[connections] = (before, len(running.finished_jobs()))
+            alternate(urls, mix_file, busy)
+            finished_during = len(running.finished_jobs())
             finished = wait_until(
                 lambda: len(running.finished_jobs()) >= jobs and running.finished_jobs(),
                 900,
@@ -125,11 +166,16 @@ def main(jobs: int, out: Path | None) -> None:
     print(table)
 
 
+def p99(windows: list[LoadRun]) -> float:
+    """The median of the windows' p99 latencies."""
+    return statistics.median(window.p99_ms for window in windows)
+
+
 def render(
     jobs: int,
-    idle: dict[int, LoadRun],
-    busy: dict[int, LoadRun],
-    finished_during: dict[int, tuple[int, int]],
+    idle: Windows,
+    busy: Windows,
+    finished_during: int,
     memory: MemorySampler,
     idle_rss_mib: float,
     states: list[object],
@@ -151,22 +197,39 @@ def render(
         f"{max(memory.tree_kib) / 1024:.0f} |",
         f"| after all jobs finished | {memory.service_kib[-1] / 1024:.0f} |",
         "",
-        f"Intake ({WINDOW_SECONDS} s of wrk per row, the signed mix, no job queued by it):",
+        f"Intake: wrk with the signed mix (no job queued by it), {ROUNDS} windows of "
+        f"{WINDOW_SECONDS} s per row, fixwright and the bare Starlette receiver taking turns; "
+        f"during the jobs, the windows fall in the first {2 * 2 * ROUNDS * WINDOW_SECONDS} s after "
+        f"the 20 labels ({finished_during} of {jobs} jobs had finished by their end). p99: the "
+        "median of the windows' p99 (the worst window in brackets).",
         "",
-        "| connections | idle p99 ms | during jobs p99 ms | ratio | idle req/s | during req/s | "
-        "jobs finished during the window |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| receiver | connections | idle p99 ms | during jobs p99 ms | ratio | idle req/s | "
+        "during req/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for connections in sorted(idle):
-        quiet, loaded = idle[connections], busy[connections]
-        before, after = finished_during[connections]
-        lines.append(
-            f"| {connections} | {quiet.p99_ms:.2f} | {loaded.p99_ms:.2f} | "
-            f"{loaded.p99_ms / quiet.p99_ms:.2f}x | {quiet.requests_per_second:,.0f} | "
-            f"{loaded.requests_per_second:,.0f} | {before} → {after} of {jobs} |"
-        )
+    for name in idle:
+        for connections in sorted(idle[name]):
+            quiet, loaded = idle[name][connections], busy[name][connections]
+            worst = max(window.p99_ms for window in loaded)
+            rate = [statistics.median(w.requests_per_second for w in ws) for ws in (quiet, loaded)]
+            lines.append(
+                f"| {name} | {connections} | {p99(quiet):.2f} | {p99(loaded):.2f} ({worst:.0f}) | "
+                f"{p99(loaded) / p99(quiet):.2f}x | {rate[0]:,.0f} | {rate[1]:,.0f} |"
+            )
+    lines += [
+        "",
+        "fixwright's p99 ratio (during / idle) over the bare receiver's, same windows:",
+        "",
+    ]
+    for connections in sorted(idle["fixwright"]):
+        ratios = [p99(busy[n][connections]) / p99(idle[n][connections]) for n in idle]
+        lines.append(f"- {connections} connections: {ratios[0] / ratios[1]:.2f}")
     errors = sum(
-        run.non_2xx + run.socket_errors + run.timeouts for run in (*idle.values(), *busy.values())
+        run.non_2xx + run.socket_errors + run.timeouts
+        for windows in (idle, busy)
+        for by_count in windows.values()
+        for runs in by_count.values()
+        for run in runs
     )
     lines += ["", f"Intake errors (non-2xx, socket, timeouts) over all windows: {errors}", ""]
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """Job latency: webhook 202 -> first model request, and model's final answer -> PR on GitHub.
 
 One `fixwright serve` (one worker, warm sandbox image) against the fake GitHub and the scripted
-model; jobs run one after the other, each on its own issue, and the first is a warm-up.
+model; jobs run one after the other, each on its own issue, and the first is a warm-up. Each job
+starts in a quiet installation: GitHub's write pacing is per installation, so back to back, a
+job's first write would wait for the previous job's last one (`QUIET_SECONDS`).
 
     python -m bench.job_latency [--jobs 20] [--out bench/results/job_latency.md]
 """
@@ -10,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from pathlib import Path
 
 from bench.agent_service import AgentService, agent_service, wait_until
+
+# The content interval of the default write pacing: the installation has made no write for as long.
+QUIET_SECONDS = 3.0
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -24,7 +30,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 INTERVALS = (
     ("webhook 202 → first model request (container, clone, CLI start)", "first_request"),
-    ("  of which: 202 → clone starts (lease, token, reaction, progress comment)", "to_clone"),
+    ("  of which: 202 → clone starts (lease, token, permission check, reaction)", "to_clone"),
     ("  of which: clone (git over smart HTTP from the fake GitHub)", "clone"),
     ("  of which: clone done → first model request (container and CLI start)", "to_cli"),
     ("model's final answer → PR created on GitHub", "to_pull"),
@@ -86,6 +92,7 @@ def main(jobs: int, out: Path | None) -> None:
         numbers = running.add_issues(jobs + 1)
         one_job(running, numbers[0], 0)  # warm-up: page cache, first token, git objects
         for done, number in enumerate(numbers[1:], start=1):
+            time.sleep(QUIET_SECONDS)
             sample = one_job(running, number, done)
             samples.append(sample)
             print(

@@ -165,9 +165,11 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
 
 
 async def announce(progress: ProgressComment, check: CheckRun) -> None:
-    """The progress comment and the check run: the thread sees the job start."""
+    """The progress comment and the check run: the thread sees the job start.
+
+    The check run is created in progress: the job is already running, and every write is paced.
+    """
     await progress.flush()
-    await check.queued()
     await check.in_progress("Preparing the workspace")
 
 
@@ -207,8 +209,15 @@ async def run_claude(
             turns += 1
             await progress.update(progress.state.working(turns, describe_tool(stream_event)))
 
-    await progress.update(progress.state.working(0, "starting Claude Code"), force=True)
-    result = await context.require_sandbox().run(spec, on_event)
+    # Shown while the container starts: a paced edit must not hold the sandbox back.
+    starting = asyncio.create_task(
+        progress.update(progress.state.working(0, "starting Claude Code"), force=True)
+    )
+    try:
+        result = await context.require_sandbox().run(spec, on_event)
+    finally:
+        if not starting.done():
+            starting.cancel()
     return result, model
 
 

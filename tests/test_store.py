@@ -1,7 +1,13 @@
-"""The SQLite job store: de-duplication, leases, per-target order, crash recovery, the event log."""
+"""The SQLite job store: de-duplication, leases, per-target order, crash recovery, the event log,
+shared commits, other processes' locks, and checkpoints."""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -140,3 +146,77 @@ async def test_event_log_is_append_only_and_read_from_a_position(store: SQLiteSt
     events = await store.events(job_id, after=1)
     assert [event.data["step"] for event in events] == [1, 2]
     assert [event.seq for event in events] == [2, 3]
+
+
+async def test_deliveries_made_together_commit_together_and_a_failing_one_alone_is_lost(
+    store: SQLiteStore,
+) -> None:
+    """A burst shares commits; the one call that fails is rolled back alone, in order."""
+    unstorable = NewJob(**{**new_job("o/r#99").__dict__, "payload": {"bad": {1, 2}}})
+    calls = [
+        store.record_delivery(Delivery(f"d-{n}", "issues"), [new_job(f"o/r#{n}")])
+        for n in range(40)
+    ]
+    calls.insert(20, store.record_delivery(Delivery("d-bad", "issues"), [unstorable]))
+    calls.append(store.record_delivery(Delivery("d-5", "issues"), [new_job("o/r#5")]))
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert isinstance(results[20], TypeError)
+    assert results[-1] is None  # d-5 was recorded earlier in the same burst
+    assert all(isinstance(result, list) and len(result) == 1 for result in results[:20])
+    assert not await store.has_delivery("d-bad")
+    assert len(await store.list_jobs(limit=100)) == 40
+
+
+def hold_write_lock(path: Path, held: threading.Event, seconds: float) -> None:
+    """What another process (an operator's command, a backup) does: hold SQLite's write lock."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    held.set()
+    time.sleep(seconds)
+    other.execute("COMMIT")
+    other.close()
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_with_the_event_loop_free(
+    tmp_path: Path,
+) -> None:
+    """The delivery lands once the lock is released; the loop kept turning meanwhile."""
+    path = tmp_path / "fixwright.db"
+    store = SQLiteStore(path)
+    held = threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, held, 0.5))
+    holder.start()
+    await asyncio.to_thread(held.wait)
+    started = time.monotonic()
+    recording = asyncio.ensure_future(store.record_delivery(Delivery("d-1", "issues"), [new_job()]))
+    ticks = 0
+    while not recording.done():
+        await asyncio.sleep(0.01)
+        ticks += 1
+    waited = time.monotonic() - started
+    await asyncio.to_thread(holder.join)
+    assert recording.result() is not None and len(recording.result()) == 1
+    assert waited >= 0.4
+    assert ticks >= 20  # a blocked loop would have turned once
+    assert await store.has_delivery("d-1")
+    await store.close()
+
+
+async def test_committed_deliveries_reach_the_database_file_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The checkpointer moves the log into the database file while the store stays open."""
+    path = tmp_path / "fixwright.db"
+    store = SQLiteStore(path)
+    await store.record_delivery(Delivery("d-1", "issues"), [new_job()])
+    copy = tmp_path / "file-alone.db"  # the database file without its -wal log
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        shutil.copyfile(path, copy)
+        with sqlite3.connect(copy) as alone:
+            tables = {row[0] for row in alone.execute("SELECT name FROM sqlite_master")}
+            if "deliveries" in tables and alone.execute("SELECT id FROM deliveries").fetchall():
+                break
+    else:
+        raise AssertionError("the delivery never reached the database file")
+    await store.close()

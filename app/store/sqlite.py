@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.store.lane import Checkpointer, Lane
 from app.store.model import (
     INTERRUPTED_NOTICE_KIND,
     CancelScope,
@@ -65,6 +62,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_target ON jobs (target, state);
+CREATE INDEX IF NOT EXISTS jobs_by_requester ON jobs (requested_by, started_at);
 CREATE TABLE IF NOT EXISTS markers (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -156,9 +154,6 @@ def row_to_job(row: tuple[Any, ...]) -> Job:
     )
 
 
-# Most calls the store's thread takes at once: one transaction, one commit for all of them.
-MAX_BATCH = 256
-
 # NORMAL, in WAL mode, writes each commit to the log before the call returns, so a killed or
 # crashed process loses nothing it answered; the log reaches the disk at checkpoints, so a power
 # cut or kernel crash may lose the last commits. FULL would sync every (grouped) commit and
@@ -166,113 +161,12 @@ MAX_BATCH = 256
 SYNCHRONOUS = "NORMAL"
 
 
-@dataclass(frozen=True)
-class Call:
-    """One piece of store work and where its result goes back to."""
-
-    work: Callable[[sqlite3.Connection], Any]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-
-
-Outcome = tuple[Call, Any, BaseException | None]
-
-
-def run_batch(db: sqlite3.Connection, batch: list[Call]) -> list[Outcome]:
-    """Run calls in one transaction, each in its own savepoint; results hold only once committed.
-
-    A call that raises is rolled back alone; if the commit itself fails, every call fails.
-    """
-    outcomes: list[Outcome] = []
-    try:
-        db.execute("BEGIN IMMEDIATE")  # may time out while another process writes
-        for call in batch:
-            db.execute("SAVEPOINT call")
-            try:
-                result = call.work(db)
-            except Exception as error:
-                db.execute("ROLLBACK TO call")
-                outcomes.append((call, None, error))
-            else:
-                outcomes.append((call, result, None))
-            db.execute("RELEASE call")
-        db.execute("COMMIT")
-    except sqlite3.Error as error:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        return [(call, None, error) for call in batch]
-    return outcomes
-
-
-def settle(outcomes: list[Outcome]) -> None:
-    """On the caller's loop: hand each caller its result or error (unless it stopped waiting)."""
-    for call, result, error in outcomes:
-        if call.future.done():
-            continue
-        if error is None:
-            call.future.set_result(result)
-        else:
-            call.future.set_exception(error)
-
-
-class Lane:
-    """One thread owning one connection: runs calls in order, grouping those that queue up."""
-
-    def __init__(self, db: sqlite3.Connection, *, name: str):
-        self._db = db
-        self._queue: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
-        self._closed = False
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        if self._closed:
-            raise sqlite3.ProgrammingError("the job store is closed")
-        loop = asyncio.get_running_loop()
-        call = Call(work, loop, loop.create_future())
-        self._queue.put(call)
-        return call.future
-
-    def close(self) -> None:
-        """Finish what is queued, then close the connection (blocking: call it off the loop)."""
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
-
-    def _serve(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            outcomes = run_batch(self._db, batch)
-            for loop in {call.loop for call in batch}:
-                mine = [outcome for outcome in outcomes if outcome[0].loop is loop]
-                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                    loop.call_soon_threadsafe(settle, mine)
-        self._db.close()
-
-    def _next_batch(self) -> list[Call] | None:
-        """The next call and whatever else is already waiting; None once closed and drained."""
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch = [first]
-        while len(batch) < MAX_BATCH:
-            try:
-                call = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if call is None:
-                self._queue.put(None)  # stop after this batch
-                break
-            batch.append(call)
-        return batch
-
-
 class SQLiteStore:
-    """The Store on one SQLite file, served by one thread that groups concurrent calls.
+    """The Store on one SQLite file, its calls grouped into shared commits on the event loop.
 
-    Intake and workers await their calls without borrowing threads from the default executor,
-    and concurrent writes share one commit instead of queueing for a lock each. Every call takes
-    effect in the order it was made (reads too: a read never overtakes an earlier write, which
-    callers such as the orphan sweep after a reclaim rely on).
+    Concurrent writes share one commit instead of queueing for a lock each (see app/store/lane.py).
+    Every call takes effect in the order it was made (reads too: a read never overtakes an
+    earlier write, which callers such as the orphan sweep after a reclaim rely on).
     """
 
     def __init__(
@@ -282,9 +176,13 @@ class SQLiteStore:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
-        db.execute("PRAGMA busy_timeout=10000")
+        db.execute("PRAGMA busy_timeout=10000")  # only while the schema is set up
         db.executescript(SCHEMA)
-        self._lane = Lane(db, name="fixwright-store")
+        # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
+        db.execute("PRAGMA busy_timeout=0")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        self._lane = Lane(db)
+        self._checkpointer = Checkpointer(path, self._lane.committed)
         self._max_attempts = max_attempts
         self._clock = clock
 
@@ -658,4 +556,5 @@ class SQLiteStore:
         await self._run(lambda db: db.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._lane.close)
+        await asyncio.to_thread(self._checkpointer.stop)
+        self._lane.close()

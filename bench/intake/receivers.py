@@ -54,7 +54,8 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
-    def start(self, core: int) -> None:
+    def start(self, core: int | str) -> None:
+        """Start pinned to `core` (a taskset list: "0,1" leaves it free to move)."""
         env = {**self.env, "PORT": str(self.port), "FIXWRIGHT_PORT": str(self.port)}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -69,11 +69,17 @@ def ensure_wrk() -> str:
     return found
 
 
-def run_load(url: str, mix_file: Path, *, connections: int, seconds: float, core: int) -> LoadRun:
-    """One wrk run of `seconds` with one thread on `core`; every request a fresh delivery id."""
+def run_load(
+    url: str, mix_file: Path, *, connections: int, seconds: float, core: int, nice: int = 0
+) -> LoadRun:
+    """One wrk run of `seconds` with one thread on `core`; every request a fresh delivery id.
+
+    A negative `nice` puts wrk ahead of everything else on its core (needs root), for runs where
+    other work shares the machine: the senders it stands for are on other machines.
+    """
     prefix = str(uuid.uuid4())[:23]  # the first four groups; load.lua adds a 12-digit counter
     command = [
-        "taskset", "-c", str(core), ensure_wrk(), "-t1", f"-c{connections}", f"-d{round(seconds)}s",
+        "nice", "-n", str(nice), "taskset", "-c", str(core), ensure_wrk(), "-t1", f"-c{connections}", f"-d{round(seconds)}s",
         "--timeout", "10s", "-s", str(LOAD_SCRIPT), url, "--", str(mix_file), prefix,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True)

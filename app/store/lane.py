@@ -1,0 +1,200 @@
+"""Store calls run on the caller's event loop, the calls of one loop turn in one transaction.
+
+A SQLite transaction of a few rows takes microseconds once nothing waits for the disk on commit
+(WAL, synchronous=NORMAL); handing each one to a thread costs more than that, and the thread's
+fight for the GIL with the busy loop stretched every hand-over to milliseconds
+(docs/benchmarks.md). What does wait for the disk, the checkpoint's fsyncs, runs on a thread of
+its own (`Checkpointer`), and a lock held by another process is waited for with the loop free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.log import get_logger
+
+T = TypeVar("T")
+
+# Another process holding the write lock (an operator's command, a backup) is waited for this
+# long, retrying with backoff, before the calls fail.
+BUSY_PATIENCE_SECONDS = 10.0
+FIRST_BUSY_RETRY_SECONDS = 0.001
+LONGEST_BUSY_RETRY_SECONDS = 0.1
+
+# How often the checkpointer copies committed pages from the log into the database file.
+CHECKPOINT_INTERVAL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Call:
+    """One piece of store work and the future its caller awaits."""
+
+    work: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+
+
+Outcome = tuple[Call, Any, BaseException | None]
+
+
+def run_batch(db: sqlite3.Connection, batch: list[Call]) -> list[Outcome]:
+    """Run calls in one transaction; results hold only once it has committed.
+
+    A call that raises is rolled back alone: the batch then runs again with each call in its own
+    savepoint (the first pass does without, as calls almost never fail). If the transaction
+    cannot begin or commit, every call fails.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as error:
+        return [(call, None, error) for call in batch]
+    try:
+        outcomes: list[Outcome] = [(call, call.work(db), None) for call in batch]
+    except Exception as error:
+        db.execute("ROLLBACK")
+        if len(batch) == 1:
+            return [(batch[0], None, error)]
+        return run_each_in_savepoint(db, batch)
+    return committed(db, outcomes)
+
+
+def run_each_in_savepoint(db: sqlite3.Connection, batch: list[Call]) -> list[Outcome]:
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as error:
+        return [(call, None, error) for call in batch]
+    outcomes: list[Outcome] = []
+    for call in batch:
+        db.execute("SAVEPOINT call")
+        try:
+            outcomes.append((call, call.work(db), None))
+        except Exception as error:
+            db.execute("ROLLBACK TO call")
+            outcomes.append((call, None, error))
+        db.execute("RELEASE call")
+    return committed(db, outcomes)
+
+
+def committed(db: sqlite3.Connection, outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes once COMMIT succeeded; every call failed if it did not."""
+    try:
+        db.execute("COMMIT")
+    except sqlite3.Error as error:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        return [(call, None, error) for call, _, _ in outcomes]
+    return outcomes
+
+
+def is_busy(outcomes: list[Outcome]) -> bool:
+    """True when the batch could not start because another connection holds the write lock."""
+    return all(
+        isinstance(error, sqlite3.OperationalError)
+        and getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+        for _, _, error in outcomes
+    )
+
+
+def settle(outcomes: list[Outcome]) -> None:
+    """Hand each caller its result or error (unless it stopped waiting)."""
+    for call, result, error in outcomes:
+        if call.future.done():
+            continue
+        if error is None:
+            call.future.set_result(result)
+        else:
+            call.future.set_exception(error)
+
+
+class Lane:
+    """One connection shared by every caller; calls made in one loop turn share one commit.
+
+    The first call of a turn schedules the flush at the end of the turn, so the deliveries and
+    job updates that arrive together are written together. Calls take effect in the order they
+    were made, reads included. Callers on other threads' loops are served too (a lock keeps the
+    connection to one at a time).
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._pending: dict[asyncio.AbstractEventLoop, list[Call]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.committed = threading.Event()  # set after each commit, for the checkpointer
+
+    def submit(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        if self._closed:
+            raise sqlite3.ProgrammingError("the job store is closed")
+        loop = asyncio.get_running_loop()
+        call = Call(work, loop.create_future())
+        pending = self._pending.get(loop)
+        if pending is None:
+            self._pending[loop] = [call]
+            loop.call_soon(self._flush, loop, 0.0)
+        else:
+            pending.append(call)
+        return call.future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop, waited: float) -> None:
+        batch = self._pending.pop(loop)
+        with self._lock:
+            outcomes = run_batch(self._db, batch)
+        if waited < BUSY_PATIENCE_SECONDS and is_busy(outcomes):
+            # Calls made meanwhile join the waiting batch, so the order still holds.
+            self._pending[loop] = batch
+            delay = min(max(waited, FIRST_BUSY_RETRY_SECONDS), LONGEST_BUSY_RETRY_SECONDS)
+            loop.call_later(delay, self._flush, loop, waited + delay)
+            return
+        self.committed.set()
+        settle(outcomes)
+
+    def close(self) -> None:
+        """Run what this loop still has pending, then close the connection."""
+        self._closed = True
+        with self._lock:
+            pending = self._pending.pop(asyncio.get_running_loop(), [])
+            settle(run_batch(self._db, pending) if pending else [])
+            self._db.close()
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database file from its own thread and connection.
+
+    SQLite's automatic checkpoint would run inside a commit on the event loop and wait there
+    for two fsyncs; a passive checkpoint here blocks no reader and no writer.
+    """
+
+    def __init__(self, path: Path, committed: threading.Event) -> None:
+        self._path = path
+        self._committed = committed
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, name="fixwright-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self) -> None:
+        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        try:
+            while not self._stopping.wait(CHECKPOINT_INTERVAL_SECONDS):
+                if self._committed.is_set():
+                    self._committed.clear()
+                    self._checkpoint(db)
+        finally:
+            db.close()
+
+    def _checkpoint(self, db: sqlite3.Connection) -> None:
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as error:  # tried again after the next commit
+            get_logger().warning("store.checkpoint_failed", error=str(error))
+
+    def stop(self) -> None:
+        """Stop the thread (blocking: call it off the loop)."""
+        self._stopping.set()
+        self._thread.join()
