@@ -115,11 +115,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # githubkit's first imports would stall deliveries in the first jobs: made now.
+        warm_up_github()
         # Everything imported so far (githubkit's models above all) lives as long as the process:
         # kept out of the collector, so a full collection no longer stalls requests for tens of ms.
         gc.freeze()
         asyncio.get_running_loop().set_default_executor(blocking_call_threads(settings.workers))
-        warm_up_github()  # before serving: githubkit's first imports would stall deliveries
         store = (
             store_factory
             or (lambda: open_store(settings.store_url, max_attempts=settings.job_max_attempts))
