@@ -19,7 +19,7 @@ from app.log import get_logger
 from app.metrics import Metrics
 from app.routing import Router
 from app.signature import is_valid_signature
-from app.store import Delivery, Store
+from app.store import Delivery, Store, StoreUnavailable
 
 # GitHub caps payloads at 25 MB; anything larger is not from GitHub.
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -138,7 +138,15 @@ async def accept(
         repository=event.repository,
         outcome=outcome,
     )
-    job_ids = await intake.store.record_delivery(delivery, jobs, cancels)
+    try:
+        job_ids = await intake.store.record_delivery(delivery, jobs, cancels)
+    except StoreUnavailable as error:
+        raise RequestRejected(
+            503,
+            "store_unavailable",
+            f"{error}. This delivery is not recorded; GitHub shows it as failed, and the "
+            "reconciler asks for it again (or redeliver it from the App's advanced settings)",
+        ) from None
     if job_ids is None:
         log.info("webhook.duplicate")
         return Answer(202, {"status": "duplicate"}, "duplicate")

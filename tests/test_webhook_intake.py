@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import uuid
 
@@ -182,3 +183,24 @@ def test_each_delivery_logs_one_line_with_its_ids_and_no_secret(service: Service
     assert service.env["FIXWRIGHT_WEBHOOK_SECRET"] not in logs
     assert "ghs_" not in logs
     assert json.dumps(service.env["FIXWRIGHT_PRIVATE_KEY"])[1:40] not in logs
+
+
+def test_a_store_locked_too_long_gets_503_and_the_delivery_is_taken_later(
+    service: ServiceProcess,
+) -> None:
+    """Another process holds the store's write lock past the intake's patience: the delivery is
+    refused with 503 and a reason (GitHub marks it failed), and its redelivery is recorded."""
+    other = sqlite3.connect(service.store_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    payload = labeled_issue(REPOSITORY, INSTALLATION_ID, 7)
+    delivery_id = str(uuid.uuid4())
+    try:
+        refused = service.post("issues", payload, delivery_id=delivery_id)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    message = assert_error(refused, 503, "store_unavailable")
+    assert "database is locked" in message and "not recorded" in message
+    redelivered = service.post("issues", payload, delivery_id=delivery_id)
+    assert redelivered.status_code == 202, redelivered.text
+    assert redelivered.json()["status"] == "queued"

@@ -11,6 +11,7 @@ from app.store.model import (
     JobState,
     NewJob,
     Store,
+    StoreUnavailable,
 )
 
 
@@ -32,5 +33,6 @@ __all__ = [
     "JobState",
     "NewJob",
     "Store",
+    "StoreUnavailable",
     "open_store",
 ]

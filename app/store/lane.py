@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.log import get_logger
+from app.store.model import StoreUnavailable
 
 T = TypeVar("T")
 
@@ -52,7 +53,7 @@ def run_batch(db: sqlite3.Connection, batch: list[Call]) -> list[Outcome]:
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as error:
-        return [(call, None, error) for call in batch]
+        return all_failed(batch, error)
     try:
         outcomes: list[Outcome] = [(call, call.work(db), None) for call in batch]
     except Exception as error:
@@ -67,7 +68,7 @@ def run_each_in_savepoint(db: sqlite3.Connection, batch: list[Call]) -> list[Out
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as error:
-        return [(call, None, error) for call in batch]
+        return all_failed(batch, error)
     outcomes: list[Outcome] = []
     for call in batch:
         db.execute("SAVEPOINT call")
@@ -87,15 +88,26 @@ def committed(db: sqlite3.Connection, outcomes: list[Outcome]) -> list[Outcome]:
     except sqlite3.Error as error:
         if db.in_transaction:
             db.execute("ROLLBACK")
-        return [(call, None, error) for call, _, _ in outcomes]
+        return all_failed([call for call, _, _ in outcomes], error)
     return outcomes
+
+
+def all_failed(batch: list[Call], error: sqlite3.Error) -> list[Outcome]:
+    """Every call fails with the transaction's error; one of the database's state (locked, disk
+    full, read-only) as StoreUnavailable, which callers can answer for without knowing SQLite."""
+    if isinstance(error, sqlite3.OperationalError):
+        unavailable = StoreUnavailable(f"the job store could not write: {error}")
+        unavailable.__cause__ = error
+        return [(call, None, unavailable) for call in batch]
+    return [(call, None, error) for call in batch]
 
 
 def is_busy(outcomes: list[Outcome]) -> bool:
     """True when the batch could not start because another connection holds the write lock."""
     return all(
-        isinstance(error, sqlite3.OperationalError)
-        and getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+        error is not None
+        and isinstance(error.__cause__, sqlite3.OperationalError)
+        and getattr(error.__cause__, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
         for _, _, error in outcomes
     )
 

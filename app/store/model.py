@@ -9,6 +9,11 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 
+class StoreUnavailable(Exception):
+    """The store could not take a write now (locked too long by another process, disk full or
+    read-only): nothing of the call was written, and it may be made again later."""
+
+
 class JobState(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
