@@ -32,11 +32,18 @@ def refused_forks(events_text: str) -> int:
 
 
 class PidsWatch:
-    """Polls a running container's pids.events in a thread; `stop()` returns the forks refused."""
+    """Reads a running container's pids.events; `stop()` returns the forks refused.
+
+    A thread polls, and `sample()` reads at once: the runner calls it on each piece of the CLI's
+    output, when the container is surely alive. Polling alone can miss a short burst: a fork bomb
+    that dies in 0.2 s, followed by a run that ends and takes its cgroup with it.
+    """
 
     def __init__(self, container_id: str, root: Path = CGROUP_ROOT) -> None:
         self._container_id = container_id
         self._root = root
+        self._cgroup: Path | None = None
+        self._lock = threading.Lock()  # the reading thread and the poller both sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True, name="pids-watch")
         self.refused = 0
@@ -47,18 +54,23 @@ class PidsWatch:
 
     def stop(self) -> int:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         return self.refused
 
+    def sample(self) -> bool:
+        """Read the counter now; False once the cgroup is gone (the container has ended)."""
+        self._cgroup = self._cgroup or cgroup_of(self._container_id, self._root)
+        if self._cgroup is None:
+            return True  # not visible yet (or never, from inside a container)
+        try:
+            count = refused_forks((self._cgroup / "pids.events").read_text())
+        except (OSError, ValueError):
+            return False
+        with self._lock:
+            self.refused = max(self.refused, count)
+        return True
+
     def _watch(self) -> None:
-        cgroup = None
-        while not self._stop.is_set():
-            cgroup = cgroup or cgroup_of(self._container_id, self._root)
-            if cgroup is not None:
-                try:
-                    self.refused = max(
-                        self.refused, refused_forks((cgroup / "pids.events").read_text())
-                    )
-                except (OSError, ValueError):
-                    return  # the container is gone, and its cgroup with it
+        while not self._stop.is_set() and self.sample():
             self._stop.wait(POLL_SECONDS)

@@ -180,9 +180,10 @@ async def run_in_sandbox(
         if await asyncio.to_thread(remove_leftover, docker_client, kwargs["name"]):
             log.warning("sandbox.leftover_removed", job_id=spec.job_id)
         container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
-        stream = _ContainerStream(docker_client, container, spec.prompt)
+        pids = PidsWatch(container.id)
+        stream = _ContainerStream(docker_client, container, spec.prompt, on_output=pids.sample)
         await asyncio.to_thread(stream.start)
-        pids = PidsWatch(container.id).start()
+        pids.start()
         deadline = spec.timeout_seconds or settings.sandbox_timeout_seconds
         try:
             final, event_count, stopped = await _follow(stream, deadline, on_event)
@@ -276,10 +277,18 @@ def _wait_for_exit(container: Container) -> _Exit:
 class _ContainerStream:
     """The container's attached stdio: the prompt goes in on stdin, stream-json comes out."""
 
-    def __init__(self, client: docker.DockerClient, container: Container, prompt: str) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        container: Container,
+        prompt: str,
+        on_output: Callable[[], object] | None = None,
+    ) -> None:
         self._client = client
         self._container = container
         self._prompt = prompt.encode()
+        # Called in the reading thread on each piece of stdout, while the container still runs.
+        self._on_output = on_output
         self._socket: Any = None
         self._stderr = bytearray()
 
@@ -302,6 +311,8 @@ class _ContainerStream:
                 if stream_id == STDERR:
                     self._stderr = (self._stderr + data)[-STDERR_TAIL_BYTES:]
                     continue
+                if self._on_output is not None:
+                    self._on_output()
                 pending += data
                 *lines, pending = pending.split(b"\n")
                 for line in lines:

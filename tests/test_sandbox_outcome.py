@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.pids import refused_forks
+from sandbox.pids import PidsWatch, refused_forks
 from sandbox.runner import Outcome, classify, reason_to_stop
 from sandbox.stream import FinalResult, Unknown
 
@@ -65,3 +65,18 @@ def test_refused_forks_make_the_run_a_pids_limit() -> None:
         )
         is Outcome.PIDS_LIMIT
     )
+
+
+def test_a_sample_keeps_the_count_after_the_cgroup_is_gone(tmp_path) -> None:
+    """A burst read while the container runs is still reported once its cgroup has been removed."""
+    cgroup = tmp_path / "docker" / "abc123"
+    cgroup.mkdir(parents=True)
+    watch = PidsWatch("abc123", root=tmp_path)
+    (cgroup / "pids.events").write_text("max 0\n")
+    assert watch.sample() is True
+    (cgroup / "pids.events").write_text("max 41\n")
+    assert watch.sample() is True
+    (cgroup / "pids.events").unlink()
+    cgroup.rmdir()
+    assert watch.sample() is False
+    assert watch.stop() == 41
