@@ -4,6 +4,7 @@ shared commits, other processes' locks, and checkpoints."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import shutil
 import sqlite3
 import threading
@@ -219,4 +220,25 @@ async def test_committed_deliveries_reach_the_database_file_without_a_restart(
                 break
     else:
         raise AssertionError("the delivery never reached the database file")
+    await store.close()
+
+
+async def test_the_log_stays_bounded_under_writes_that_never_pause(tmp_path: Path) -> None:
+    """A log past its limit is emptied even while commits keep coming, so the disk does not fill."""
+    limit = 256 * 1024
+    wal = tmp_path / "fixwright.db-wal"
+    store = SQLiteStore(tmp_path / "fixwright.db", wal_limit_bytes=limit)
+    sizes = [0]
+    written = 0
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:  # a commit every loop turn, never a quiet second
+        batch = [Delivery(f"d-{written + n}", "issues", repository="o" * 200) for n in range(16)]
+        await asyncio.gather(*(store.record_delivery(delivery, []) for delivery in batch))
+        written += len(batch)
+        sizes.append(wal.stat().st_size)
+    grown = sum(max(0, later - earlier) for earlier, later in itertools.pairwise(sizes))
+    emptied = sum(1 for earlier, later in itertools.pairwise(sizes) if later < earlier)
+    assert emptied >= 2  # about once a checkpoint interval
+    assert max(sizes) < grown / 2  # without it, the file holds all that was ever logged
+    assert await store.has_delivery(f"d-{written - 1}")
     await store.close()

@@ -10,9 +10,10 @@ its own (`Checkpointer`), and a lock held by another process is waited for with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,10 @@ LONGEST_BUSY_RETRY_SECONDS = 0.1
 
 # How often the checkpointer copies committed pages from the log into the database file.
 CHECKPOINT_INTERVAL_SECONDS = 1.0
+# Past this size the log is checkpointed in full and emptied, holding writers back for the few
+# milliseconds that takes: under sustained writes a passive checkpoint never catches up with the
+# end of the log, so SQLite never starts it over and it would grow for as long as the load lasts.
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -154,16 +159,34 @@ class Lane:
 
     def _flush(self, loop: asyncio.AbstractEventLoop, waited: float) -> None:
         batch = self._pending.pop(loop)
-        with self._lock:
-            outcomes = run_batch(self._db, batch)
-        if waited < BUSY_PATIENCE_SECONDS and is_busy(outcomes):
+        outcomes = self._try_batch(batch)
+        if waited < BUSY_PATIENCE_SECONDS and (outcomes is None or is_busy(outcomes)):
             # Calls made meanwhile join the waiting batch, so the order still holds.
             self._pending[loop] = batch
             delay = min(max(waited, FIRST_BUSY_RETRY_SECONDS), LONGEST_BUSY_RETRY_SECONDS)
             loop.call_later(delay, self._flush, loop, waited + delay)
             return
+        if outcomes is None:
+            held = StoreUnavailable("the job store's connection stayed held")
+            outcomes = [(call, None, held) for call in batch]
         self.committed.set()
         settle(outcomes)
+
+    def _try_batch(self, batch: list[Call]) -> list[Outcome] | None:
+        """The batch's outcomes; None while the connection is held (`held`, another loop)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return run_batch(self._db, batch)
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the lane from writing (blocking: call it off the loop); its calls wait, the loop
+        stays free."""
+        with self._lock:
+            yield
 
     def close(self) -> None:
         """Run what this loop still has pending, then close the connection."""
@@ -181,9 +204,11 @@ class Checkpointer:
     for two fsyncs; a passive checkpoint here blocks no reader and no writer.
     """
 
-    def __init__(self, path: Path, committed: threading.Event) -> None:
+    def __init__(self, path: Path, lane: Lane, wal_limit_bytes: int = WAL_LIMIT_BYTES) -> None:
         self._path = path
-        self._committed = committed
+        self._wal = path.with_name(path.name + "-wal")
+        self._wal_limit_bytes = wal_limit_bytes
+        self._lane = lane
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._serve, name="fixwright-checkpoint", daemon=True
@@ -191,11 +216,12 @@ class Checkpointer:
         self._thread.start()
 
     def _serve(self) -> None:
-        db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        # The timeout bounds the wait for the writer's lock before a full checkpoint.
+        db = sqlite3.connect(self._path, timeout=1.0, check_same_thread=False, isolation_level=None)
         try:
             while not self._stopping.wait(CHECKPOINT_INTERVAL_SECONDS):
-                if self._committed.is_set():
-                    self._committed.clear()
+                if self._lane.committed.is_set():
+                    self._lane.committed.clear()
                     self._checkpoint(db)
         finally:
             db.close()
@@ -203,8 +229,18 @@ class Checkpointer:
     def _checkpoint(self, db: sqlite3.Connection) -> None:
         try:
             db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if self._wal_bytes() > self._wal_limit_bytes:
+                # The lane commits every loop turn: held back, it leaves the writer's lock free.
+                with self._lane.held():
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as error:  # tried again after the next commit
             get_logger().warning("store.checkpoint_failed", error=str(error))
+
+    def _wal_bytes(self) -> int:
+        try:
+            return self._wal.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def stop(self) -> None:
         """Stop the thread (blocking: call it off the loop)."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.store.lane import Checkpointer, Lane
+from app.store.lane import WAL_LIMIT_BYTES, Checkpointer, Lane
 from app.store.model import (
     INTERRUPTED_NOTICE_KIND,
     CancelScope,
@@ -170,7 +170,12 @@ class SQLiteStore:
     """
 
     def __init__(
-        self, path: Path, *, max_attempts: int = 2, clock: Callable[[], float] = time.time
+        self,
+        path: Path,
+        *,
+        max_attempts: int = 2,
+        clock: Callable[[], float] = time.time,
+        wal_limit_bytes: int = WAL_LIMIT_BYTES,
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -181,8 +186,10 @@ class SQLiteStore:
         # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
         db.execute("PRAGMA busy_timeout=0")
         db.execute("PRAGMA wal_autocheckpoint=0")
+        # A log that grew during a burst shrinks back to this size when SQLite starts it over.
+        db.execute(f"PRAGMA journal_size_limit={int(wal_limit_bytes)}")
         self._lane = Lane(db)
-        self._checkpointer = Checkpointer(path, self._lane.committed)
+        self._checkpointer = Checkpointer(path, self._lane, wal_limit_bytes)
         self._max_attempts = max_attempts
         self._clock = clock
 
