@@ -201,7 +201,8 @@ class Checkpointer:
     """Copies the write-ahead log into the database file from its own thread and connection.
 
     SQLite's automatic checkpoint would run inside a commit on the event loop and wait there
-    for two fsyncs; a passive checkpoint here blocks no reader and no writer.
+    for two fsyncs; a passive checkpoint here blocks no reader and no writer. Only a log past
+    its limit calls for a full one, which holds the lane back while it runs.
     """
 
     def __init__(self, path: Path, lane: Lane, wal_limit_bytes: int = WAL_LIMIT_BYTES) -> None:
