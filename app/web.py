@@ -79,12 +79,16 @@ class Service:
     pool: WorkerPool
 
 
+WEBHOOK_PATHS = frozenset({WEBHOOK_PATH, WEBHOOK_PATH + "/"})
+
+
 class FrontDoor:
     """The ASGI app served: deliveries go straight to the intake, everything else to Starlette.
 
     POST /webhooks/github is the hot path; Starlette's middleware, routing, request and response
-    objects cost about a sixth of each delivery's time (docs/benchmarks.md). Other methods on that path still
-    reach Starlette, which answers 405.
+    objects cost about a sixth of each delivery's time (docs/benchmarks.md). Other methods on that
+    path still reach Starlette, which answers 405. The path is served with a trailing slash too:
+    GitHub follows no redirect, so a URL typed that way would fail every delivery.
     """
 
     def __init__(self, app: Starlette, webhook: WebhookEndpoint) -> None:
@@ -96,7 +100,7 @@ class FrontDoor:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == WEBHOOK_PATH and scope["method"] == "POST":
+        if scope["type"] == "http" and scope["path"] in WEBHOOK_PATHS and scope["method"] == "POST":
             await self._webhook(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -14,6 +14,7 @@ from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.webhooks import delivery_headers
 from tests.fixtures.service import ServiceProcess
 
+TRAILING = "/webhooks/github/"
 MB = 1024 * 1024
 
 
@@ -104,6 +105,16 @@ def test_events_no_handler_wants_are_acknowledged_as_ignored(service: ServicePro
     other_label = labeled_issue(REPOSITORY, INSTALLATION_ID, 1, label="bug")
     response = service.post("issues", other_label)
     assert response.status_code == 202 and response.json() == {"status": "ignored"}
+
+
+def test_a_webhook_url_with_a_trailing_slash_is_served(service: ServiceProcess) -> None:
+    """An App whose webhook URL ends in a slash still gets its deliveries in: GitHub follows no
+    redirect, so a 307 to the other spelling would fail every delivery."""
+    response = service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 3), path=TRAILING)
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    assert_error(
+        service.post("issues", b"{}", secret="wrong", path=TRAILING), 401, "invalid_signature"
+    )
 
 
 def test_a_labeled_issue_is_queued_then_acknowledged_on_github(
