@@ -61,7 +61,7 @@ def show_jobs(args: argparse.Namespace) -> int:
         return 2
 
     async def listing() -> None:
-        store = open_store(settings.store_url)
+        store = open_store(settings.store_url, sync=settings.store_sync)
         try:
             state = JobState(args.state) if args.state else None
             for job in await store.list_jobs(state, args.limit):
@@ -88,7 +88,7 @@ def reconcile_deliveries(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> None:
-        store = open_store(settings.store_url)
+        store = open_store(settings.store_url, sync=settings.store_sync)
         try:
             report = await reconcile(GitHubApp(settings).app_client(), store)
         finally:

@@ -15,6 +15,8 @@ from app.quota_prices import DEFAULT_PRICES, Price, parse_prices
 
 PREFIX = "FIXWRIGHT_"
 LOG_FORMATS = ("auto", "json", "console")
+# How SQLite syncs commits (see app/store/sqlite.py): normal survives a crashed process, full a power cut.
+STORE_SYNC_MODES = ("normal", "full")
 SANDBOX_RUNTIMES = ("runc", "runsc")
 # GitHub's repository roles, weakest first.
 PERMISSION_LEVELS = ("read", "triage", "write", "maintain", "admin")
@@ -69,6 +71,7 @@ class Settings:
     repo_limits: Mapping[str, float] = field(default_factory=dict)
     draft_pull_requests: bool = True
     store_url: str = "sqlite:///data/fixwright.db"
+    store_sync: str = "normal"
     workers: int = 2
     log_format: str = "auto"
     log_level: str = "info"
@@ -230,6 +233,7 @@ def load_settings(
             if command.strip()
         ),
         "store_url": reader.store_url("STORE_URL", Settings.store_url),
+        "store_sync": reader.choice("STORE_SYNC", STORE_SYNC_MODES, Settings.store_sync),
         "workers": reader.number("WORKERS", int, Settings.workers, minimum=0),
         "log_format": reader.choice("LOG_FORMAT", LOG_FORMATS, Settings.log_format),
         "log_level": reader.choice(

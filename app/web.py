@@ -127,7 +127,13 @@ def create_app(
         asyncio.get_running_loop().set_default_executor(blocking_call_threads(settings.workers))
         store = (
             store_factory
-            or (lambda: open_store(settings.store_url, max_attempts=settings.job_max_attempts))
+            or (
+                lambda: open_store(
+                    settings.store_url,
+                    max_attempts=settings.job_max_attempts,
+                    sync=settings.store_sync,
+                )
+            )
         )()
         docker_client = await asyncio.to_thread(docker_engine) if settings.workers else None
         async with contextlib.AsyncExitStack() as stack:
@@ -165,7 +171,10 @@ def create_app(
                 )
                 stack.callback(reconciler.cancel)
             get_logger().info(
-                "service.started", workers=settings.workers, store=settings.store_url.split(":")[0]
+                "service.started",
+                workers=settings.workers,
+                store=settings.store_url.split(":")[0],
+                store_sync=getattr(store, "synchronous", None),
             )
             yield
         get_logger().info("service.stopped")

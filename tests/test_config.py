@@ -103,3 +103,13 @@ def test_commands_that_never_call_github_need_no_github_credentials() -> None:
     assert settings.max_turns == 5
     with pytest.raises(ConfigError, match="FIXWRIGHT_MAX_TURNS"):
         load_settings({"FIXWRIGHT_MAX_TURNS": "0"}, dotenv=None, for_github=False)
+
+
+def test_the_store_syncs_for_a_crash_by_default_and_for_a_power_cut_on_request() -> None:
+    """normal by default; full when asked; anything else is refused naming the variable."""
+    assert load_settings(minimal(), dotenv=None).store_sync == "normal"
+    full = load_settings(minimal(FIXWRIGHT_STORE_SYNC="FULL"), dotenv=None)
+    assert full.store_sync == "full"
+    with pytest.raises(ConfigError) as raised:
+        load_settings(minimal(FIXWRIGHT_STORE_SYNC="off"), dotenv=None)
+    assert "FIXWRIGHT_STORE_SYNC must be one of normal, full" in str(raised.value)

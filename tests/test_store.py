@@ -242,3 +242,15 @@ async def test_the_log_stays_bounded_under_writes_that_never_pause(tmp_path: Pat
     assert max(sizes) < grown / 2  # without it, the file holds all that was ever logged
     assert await store.has_delivery(f"d-{written - 1}")
     await store.close()
+
+
+async def test_the_sync_level_asked_for_is_the_one_sqlite_applies(tmp_path: Path) -> None:
+    """FIXWRIGHT_STORE_SYNC=full reaches SQLite (read back from the connection), and still stores."""
+    default = open_store(f"sqlite:///{tmp_path / 'normal.db'}")
+    full = open_store(f"sqlite:///{tmp_path / 'full.db'}", sync="full")
+    assert getattr(default, "synchronous", None) == "normal"
+    assert getattr(full, "synchronous", None) == "full"
+    assert await full.record_delivery(Delivery("d-1", "issues"), [new_job()]) is not None
+    assert await full.has_delivery("d-1")
+    await default.close()
+    await full.close()

@@ -15,12 +15,13 @@ from app.store.model import (
 )
 
 
-def open_store(url: str, *, max_attempts: int = 2) -> Store:
-    """The store engine named by the URL (sqlite:///PATH is the embedded default)."""
+def open_store(url: str, *, max_attempts: int = 2, sync: str = "normal") -> Store:
+    """The store engine named by the URL (sqlite:///PATH is the embedded default); `sync` is
+    FIXWRIGHT_STORE_SYNC."""
     if url.startswith("sqlite:///"):
         from app.store.sqlite import SQLiteStore, sqlite_path
 
-        return SQLiteStore(sqlite_path(url), max_attempts=max_attempts)
+        return SQLiteStore(sqlite_path(url), max_attempts=max_attempts, synchronous=sync)
     raise ValueError(f"unsupported store URL {url.split(':', 1)[0]}:// (use sqlite:///PATH)")
 
 

@@ -154,11 +154,12 @@ def row_to_job(row: tuple[Any, ...]) -> Job:
     )
 
 
-# NORMAL, in WAL mode, writes each commit to the log before the call returns, so a killed or
-# crashed process loses nothing it answered; the log reaches the disk at checkpoints, so a power
-# cut or kernel crash may lose the last commits. FULL would sync every (grouped) commit and
-# survive a power cut too, at a measured 16% of the intake's rate (docs/benchmarks.md).
-SYNCHRONOUS = "NORMAL"
+# normal (the default), in WAL mode, writes each commit to the log before the call returns, so a
+# killed or crashed process loses nothing it answered; the log reaches the disk at checkpoints, so
+# a power cut or kernel crash may lose the last commits. full syncs every (grouped) commit and
+# survives a power cut too, but the sync waits on the event loop: about 0.7x the intake's rate and
+# p99s of tens to hundreds of milliseconds at 32 connections (docs/benchmarks.md).
+SYNCHRONOUS_LEVELS = {"normal": 1, "full": 2}
 
 
 class SQLiteStore:
@@ -176,11 +177,15 @@ class SQLiteStore:
         max_attempts: int = 2,
         clock: Callable[[], float] = time.time,
         wal_limit_bytes: int = WAL_LIMIT_BYTES,
+        synchronous: str = "normal",
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+        db.execute(f"PRAGMA synchronous={SYNCHRONOUS_LEVELS[synchronous]}")
+        # As SQLite applied it, for the start-up log line.
+        level = db.execute("PRAGMA synchronous").fetchone()[0]
+        self.synchronous = {v: k for k, v in SYNCHRONOUS_LEVELS.items()}.get(level, str(level))
         db.execute("PRAGMA busy_timeout=10000")  # only while the schema is set up
         db.executescript(SCHEMA)
         # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
