@@ -87,8 +87,9 @@ class WebhookEndpoint:
         name = headers.get("x-github-event", "")
         try:
             answer = await accept(intake, headers, lambda: read_capped_body(receive))
-        except ClientGone:
+        except ClientGone:  # nobody to answer, but a sender that keeps hanging up shows
             request_log(headers).info("webhook.abandoned")
+            self._counter(intake.metrics, name, "abandoned").inc()
             return
         except RequestRejected as rejected:
             request_log(headers).warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, WEBHOOK_SECRET, FakeGitHub
 from tests.fixtures.service import ServiceProcess
 from tests.test_health import METRICS_TOKEN, assert_no_secret
+from tests.test_webhook_intake import wait_for
 
 DOCS = Path(__file__).parent.parent / "docs" / "metrics.md"
 
@@ -67,6 +69,20 @@ def test_a_rejected_delivery_is_counted_with_its_reason(service: ServiceProcess)
     assert (
         'fixwright_webhook_deliveries_total{event="issues",outcome="invalid_signature"} 1.0' in text
     )
+
+
+def test_a_sender_that_hangs_up_mid_body_is_counted(service: ServiceProcess) -> None:
+    """A request whose body never arrives is nobody's to answer, but it shows as `abandoned`."""
+    host, port = service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sender:
+        sender.sendall(
+            b"POST /webhooks/github HTTP/1.1\r\nHost: fixwright\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n"
+            b"X-GitHub-Event: issues\r\nX-GitHub-Delivery: gone-1\r\n"
+            b'X-Hub-Signature-256: sha256=00\r\n\r\n{"action": '
+        )
+    abandoned = 'fixwright_webhook_deliveries_total{event="issues",outcome="abandoned"} 1.0'
+    assert wait_for(lambda: abandoned in scrape(service).text)
 
 
 def test_the_exposition_passes_promtool(service: ServiceProcess, tmp_path: Path) -> None:
