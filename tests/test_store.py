@@ -254,3 +254,28 @@ async def test_the_sync_level_asked_for_is_the_one_sqlite_applies(tmp_path: Path
     assert await full.has_delivery("d-1")
     await default.close()
     await full.close()
+
+
+async def test_a_reader_elsewhere_holds_back_a_full_checkpoint_only_briefly(tmp_path: Path) -> None:
+    """Another process reading for long (a backup) keeps the log from being emptied; the full
+    checkpoint that keeps trying must not hold the intake's writes back for long each time."""
+    path = tmp_path / "fixwright.db"
+    store = SQLiteStore(path, wal_limit_bytes=64 * 1024)
+    await store.record_delivery(Delivery("seed", "issues"), [])
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM deliveries").fetchone()
+    longest = 0.0
+    written = 0
+    deadline = time.monotonic() + 3.5  # three checkpoint intervals, each past the limit
+    while time.monotonic() < deadline:
+        batch = [Delivery(f"d-{written + n}", "issues", repository="o" * 200) for n in range(16)]
+        started = time.monotonic()
+        await asyncio.gather(*(store.record_delivery(delivery, []) for delivery in batch))
+        longest = max(longest, time.monotonic() - started)
+        written += len(batch)
+    reader.execute("COMMIT")
+    reader.close()
+    assert longest < 0.5  # the checkpoint gives up after 50 ms; waiting 1 s held writes 1 s
+    assert await store.has_delivery(f"d-{written - 1}")
+    await store.close()

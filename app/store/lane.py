@@ -35,6 +35,7 @@ CHECKPOINT_INTERVAL_SECONDS = 1.0
 # milliseconds that takes: under sustained writes a passive checkpoint never catches up with the
 # end of the log, so SQLite never starts it over and it would grow for as long as the load lasts.
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
+FULL_CHECKPOINT_PATIENCE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -217,8 +218,14 @@ class Checkpointer:
         self._thread.start()
 
     def _serve(self) -> None:
-        # The timeout bounds the wait for the writer's lock before a full checkpoint.
-        db = sqlite3.connect(self._path, timeout=1.0, check_same_thread=False, isolation_level=None)
+        # A full checkpoint waits this long for other processes' readers (a backup, `fixwright
+        # jobs`) while it holds the lane back; if they stay, it gives up and tries a second later.
+        db = sqlite3.connect(
+            self._path,
+            timeout=FULL_CHECKPOINT_PATIENCE_SECONDS,
+            check_same_thread=False,
+            isolation_level=None,
+        )
         try:
             while not self._stopping.wait(CHECKPOINT_INTERVAL_SECONDS):
                 if self._lane.committed.is_set():
