@@ -218,6 +218,8 @@ async def run_claude(
     finally:
         if not starting.done():
             starting.cancel()
+    if starting.done() and not starting.cancelled():
+        starting.result()  # not left unread: what it raised fails the job, as when it was awaited
     return result, model
 
 
