@@ -15,12 +15,17 @@ COPY sandbox ./sandbox
 RUN pip install --no-cache-dir . && mkdir -p /srv/fixwright/data && chown fixwright /srv/fixwright/data
 
 USER fixwright
+# Listening on every interface of the container makes /metrics, /metrics/prometheus and /quota
+# reachable from outside it, so the service starts only with FIXWRIGHT_METRICS_TOKEN set (give
+# scrapers the same token) or with FIXWRIGHT_METRICS_PUBLIC=true (open on purpose).
 ENV FIXWRIGHT_HOST=0.0.0.0 \
     FIXWRIGHT_PORT=8000 \
     FIXWRIGHT_LOG_FORMAT=json \
     PYTHONUNBUFFERED=1
 EXPOSE 8000
 VOLUME ["/srv/fixwright/data"]
+# /health answers from the last background readings at once; it says 503 "starting" until the
+# store has been checked once, which the start period covers.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('FIXWRIGHT_PORT', '8000')}/health\", timeout=4)"]
 CMD ["fixwright", "serve"]

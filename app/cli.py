@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 
 from app.config import ConfigError, Settings, settings_from_environment
 from sandbox import cli as sandbox_cli
 
 
-def load_or_explain() -> Settings | None:
+def load_or_explain(overrides: dict[str, str] | None = None) -> Settings | None:
     """Settings from the environment, or None after printing every problem to stderr."""
     try:
-        return settings_from_environment()
+        return settings_from_environment(overrides)
     except ConfigError as error:
         print("fixwright: the configuration has problems:", file=sys.stderr)
         for problem in error.problems:
@@ -32,7 +33,8 @@ def serve(args: argparse.Namespace) -> int:
     from app.web import create_app
     from handlers import build_router
 
-    settings = load_or_explain()
+    # --host is checked as FIXWRIGHT_HOST is (a non-loopback address needs the metrics token).
+    settings = load_or_explain({"FIXWRIGHT_HOST": args.host} if args.host else None)
     if settings is None:
         return 2
     configure_logging(
@@ -41,7 +43,7 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(settings, build_router())
     config = uvicorn.Config(
         app,
-        host=args.host or settings.host,
+        host=settings.host,
         port=args.port if args.port is not None else settings.port,
         log_level="warning",
         access_log=False,
@@ -100,6 +102,33 @@ def reconcile_deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def prune_old_records(args: argparse.Namespace) -> int:
+    """Delete what is older than FIXWRIGHT_RETENTION_DAYS now (the service does it hourly too)."""
+    del args
+    from app.retention import DAY_SECONDS, describe, sweep, workspaces_of
+    from app.store import open_store
+
+    settings = load_or_explain()
+    if settings is None:
+        return 2
+    if not settings.retention_days:
+        print("FIXWRIGHT_RETENTION_DAYS is 0: everything is kept, nothing was removed")
+        return 0
+
+    async def run() -> None:
+        store = open_store(settings.store_url, sync=settings.store_sync)
+        try:
+            age = settings.retention_days * DAY_SECONDS
+            report = await sweep(store, workspaces_of(settings), age, time.time())
+        finally:
+            await store.close()
+        for line in describe(report, settings.retention_days):
+            print(line)
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixwright", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile", help="ask GitHub to redeliver webhooks that never reached the service"
     )
     reconcile_parser.set_defaults(func=reconcile_deliveries)
+
+    prune_parser = commands.add_parser(
+        "prune",
+        help="delete deliveries, finished jobs' payloads and logs, and leftover workspaces "
+        "older than FIXWRIGHT_RETENTION_DAYS",
+    )
+    prune_parser.set_defaults(func=prune_old_records)
 
     sandbox_cli.register(commands)
     return parser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -18,6 +19,12 @@ LOG_FORMATS = ("auto", "json", "console")
 # How SQLite syncs commits (see app/store/sqlite.py): normal survives a crashed process, full a power cut.
 STORE_SYNC_MODES = ("normal", "full")
 SANDBOX_RUNTIMES = ("runc", "runsc")
+BRANCH_PREFIX_MAX_LENGTH = 60
+BRANCH_PREFIX_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/"
+)
+# How a yes-or-no variable may be spelled (unset is no).
+TRUE_WORDS, FALSE_WORDS = ("true", "yes", "1"), ("", "false", "no", "0")
 # GitHub's repository roles, weakest first.
 PERMISSION_LEVELS = ("read", "triage", "write", "maintain", "admin")
 # The limits a quota override may name (see app.quota.QuotaLimits).
@@ -57,8 +64,12 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_web_url: str = "https://github.com"
     trigger_label: str = "fixwright"
+    # Work branches are `<prefix>issue-N`: one namespace, so push workflows can leave it out.
+    branch_prefix: str = "fixwright/"
     trigger_permission: str = "write"
     github_max_wait_seconds: float = 300.0
+    # How long one GitHub request may wait for an answer (githubkit alone would wait forever).
+    github_timeout_seconds: float = 60.0
     github_secondary_limit_wait_seconds: float = 60.0
     reconcile_interval_seconds: float = 600.0
     # Spacing of one installation's writes, and of those that create comments, PRs and issues.
@@ -70,6 +81,8 @@ class Settings:
     # the environment: limits that may only lower the operator's, and draft or ready PRs.
     repo_limits: Mapping[str, float] = field(default_factory=dict)
     draft_pull_requests: bool = True
+    # Paths the repository protects from a fix, besides fixwright's own (handlers/protected_paths.py).
+    repo_protected_paths: tuple[str, ...] = ()
     store_url: str = "sqlite:///data/fixwright.db"
     store_sync: str = "normal"
     workers: int = 2
@@ -83,6 +96,13 @@ class Settings:
     anthropic_api_key: str = field(default="", repr=False)
     model_upstream_url: str = "https://api.anthropic.com"
     model: str = ""
+    # What the model relay lets a job's requests carry (sandbox/relay_rules.py): the largest body,
+    # the most output one request may ask for (the CLI is told the same), how many requests may
+    # be in flight at once, and models allowed besides the job's own.
+    relay_max_body_bytes: int = 32 * 1024 * 1024
+    relay_max_tokens: int = 32_000
+    relay_max_in_flight: int = 2
+    relay_models: tuple[str, ...] = ()
     max_turns: int = 30
     sandbox_image: str = "fixwright-sandbox:latest"
     sandbox_runtime: str = "runc"
@@ -90,8 +110,20 @@ class Settings:
     sandbox_cpus: float = 1.0
     sandbox_pids: int = 512
     sandbox_timeout_seconds: float = 1800.0
+    # Longest line of the CLI's output read; what is over is dropped and counted.
+    sandbox_max_line_bytes: int = 4 * 1024 * 1024
+    # What the host reads back from a workspace (sandbox/workspace_walk.py, sandbox/snapshot.py):
+    # one file, all files (also the disk the workspace may use while the run goes on), how many
+    # files, and the changed content held in memory and committed.
+    workspace_max_file_bytes: int = 50 * 1024 * 1024
+    workspace_max_bytes: int = 10 * 1024 * 1024 * 1024
+    workspace_max_files: int = 1_000_000
+    workspace_max_changed_bytes: int = 128 * 1024 * 1024
     job_token_budget: int = 2_000_000
     state_dir: str = "data"
+    # Deliveries, finished jobs' payloads and logs, and leftover workspaces older than this are
+    # deleted (0: never); the job rows stay, as the audit trail (app/retention.py).
+    retention_days: int = 30
     # Quotas per installation (0: no limit); tokens per job is `job_token_budget`.
     quota_concurrent_jobs: int = 2
     quota_jobs_per_user_per_hour: int = 10
@@ -100,10 +132,12 @@ class Settings:
     quota_cost_per_job_usd: float = 10.0
     # {installation id: {limit name: value}}, replacing the limits above for that installation.
     quota_installations: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
-    # US dollars per million tokens by model family, for runs whose cost the CLI did not report.
+    # US dollars per million tokens by model family: what every run is charged, from the relay's counts.
     model_prices: Mapping[str, Price] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     # When set, /metrics, /metrics/prometheus and /quota need `Authorization: Bearer <token>`.
     metrics_token: str = field(default="", repr=False)
+    # Leaves those routes open on a non-loopback address without a token, on the operator's word.
+    metrics_public: bool = False
 
     def instance_id(self) -> str:
         """Names this deployment (its store) on a shared Docker engine, so it only cleans up its own."""
@@ -122,6 +156,14 @@ class Settings:
             PREFIX + "METRICS_TOKEN": self.metrics_token,
         }
         return {name: value for name, value in named.items() if value}
+
+    def push_filter_reminder(self) -> str:
+        """What operators must do so that fixwright's pushes start no workflow with secrets."""
+        return (
+            f"fixes are pushed to branches under {self.branch_prefix}: exclude "
+            f"'{self.branch_prefix}**' from push-triggered workflows that use secrets "
+            "(on: push: branches-ignore)"
+        )
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured values that must never appear in a log, record or comment."""
@@ -199,9 +241,13 @@ def load_settings(
         "github_api_url": reader.url("GITHUB_API_URL", Settings.github_api_url),
         "github_web_url": reader.url("GITHUB_WEB_URL", Settings.github_web_url),
         "trigger_label": reader.text("TRIGGER_LABEL") or Settings.trigger_label,
+        "branch_prefix": reader.branch_prefix("BRANCH_PREFIX", Settings.branch_prefix),
         "trigger_permission": reader.choice("TRIGGER_PERMISSION", PERMISSION_LEVELS, "write"),
         "github_max_wait_seconds": reader.number(
             "GITHUB_MAX_WAIT_SECONDS", float, 300.0, minimum=0
+        ),
+        "github_timeout_seconds": reader.number(
+            "GITHUB_TIMEOUT_SECONDS", float, Settings.github_timeout_seconds, minimum=1
         ),
         "github_write_interval_seconds": reader.number(
             "GITHUB_WRITE_INTERVAL_SECONDS",
@@ -247,6 +293,7 @@ def load_settings(
         "anthropic_api_key": reader.text("ANTHROPIC_API_KEY"),
         "model_upstream_url": reader.url("MODEL_UPSTREAM_URL", Settings.model_upstream_url),
         "model": reader.text("MODEL"),
+        **_relay_limits(reader),
         "max_turns": reader.number("MAX_TURNS", int, Settings.max_turns, minimum=1),
         "sandbox_image": reader.text("SANDBOX_IMAGE") or Settings.sandbox_image,
         "sandbox_runtime": reader.choice("SANDBOX_RUNTIME", SANDBOX_RUNTIMES, "runc"),
@@ -256,15 +303,79 @@ def load_settings(
         "sandbox_timeout_seconds": reader.number(
             "SANDBOX_TIMEOUT_SECONDS", float, Settings.sandbox_timeout_seconds, minimum=1
         ),
+        **_workspace_limits(reader),
         "job_token_budget": reader.number(
             "JOB_TOKEN_BUDGET", int, Settings.job_token_budget, minimum=1
         ),
         "state_dir": reader.text("STATE_DIR") or Settings.state_dir,
+        "retention_days": _retention_days(reader),
         **_quota_values(reader),
     }
+    if for_github:
+        problems.extend(open_operator_routes(values))
     if problems:
         raise ConfigError(problems)
     return Settings(**values)
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_operator_routes(values: Mapping[str, Any]) -> list[str]:
+    """A problem when the service would listen beyond this machine with its operator routes open
+    (they tell anyone the load, the spend and the installations), and nobody said so on purpose."""
+    host = values["host"]
+    if is_loopback(host) or values["metrics_token"] or values["metrics_public"]:
+        return []
+    return [
+        f"{PREFIX}HOST={host} is reachable from other machines, so /metrics, /metrics/prometheus "
+        f"and /quota would be open to anyone: set {PREFIX}METRICS_TOKEN to a long random value "
+        f"(scrapers send it as a bearer token), or set {PREFIX}METRICS_PUBLIC=true to leave them "
+        "open on purpose."
+    ]
+
+
+def _relay_limits(reader: _Reader) -> dict[str, Any]:
+    """What the model relay lets through: body size, output per request, requests at once, models."""
+    minimums = (
+        ("relay_max_body_bytes", 64 * 1024),
+        ("relay_max_tokens", 1),
+        ("relay_max_in_flight", 1),
+    )
+    return {
+        **{
+            name: reader.number(name.upper(), int, getattr(Settings, name), minimum=minimum)
+            for name, minimum in minimums
+        },
+        "relay_models": tuple(
+            model.strip() for model in reader.text("RELAY_MODELS").split(",") if model.strip()
+        ),
+    }
+
+
+def _workspace_limits(reader: _Reader) -> dict[str, Any]:
+    """The caps on what the host reads from a run: the CLI's lines and the workspace's files."""
+    caps = (
+        ("sandbox_max_line_bytes", 64 * 1024),
+        ("workspace_max_file_bytes", 1),
+        ("workspace_max_bytes", 1024 * 1024),
+        ("workspace_max_files", 1),
+        ("workspace_max_changed_bytes", 1),
+    )
+    return {
+        name: reader.number(name.upper(), int, getattr(Settings, name), minimum=minimum)
+        for name, minimum in caps
+    }
 
 
 def _quota_values(reader: _Reader) -> dict[str, Any]:
@@ -288,7 +399,25 @@ def _quota_values(reader: _Reader) -> dict[str, Any]:
         "quota_installations": reader.parsed("QUOTA_INSTALLATIONS", parse_installation_quotas, {}),
         "model_prices": reader.parsed("MODEL_PRICES", parse_prices, dict(DEFAULT_PRICES)),
         "metrics_token": reader.text("METRICS_TOKEN"),
+        "metrics_public": reader.flag("METRICS_PUBLIC"),
     }
+
+
+def branch_prefix_problem(prefix: str) -> str | None:
+    """Why `prefix` cannot start work branch names, or None: a short namespace that git accepts."""
+    if len(prefix) > BRANCH_PREFIX_MAX_LENGTH:
+        return f"is longer than {BRANCH_PREFIX_MAX_LENGTH} characters"
+    if not set(prefix) <= BRANCH_PREFIX_CHARACTERS:
+        return "may hold only letters, digits, `.`, `_`, `-` and `/`"
+    if not prefix.endswith("/"):
+        # A namespace of its own: `<prefix>**` then matches fixwright's branches and nobody else's.
+        return "must end with `/`"
+    segments = prefix[:-1].split("/")
+    if any(not s or s.startswith((".", "-")) or s.endswith((".", ".lock")) for s in segments):
+        return "has a part that is empty, starts with `.` or `-`, or ends with `.` or `.lock`"
+    if ".." in prefix:
+        return "contains `..`"
+    return None
 
 
 def parse_installation_quotas(text: str) -> dict[int, dict[str, float]]:
@@ -307,6 +436,22 @@ def parse_installation_quotas(text: str) -> dict[int, dict[str, float]]:
             )
         quotas[int(installation)] = {name: float(value) for name, value in limits.items()}
     return quotas
+
+
+# Deliveries are kept past GitHub's 3-day redelivery window, so that a replay inside it is still
+# known for one.
+SHORTEST_RETENTION_DAYS = 4
+
+
+def _retention_days(reader: _Reader) -> int:
+    days = reader.number("RETENTION_DAYS", int, Settings.retention_days, minimum=0)
+    if 0 < days < SHORTEST_RETENTION_DAYS:
+        reader.problems.append(
+            f"{PREFIX}RETENTION_DAYS must be 0 (keep everything) or at least "
+            f"{SHORTEST_RETENTION_DAYS}, got {days}: deliveries are kept past GitHub's 3-day "
+            "redelivery window, so that a replay inside it is still recognised."
+        )
+    return days
 
 
 def _private_key(env: Mapping[str, str], problems: list[str]) -> str:
@@ -371,6 +516,12 @@ class _Reader:
             self.problems.append(f"{PREFIX}{name} must be at least {minimum}, got {raw!r}.")
         return value
 
+    def flag(self, name: str) -> bool:
+        raw = self.text(name).lower()
+        if raw not in TRUE_WORDS + FALSE_WORDS:
+            self.problems.append(f"{PREFIX}{name} must be true or false, got {raw!r}.")
+        return raw in TRUE_WORDS
+
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         raw = self.text(name).lower() or default
         if raw not in allowed:
@@ -407,7 +558,18 @@ class _Reader:
             )
         return raw
 
+    def branch_prefix(self, name: str, default: str) -> str:
+        raw = self.text(name) or default
+        problem = branch_prefix_problem(raw)
+        if problem:
+            self.problems.append(
+                f"{PREFIX}{name} {problem}, got {raw!r}: use a prefix such as {default}."
+            )
+            return default
+        return raw
 
-def settings_from_environment() -> Settings:
-    """The entry point's one read of the process environment."""
-    return load_settings(os.environ)
+
+def settings_from_environment(overrides: Mapping[str, str] | None = None) -> Settings:
+    """The entry point's one read of the process environment; `overrides` are command-line
+    options, validated as if they were set there."""
+    return load_settings({**os.environ, **(overrides or {})})

@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+
+# GitHub's ids and numbers are positive, and the store keeps them in SQLite's 64-bit INTEGER.
+LARGEST_ID = 2**63 - 1
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is int and 0 < value <= LARGEST_ID
+
+
+def _is_text(value: Any) -> bool:
+    return type(value) is str
+
+
+def _is_array(value: Any) -> bool:
+    return type(value) is list
+
+
+Rule = tuple[Callable[[Any], bool], str]
+ID: Rule = (_is_id, f"a whole number from 1 to {LARGEST_ID}")
+TEXT: Rule = (_is_text, "a string")
+ARRAY: Rule = (_is_array, "an array")
+
+# The fields that the intake, routing, the planners and the store read, and what each must be
+# when present: a signed body that breaks one is refused, never a crash. Null counts as absent
+# (older GitHub Enterprise Server payloads leave fields out), and so does an absent parent.
+# Checked on every delivery, so laid out for speed: top-level fields, then by parent object.
+TOP_FIELDS: tuple[tuple[str, Rule], ...] = (
+    ("action", TEXT),
+    ("number", ID),
+    ("repositories_removed", ARRAY),
+)
+NESTED_FIELDS: tuple[tuple[str, tuple[tuple[str, Rule], ...]], ...] = (
+    ("installation", (("id", ID),)),
+    ("repository", (("full_name", TEXT),)),
+    ("sender", (("login", TEXT), ("type", TEXT))),
+    ("issue", (("number", ID), ("updated_at", TEXT))),
+    ("pull_request", (("number", ID),)),
+    ("label", (("name", TEXT),)),
+    ("comment", (("id", ID), ("body", TEXT), ("created_at", TEXT))),
+)
 
 
 def dig(data: Any, *path: str) -> Any:
@@ -24,6 +65,55 @@ def _text(value: Any) -> str:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """GitHub's ISO 8601 time (a zone-less one read as UTC), or None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def trigger_time_text(payload: Mapping[str, Any]) -> str:
+    """GitHub's timestamp of a trigger: the comment's creation, or the label's (the issue's update)."""
+    return str(dig(payload, "comment", "created_at") or dig(payload, "issue", "updated_at") or "")
+
+
+def payload_problem(payload: Mapping[str, Any]) -> str | None:
+    """What is wrong with the first field the service reads that is present but unusable, or None."""
+    for key, (fits, expected) in TOP_FIELDS:
+        value = payload.get(key)
+        if value is not None and not fits(value):
+            return f"{key} must be {expected}, got {described(value)}"
+    for parent_key, fields in NESTED_FIELDS:
+        parent = payload.get(parent_key)
+        if parent is None:
+            continue
+        if not isinstance(parent, dict):
+            return f"{parent_key} must be an object, got {described(parent)}"
+        for key, (fits, expected) in fields:
+            value = parent.get(key)
+            if value is not None and not fits(value):
+                return f"{parent_key}.{key} must be {expected}, got {described(value)}"
+    return None
+
+
+def described(value: Any) -> str:
+    """A short account of a value for an error message: never the whole of a long one."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        digits = len(str(abs(value)))
+        return str(value) if digits <= 24 else f"a number of {digits} digits"
+    if isinstance(value, str):
+        return (
+            f"the string {value!r}" if len(value) <= 40 else f"a string of {len(value)} characters"
+        )
+    if isinstance(value, float):  # orjson reads integers past 64 bits as floats too
+        return f"the number {value!r}"
+    return {list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 @dataclass(frozen=True)

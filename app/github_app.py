@@ -170,6 +170,9 @@ class GitHubApp:
             _Credential(credential),
             base_url=self._settings.github_api_url,
             user_agent=USER_AGENT,
+            # githubkit alone waits forever: a GitHub that accepts a connection and never answers
+            # would hold the job, and its lease, for good.
+            timeout=httpx.Timeout(self._settings.github_timeout_seconds),
             http_cache=False,
             async_transport=self._paced(
                 redacting_transport(self._settings.secret_values()), installation_id

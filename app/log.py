@@ -14,11 +14,14 @@ import structlog
 
 REDACTED = "[redacted]"
 
-# Token shapes that must never reach a log line, whatever the configuration says.
+# Token shapes that must never reach a log line, whatever the configuration says. A private key's
+# body stops at the next BEGIN line: otherwise every BEGIN without an END scanned to the end of
+# the text (quadratic on model output or a diff repeating the header line).
 TOKEN_PATTERN = re.compile(
     r"(?:gh[opsur]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|sk-ant-[A-Za-z0-9_\-]{8,}"
     r"|fwcap-[A-Za-z0-9_\-]{16,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----)"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----(?:(?!-----BEGIN )[\s\S])*?"
+    r"-----END [A-Z ]*PRIVATE KEY-----)"
 )
 
 

@@ -43,6 +43,8 @@ class Metrics:
     workers_busy: Gauge
     reconciler_runs: Counter
     reconciler_redeliveries: Counter
+    retention_runs: Counter
+    retention_removed: Counter
 
 
 def create_metrics() -> Metrics:
@@ -140,6 +142,17 @@ def create_metrics() -> Metrics:
         reconciler_redeliveries=counter(
             "fixwright_reconciler_redeliveries",
             "Deliveries the reconciler asked GitHub to send again.",
+        ),
+        retention_runs=counter(
+            "fixwright_retention_runs",
+            "Runs of the retention sweep, by outcome (ok, failed).",
+            ("outcome",),
+        ),
+        retention_removed=counter(
+            "fixwright_retention_removed",
+            "What retention sweeps removed, by record (deliveries, job_payloads, job_events,"
+            " notices, workspaces).",
+            ("record",),
         ),
     )
 

@@ -15,12 +15,14 @@ from starlette.routing import Route
 
 from app.config import Settings
 from app.errors import error_response
-from app.health import UNHEALTHY, GitHubAppCheck, health_report
+from app.health import STARTING, UNHEALTHY, HealthMonitor, health_monitor, health_report
 from app.metrics import Metrics
 from app.quota import Usage, day_of, decide, headroom, limits_from, next_midnight
 from app.store.model import DailyUsage, Store
 
 DAILY_LIMITS = {"tokens_per_day": "tokens", "cost_per_day_usd": "cost_usd"}
+# /health answers 503 for these: a probe should send no traffic yet.
+NOT_READY = frozenset({UNHEALTHY, STARTING})
 
 
 @dataclass
@@ -34,11 +36,13 @@ class Ops:
     docker_client: Any = None
     sandbox: Any = None
     started: float = field(default_factory=time.monotonic)
-    github_check: Any = None
+    # Its checks run from the service's start to its stop (see `app.web`).
+    health: HealthMonitor = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.github_check is None:
-            self.github_check = GitHubAppCheck(self.settings)
+        self.health = health_monitor(
+            self.settings, self.store, self.docker_client, self.sandbox, self.pool
+        )
 
 
 def authorized(request: Request, settings: Settings) -> bool:
@@ -64,18 +68,11 @@ def ops_of(request: Request) -> Ops:
 
 
 async def health(request: Request) -> Response:
+    """The checks' last readings: answered at once, whatever a dependency is doing."""
     ops = ops_of(request)
-    report = await health_report(
-        settings=ops.settings,
-        store=ops.store,
-        docker_client=ops.docker_client,
-        sandbox=ops.sandbox,
-        pool=ops.pool,
-        github_check=ops.github_check,
-        started=ops.started,
-    )
+    report = health_report(ops.health, ops.started)
     body = report.full() if authorized(request, ops.settings) else report.brief()
-    return JSONResponse(body, status_code=503 if report.status == UNHEALTHY else 200)
+    return JSONResponse(body, status_code=503 if report.status in NOT_READY else 200)
 
 
 async def refresh_gauges(ops: Ops, now: datetime) -> None:

@@ -5,12 +5,14 @@ The gate before a job, the run's token budget and `GET /quota` are thin adapters
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.quota_prices import Price, price_for
+from app.quota_prices import Price, run_price
+from sandbox.relay_traffic import model_sent_for
+from sandbox.usage import TOKEN_FIELDS, JobUsage
 
 # Job kinds that run Claude Code and so spend; the others (e.g. `help`) are never gated.
 METERED_KINDS = frozenset({"fix", "review"})
@@ -141,24 +143,36 @@ def run_token_budget(limits: QuotaLimits, usage: Usage, price: Price) -> int:
     """The tokens one run may spend: the least of the job's tokens, the day's tokens left, and
     the job's or the day's cost left at the price of the dearest token (so cost fails closed)."""
     candidates = [limits.tokens_per_job] if limits.tokens_per_job else []
-    if limits.tokens_per_day:
-        candidates.append(limits.tokens_per_day - usage.tokens_today)
-    costs = [limits.cost_per_job_usd] if limits.cost_per_job_usd else []
-    if limits.cost_per_day_usd:
-        costs.append(limits.cost_per_day_usd - usage.cost_today_usd)
-    if costs:
-        # (the small epsilon keeps float rounding from costing a whole token)
-        candidates.append(int(min(costs) / price.dearest_per_token() + 1e-6))
+    if limits.cost_per_job_usd:
+        candidates.append(_tokens_for(limits.cost_per_job_usd, price))
+    day = day_token_budget(limits, usage, price)
+    if day is not None:
+        candidates.append(day)
     return max(0, min(candidates)) if candidates else 0
 
 
+def day_token_budget(limits: QuotaLimits, usage: Usage, price: Price) -> int | None:
+    """The tokens the installation's runs may still spend today, together (None: no daily limit)."""
+    candidates = []
+    if limits.tokens_per_day:
+        candidates.append(limits.tokens_per_day - usage.tokens_today)
+    if limits.cost_per_day_usd:
+        candidates.append(_tokens_for(limits.cost_per_day_usd - usage.cost_today_usd, price))
+    return max(0, min(candidates)) if candidates else None
+
+
+def _tokens_for(dollars: float, price: Price) -> int:
+    # (the small epsilon keeps float rounding from costing a whole token)
+    return int(dollars / price.dearest_per_token() + 1e-6)
+
+
 def cost_of_run(
-    reported_usd: float, usage_tokens: Mapping[str, int], model: str, prices: Mapping[str, Price]
+    usage: JobUsage, model: str, prices: Mapping[str, Price], also_allowed: Iterable[str] = ()
 ) -> float:
-    """What a run cost: Claude Code's own figure when it gave one, else tokens x the price table."""
-    if reported_usd > 0:
-        return reported_usd
-    return price_for(model, prices).cost(usage_tokens)
+    """What a run cost: the tokens the relay counted at the price table's price for its model
+    (or for a dearer one the relay also let it use). What the CLI reports is never used."""
+    tokens = {name: getattr(usage, name) for name in TOKEN_FIELDS}
+    return run_price(model_sent_for(model), also_allowed, prices).cost(tokens)
 
 
 def limits_from(settings: Settings, installation_id: int | None) -> QuotaLimits:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.config import Settings
+from app.notices import Notice, post_notice_once
 from app.quota import (
     ALLOWED,
     HOUR,
@@ -49,14 +50,16 @@ async def quota_decision(
     return decide(limits_from(settings, job.installation_id), usage, now)
 
 
-async def post_refusal(github: Any, job: Job, decision: QuotaDecision) -> None:
-    """The thread's one comment: the limit, the usage, and when it resets."""
+async def post_refusal(
+    store: Store, github: Any, job: Job, decision: QuotaDecision, log: Any
+) -> None:
+    """The thread's one comment: the limit, the usage, and when it resets (at most one an hour
+    for each person on each issue)."""
     if job.number is None:
         return
-    owner, _, name = job.repository.partition("/")
-    await github.rest.issues.async_create_comment(
-        owner, name, job.number, body=refusal_comment(decision, job.kind)
-    )
+    body = refusal_comment(decision, job.kind)
+    notice = Notice(job.repository, job.number, job.requested_by, "quota", body)
+    await post_notice_once(store, github, notice, log)
 
 
 def refusal_summary(decision: QuotaDecision) -> str:

@@ -1,9 +1,9 @@
-"""The price table: US dollars per million tokens by model family, for runs with no reported cost."""
+"""The price table: US dollars per million tokens by model family, what every run is charged at."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 PER_MILLION = 1_000_000
@@ -60,6 +60,15 @@ def dearest(families: Mapping[str, Price]) -> str:
 
 def price_for(model: str, families: Mapping[str, Price] = DEFAULT_PRICES) -> Price:
     return families[family_of(model, families)]
+
+
+def run_price(
+    model: str, also_allowed: Iterable[str] = (), families: Mapping[str, Price] = DEFAULT_PRICES
+) -> Price:
+    """The price of a run's tokens: its model's, or the dearest of the other models the relay
+    lets runs use (the relay counts tokens, not which model wrote them, so this never undercharges)."""
+    prices = [price_for(name, families) for name in (model, *also_allowed)]
+    return max(prices, key=Price.dearest_per_token)
 
 
 def parse_prices(text: str) -> dict[str, Price]:

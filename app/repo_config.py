@@ -1,8 +1,9 @@
 """A repository's own settings, `.github/fixwright.yml` on its default branch: they may narrow, never widen.
 
 A maintainer can pick the model, lower the turn limit and the budgets, require a higher role to
-trigger, and ask for ready (non-draft) pull requests. Nothing here can raise what the operator
-allows: limits only go down, the required role only goes up.
+trigger, ask for ready (non-draft) pull requests, and protect more paths from a fix. Nothing here
+can raise what the operator allows: limits only go down, the required role only goes up, and the
+protected paths are added to fixwright's own, never put in their place.
 """
 
 from __future__ import annotations
@@ -17,10 +18,19 @@ import yaml
 from githubkit.exception import RequestFailed
 
 from app.config import PERMISSION_LEVELS, QUOTA_LIMIT_NAMES, Settings
+from app.path_globs import pattern_problem
 
 PATH = ".github/fixwright.yml"
 LIMIT_KEYS = QUOTA_LIMIT_NAMES
-KEYS = ("model", "max_turns", "trigger_permission", "draft_pull_requests", "limits")
+KEYS = (
+    "model",
+    "max_turns",
+    "trigger_permission",
+    "draft_pull_requests",
+    "limits",
+    "protected_paths",
+)
+MAX_PROTECTED_PATHS = 100
 
 
 class RepoConfigError(Exception):
@@ -38,6 +48,7 @@ class RepoConfig:
     trigger_permission: str | None = None
     draft_pull_requests: bool = True
     limits: Mapping[str, float] = field(default_factory=dict)
+    protected_paths: tuple[str, ...] = ()
 
 
 def parse_repo_config(text: str) -> RepoConfig:
@@ -70,6 +81,8 @@ def parse_repo_config(text: str) -> RepoConfig:
             problems.append(f"unknown limit `{key}` (known: {', '.join(LIMIT_KEYS)})")
         elif not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             problems.append(f"limit `{key}` must be a positive number")
+    protected = data.get("protected_paths") or []
+    problems += protected_paths_problems(protected)
     if problems:
         raise RepoConfigError(problems)
     return RepoConfig(
@@ -78,12 +91,31 @@ def parse_repo_config(text: str) -> RepoConfig:
         trigger_permission=role,
         draft_pull_requests=draft,
         limits={key: float(value) for key, value in limits.items()},
+        protected_paths=tuple(protected),
     )
+
+
+def protected_paths_problems(patterns: object) -> list[str]:
+    """What is wrong with `protected_paths`: a list of glob patterns, each named when it is bad."""
+    if not isinstance(patterns, list):
+        return ["`protected_paths` must be a list of path patterns such as `deploy/**`"]
+    if len(patterns) > MAX_PROTECTED_PATHS:
+        return [f"`protected_paths` may list at most {MAX_PROTECTED_PATHS} patterns"]
+    problems = []
+    for pattern in patterns:
+        problem = pattern_problem(pattern)
+        if problem:
+            shown = repr(pattern)[:80].replace("`", "'")
+            problems.append(f"`protected_paths` entry {shown} {problem}")
+    return problems
 
 
 def narrowed(settings: Settings, config: RepoConfig) -> Settings:
     """The settings for one job in this repository: the operator's, narrowed by the repository's."""
-    changes: dict[str, Any] = {"repo_limits": dict(config.limits)}
+    changes: dict[str, Any] = {
+        "repo_limits": dict(config.limits),
+        "repo_protected_paths": config.protected_paths,
+    }
     if config.model:
         changes["model"] = config.model
     if config.max_turns:

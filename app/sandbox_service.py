@@ -35,10 +35,11 @@ class Sandbox:
     metrics: Metrics | None = None
 
     async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult:
-        """Run the CLI with a token budget from the quotas; charge what it spent afterwards."""
+        """Run the CLI with token budgets from the quotas (its own, and its installation's day,
+        shared with the runs going on beside it); charge what the relay counted afterwards."""
         job = await self.store.get_job(spec.job_id) if self.store else None
         installation_id = job.installation_id if job else None
-        model = spec.model
+        model = spec.model or self.settings.model
         budget = (
             await budget_for_run(self.store, self.settings, installation_id, model)
             if self.store
@@ -63,7 +64,8 @@ class Sandbox:
                 docker_client=self.docker_client,
                 relay=self.relay,
                 on_event=watch,
-                token_budget=budget,
+                token_budget=budget.tokens if budget else None,
+                pool=budget.pool if budget else None,
             )
         finally:
             if self.metrics:
@@ -76,7 +78,6 @@ class Sandbox:
                 installation_id,
                 model,
                 result.usage,
-                result.total_cost_usd,
             )
         return result
 
@@ -98,6 +99,9 @@ async def open_sandbox(
         on_refusal=(
             (lambda reason: metrics.relay_refusals.labels(reason=reason).inc()) if metrics else None
         ),
+        max_body_bytes=settings.relay_max_body_bytes,
+        max_in_flight=settings.relay_max_in_flight,
+        extra_models=settings.relay_models,
     )
     workspaces = (Path(settings.state_dir) / "workspaces").resolve()
     workspaces.mkdir(parents=True, exist_ok=True)

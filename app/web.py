@@ -29,6 +29,7 @@ from app.log import get_logger
 from app.metrics import Metrics, create_metrics, start_job_series
 from app.ops_routes import Ops, ops_routes
 from app.reconcile import reconcile_periodically
+from app.retention import sweep_periodically
 from app.routing import Router
 from app.sandbox_service import open_sandbox
 from app.store import Store, open_store
@@ -155,6 +156,8 @@ def create_app(
             )
             app.state.service = Service(settings, store, router, metrics, pool)
             app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
+            app.state.ops.health.start()  # stopped before the store closes
+            stack.push_async_callback(app.state.ops.health.stop)
             app.state.intake = Intake(
                 settings, store, router, metrics, pool.wake, stopping=lambda: pool.draining
             )
@@ -170,11 +173,16 @@ def create_app(
                     )
                 )
                 stack.callback(reconciler.cancel)
+            if settings.retention_days:
+                sweeper = asyncio.create_task(sweep_periodically(store, settings, metrics))
+                stack.callback(sweeper.cancel)
             get_logger().info(
                 "service.started",
                 workers=settings.workers,
                 store=settings.store_url.split(":")[0],
                 store_sync=getattr(store, "synchronous", None),
+                branch_prefix=settings.branch_prefix,
+                push_workflows=settings.push_filter_reminder(),
             )
             yield
         get_logger().info("service.stopped")

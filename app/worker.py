@@ -256,7 +256,7 @@ class WorkerPool:
         self.metrics.quota_refusals.labels(limit=decision.limit_name).inc()
         log.info("job.refused_by_quota", limit=decision.limit_name, used=decision.used)
         try:
-            await post_refusal(github, job, decision)
+            await post_refusal(self.store, github, job, decision, log)
         except Exception as error:  # the job is refused all the same; the log says so
             log.warning("job.refusal_not_posted", error=repr(error))
         return JobState.CANCELLED, refusal_summary(decision)

@@ -14,8 +14,9 @@ from app.log import redact_text
 from app.routing import Router
 from app.store import NewJob
 from handlers.check_runs import CheckRun
+from handlers.ci_files import ci_touches_at
 from handlers.commands import command_of, is_human_trigger, job_for
-from handlers.fix_outcomes import RETRY, run_failure
+from handlers.fix_outcomes import RETRY, run_failure, workspace_refusal
 from handlers.fix_steps import (
     FixTarget,
     bot_identity,
@@ -29,6 +30,7 @@ from handlers.fix_steps import (
 from handlers.permissions import require_permission
 from handlers.progress import ProgressComment, ProgressState, Step
 from handlers.prompt import SYSTEM_APPEND, build_prompt, snapshot
+from handlers.protected_paths import refuse_protected_changes
 from handlers.pull_requests import (
     RunStats,
     open_or_update_draft_pr,
@@ -36,21 +38,26 @@ from handlers.pull_requests import (
     render_pr_title,
 )
 from handlers.reactions import acknowledge
+from handlers.untrusted_text import defang
 from sandbox.container import RunSpec
 from sandbox.git_errors import GitError, PushRejected
 from sandbox.git_secrets import find_secrets
 from sandbox.git_workspace import (
     JobWorkspace,
+    Snapshot,
+    SnapshotLimits,
+    WorkspaceRefused,
     changed_files,
     commit_changes,
-    diff_text,
     files_on_branch,
     prepare_workspace,
     push,
     remove_workspace,
+    snapshot_workspace,
 )
 from sandbox.runner import Outcome, RunResult
 from sandbox.stream import StreamEvent, SystemInit, ToolUse
+from sandbox.workspace_walk import WalkLimits
 
 router = Router()
 
@@ -82,22 +89,40 @@ def plan_fix_from_comment(event: WebhookEvent, settings: Settings) -> NewJob | N
     return job_for(event, "fix", settings)
 
 
-def failure_of(error: JobFailed | GitError) -> tuple[str, str]:
+def failure_of(error: JobFailed | GitError, branch_prefix: str) -> tuple[str, str]:
     """(reason, next step) for the progress comment and the check run."""
     if isinstance(error, JobFailed):
         return error.reason, error.next_step
     if isinstance(error, PushRejected):
         return (
             f"GitHub rejected the push: {error}",
-            "Let the App push to `fixwright/*` branches (branch protection or rulesets), then "
-            "comment `/fix` to try again.",
+            f"Let the App push to `{branch_prefix}*` branches (branch protection or rulesets), "
+            "then comment `/fix` to try again.",
         )
     return f"git could not {error.step} the repository: {error}", RETRY
 
 
-def work_branch(issue_number: int) -> str:
+def work_branch(branch_prefix: str, issue_number: int) -> str:
     """Where a fix for an issue is pushed: never the default or any protected branch."""
-    return f"fixwright/issue-{issue_number}"
+    return f"{branch_prefix}issue-{issue_number}"
+
+
+def workspace_limits(settings: Settings) -> SnapshotLimits:
+    """How much of the workspace the host reads back after the run, from the settings."""
+    walk = WalkLimits(
+        max_file_bytes=settings.workspace_max_file_bytes,
+        max_total_bytes=settings.workspace_max_bytes,
+        max_files=settings.workspace_max_files,
+    )
+    return SnapshotLimits(walk=walk, max_changed_bytes=settings.workspace_max_changed_bytes)
+
+
+async def read_back(workspace: JobWorkspace, settings: Settings) -> Snapshot:
+    """The workspace read once after the run: the file list, the secret scan and the commit."""
+    try:
+        return await snapshot_workspace(workspace, workspace_limits(settings))
+    except WorkspaceRefused as refused:
+        raise JobFailed(*workspace_refusal(refused)) from None
 
 
 @router.job("fix", permissions=FIX_PERMISSIONS)
@@ -125,12 +150,14 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             clone_url=target.clone_url,
             token=await context.git_token(),
             default_branch=target.default_branch,
-            work_branch=work_branch(number),
+            work_branch=work_branch(context.settings.branch_prefix, number),
             parent=sandbox.workspaces,
         )
         result, model = await run_claude(event, context, target, workspace, progress)
         result = without_secrets(result, context.settings.secret_values())
-        stats = run_stats(result, model or context.settings.model, time.monotonic() - started)
+        stats = run_stats(
+            result, model or context.settings.model, time.monotonic() - started, context.settings
+        )
         # The CLI counts the turn it was refused at the limit too; the checklist never shows more.
         shown_turns = min(stats.turns, context.settings.max_turns)
         progress.state = replace(progress.state, turns=shown_turns, stats=stats)
@@ -139,7 +166,12 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         if result.outcome is not Outcome.SUCCESS:
             reason, next_step = run_failure(result, context.settings)
             raise JobFailed(reason, next_step)
-        files = await changed_files(workspace)
+        changes = await read_back(workspace, context.settings)
+        files = await changed_files(workspace, changes)
+        # Before anything is committed or pushed: a push runs the repository's CI on what it holds.
+        await asyncio.to_thread(
+            refuse_protected_changes, files, context.settings.repo_protected_paths
+        )
         if not files and workspace.branch_existed:
             # An earlier attempt pushed the fix and was stopped before opening the PR.
             files = await files_on_branch(workspace)
@@ -149,10 +181,10 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
                 "neutral", "No change", result.summary or "Claude changed no file."
             )
             return "no change"
-        await publish(context, target, workspace, result, files, stats, progress, check)
+        await publish(context, target, workspace, changes, result, files, stats, progress, check)
         return f"pull request #{progress.state.pull_request_number}"
     except (JobFailed, GitError) as error:
-        reason, next_step = failure_of(error)
+        reason, next_step = failure_of(error, context.settings.branch_prefix)
         await asyncio.wait([announced])
         await progress.update(progress.state.failed(reason, next_step), force=True)
         await check.complete("failure", "fixwright could not finish", f"{reason}\n\n{next_step}")
@@ -183,10 +215,15 @@ async def run_claude(
     """Claude Code in the sandbox on the workspace, and the model it used; progress follows its turns."""
     command = command_of(event)
     comments = await issue_comments(context, context.job.number or 0)
-    prompt = build_prompt(
-        snapshot(event.payload, comments, ignore_authors={f"{context.app_slug}[bot]"}),
-        repository=context.job.repository,
-        instructions=command.args if command and command.name == "fix" else "",
+    instructions = command.args if command and command.name == "fix" else ""
+    own = {f"{context.app_slug}[bot]"}
+    # Cleaning text anyone wrote costs CPU: off the event loop, which also serves the intake.
+    prompt = await asyncio.to_thread(
+        lambda: build_prompt(
+            snapshot(event.payload, comments, ignore_authors=own),
+            repository=context.job.repository,
+            instructions=instructions,
+        )
     )
     spec = RunSpec(
         job_id=context.job.id,
@@ -235,6 +272,7 @@ async def publish(
     context: Context,
     target: FixTarget,
     workspace: JobWorkspace,
+    changes: Snapshot,
     result: RunResult,
     files: list[str],
     stats: RunStats,
@@ -244,17 +282,22 @@ async def publish(
     """Commit as the App, push the work branch, and open (or refresh) the draft PR."""
     job = context.job
     number = job.number or 0
-    found = find_secrets(await diff_text(workspace), context.settings.named_secrets())
+    found = find_secrets(changes.changed_text(), context.settings.named_secrets())
     if found:
         raise JobFailed(
             f"the change contains what looks like a secret ({', '.join(found)}), so it was not pushed.",
             "Check the issue for instructions that ask to reveal credentials; then comment `/fix` to try again.",
         )
+    # Workflows as the base commit has them, from the host's git directory, not the checkout.
+    touches = tuple(await ci_touches_at(files, workspace.git_dir, workspace.base_sha))
     await progress.update(progress.state.at(Step.PUSHING), force=True)
     bot_name, bot_email = await bot_identity(context)
     requester = await noreply_identity(context, job.requested_by)
+    # The title and Claude's summary are made inert: on the default branch, a commit message's
+    # `Fixes #12` closes issue 12 and its `@someone` is a mention; only our own `Fix #N` counts.
+    title = defang(" ".join(target.issue_title.split())[:60])
     message = redact_text(
-        f"Fix #{number}: {' '.join(target.issue_title.split())[:60]}\n\n{result.summary.strip()[:2000]}",
+        f"Fix #{number}: {title}\n\n{defang(result.summary.strip()[:2000])}",
         context.settings.secret_values(),
     )
     await commit_changes(
@@ -263,6 +306,7 @@ async def publish(
         author_name=bot_name,
         author_email=bot_email,
         co_authors=[requester],
+        snapshot=changes,
     )
     await push(workspace, clone_url=target.clone_url, token=await context.git_token())
     pull = await open_or_update_draft_pr(
@@ -272,10 +316,11 @@ async def publish(
         base_branch=target.default_branch,
         title=render_pr_title(target.issue_title, number),
         draft=context.settings.draft_pull_requests,
-        body=render_pr_body(number, result.summary, files, stats),
+        body=render_pr_body(number, result.summary, files, stats, touches),
     )
     await progress.update(
-        progress.state.opened(pull.html_url, pull.number, result.summary, stats), force=True
+        progress.state.opened(pull.html_url, pull.number, result.summary, stats, touches),
+        force=True,
     )
     await check.complete(
         "success", f"Draft pull request #{pull.number}", result.summary or "Changes pushed."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.config import Settings
 from sandbox.runner import Outcome, RunResult
+from sandbox.workspace_walk import Refusal, WorkspaceRefused
 
 RETRY = "Comment `/fix` to try again."
 THEN_RETRY = "then comment `/fix` to try again."
@@ -47,6 +48,13 @@ def run_failure(result: RunResult, settings: Settings) -> tuple[str, str]:
             "Check what the repository's scripts or tests start (or ask the operator to raise "
             f"`FIXWRIGHT_SANDBOX_PIDS`); {THEN_RETRY}",
         )
+    if outcome is Outcome.WORKSPACE_LIMIT:
+        return (
+            f"the workspace grew past its limit while Claude Code ran (it held "
+            f"{result.limit_passed}), so the run was stopped.",
+            "Keep downloads and build output out of the repository (or ask the operator to raise "
+            f"`FIXWRIGHT_WORKSPACE_MAX_BYTES` or `FIXWRIGHT_WORKSPACE_MAX_FILES`); {THEN_RETRY}",
+        )
     if outcome is Outcome.MODEL_AUTHENTICATION:
         return (
             "the model API refused fixwright's credentials.",
@@ -75,4 +83,57 @@ def run_failure(result: RunResult, settings: Settings) -> tuple[str, str]:
     return (
         f"Claude Code stopped unexpectedly (exit code {result.exit_code}).",
         RETRY + " If it happens again, the operator can find the details in the service log.",
+    )
+
+
+def code_path(path: str) -> str:
+    """A path the agent chose, as inline code that nothing in it can break out of."""
+    text = "".join(char if char.isprintable() else "?" for char in path.replace("`", "'"))
+    return f"`{text[:200] + '…' if len(text) > 200 else text}`"
+
+
+# Limits an operator may raise, by the refusal that names them.
+_SETTINGS: dict[Refusal, str] = {
+    Refusal.FILE_TOO_LARGE: "FIXWRIGHT_WORKSPACE_MAX_FILE_BYTES",
+    Refusal.TOO_MANY_BYTES: "FIXWRIGHT_WORKSPACE_MAX_BYTES",
+    Refusal.TOO_MANY_FILES: "FIXWRIGHT_WORKSPACE_MAX_FILES",
+    Refusal.CHANGES_TOO_LARGE: "FIXWRIGHT_WORKSPACE_MAX_CHANGED_BYTES",
+}
+# What fixwright does not do with the rest, said after naming it.
+_NEVER: dict[Refusal, str] = {
+    Refusal.NESTED_REPOSITORY: "fixwright never reads or commits one",
+    Refusal.SPECIAL_FILE: "git cannot hold one, and fixwright never opens one",
+    Refusal.TOO_DEEP: "fixwright reads no deeper",
+    Refusal.UNREADABLE: "fixwright commits only what it can read",
+    Refusal.IGNORE_RULES: "fixwright reads no more of them",
+}
+
+
+def workspace_refusal(error: WorkspaceRefused) -> tuple[str, str]:
+    """(reason, next step) when the workspace holds what fixwright will not commit."""
+    where = code_path(error.path)
+    setting = _SETTINGS.get(error.refusal)
+    if setting is not None:
+        found = (
+            f"include {error.what} at {where}"
+            if error.refusal is Refusal.FILE_TOO_LARGE
+            else f"hold {error.what} (the limit was reached at {where})"
+        )
+        return (
+            f"Claude's changes {found}, so nothing was pushed.",
+            "Keep generated and downloaded files out of the change (or in `.gitignore`), or ask "
+            f"the operator to raise `{setting}`; {THEN_RETRY}",
+        )
+    reason = (
+        f"Claude's changes include {error.what} at {where}; {_NEVER[error.refusal]}, so nothing "
+        "was pushed."
+    )
+    if error.refusal is Refusal.NESTED_REPOSITORY:
+        return reason, (
+            "Comment `/fix <instructions>` asking for the change without another repository in "
+            "it (files copied from one leave its `.git` behind)."
+        )
+    return reason, (
+        "Comment `/fix <instructions>` asking Claude to remove it, or list it in `.gitignore` so "
+        "it is left out."
     )

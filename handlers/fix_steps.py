@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from app.config import Settings
 from app.context import Context
 from app.log import redact_text
+from app.quota import cost_of_run
 from handlers.check_runs import branch_head_sha
 from handlers.pull_requests import RunStats
 from sandbox.runner import RunResult
@@ -77,13 +79,14 @@ def without_secrets(result: RunResult, secrets: Iterable[str]) -> RunResult:
     return replace(result, final=replace(result.final, result=text))
 
 
-def run_stats(result: RunResult, model: str, seconds: float) -> RunStats:
-    """What the run cost, for the PR body, the progress comment and the job record."""
+def run_stats(result: RunResult, model: str, seconds: float, settings: Settings) -> RunStats:
+    """What the run cost, for the PR body, the progress comment and the job record: the relay's
+    counts at the price table's price, as the quota ledger charges it (never the CLI's figure)."""
     return RunStats(
         model=model or "default",
         turns=result.num_turns,
         usage=result.usage,
-        cost_usd=result.total_cost_usd,
+        cost_usd=cost_of_run(result.usage, model, settings.model_prices, settings.relay_models),
         seconds=seconds,
     )
 

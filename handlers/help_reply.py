@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.config import Settings
 from app.context import Context
 from app.events import WebhookEvent
+from app.notices import Notice, post_notice_once
 from app.routing import Router
 from app.store import NewJob
 from handlers.commands import command_of, job_for
@@ -42,10 +43,12 @@ def plan_help(event: WebhookEvent, settings: Settings) -> NewJob | None:
 
 @router.job("help", permissions={"issues": "write", "metadata": "read"})
 async def post_help(event: WebhookEvent, context: Context) -> str:
-    """Answer `/help` with the list of commands."""
+    """Answer `/help` with the list of commands, once an hour for each person on each issue."""
     del event
-    owner, name = context.owner_and_name
-    await context.github.rest.issues.async_create_comment(
-        owner, name, context.job.number or 0, body=help_text(context.settings)
+    job = context.job
+    answer = Notice(
+        job.repository, job.number or 0, job.requested_by, "help", help_text(context.settings)
     )
-    return "posted help"
+    if await post_notice_once(context.store, context.github, answer, context.log):
+        return "posted help"
+    return "help not posted again: answered within the hour"

@@ -9,6 +9,7 @@ from githubkit.exception import RequestFailed
 from app.config import PERMISSION_LEVELS
 from app.context import Context
 from app.errors import JobRefused
+from app.notices import Notice, post_notice_once
 
 REFUSAL_MARKER = "<!-- fixwright:refused -->"
 
@@ -37,7 +38,12 @@ def refusal_text(actor: str, role: str, required: str, what: str) -> str:
 
 
 async def require_permission(context: Context, actor: str, number: int, what: str) -> str:
-    """The actor's role; raises JobRefused (after one short comment) when it is below the minimum."""
+    """The actor's role; raises JobRefused when it is below the minimum, after one short comment
+    (at most one an hour for each person on each issue).
+
+    Only an allowed trigger supersedes the older ones of its kind still queued for the same
+    issue: a refused one leaves them to run.
+    """
     owner, name = context.owner_and_name
     required = context.settings.trigger_permission
     try:
@@ -51,9 +57,15 @@ async def require_permission(context: Context, actor: str, number: int, what: st
         role = "none"  # not a collaborator at all
     if role_rank(role) >= role_rank(required):
         context.log.info("trigger.allowed", actor=actor, role=role, required=required)
+        superseded = await context.store.supersede_older(
+            context.job.id, f"superseded by a newer trigger from @{actor}"
+        )
+        if superseded:
+            context.log.info("jobs.superseded", jobs=superseded, by=actor)
         return role
     context.log.info("trigger.refused", actor=actor, role=role, required=required)
-    await context.github.rest.issues.async_create_comment(
-        owner, name, number, body=refusal_text(actor, role, required, what)
+    refusal = Notice(
+        context.job.repository, number, actor, "refusal", refusal_text(actor, role, required, what)
     )
+    await post_notice_once(context.store, context.github, refusal, context.log)
     raise JobRefused(f"@{actor} has {role} access; {required} is required")

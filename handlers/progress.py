@@ -17,7 +17,8 @@ from typing import Any
 import structlog
 from githubkit.exception import GitHubException
 
-from handlers.pull_requests import RunStats, render_run_stats
+from handlers.ci_files import CiTouch
+from handlers.pull_requests import RunStats, render_ci_notice, render_run_stats
 from handlers.untrusted_text import defang
 
 log = structlog.get_logger(__name__)
@@ -86,6 +87,7 @@ class ProgressState:
     next_step: str = ""  # what the maintainer can do about it
     stats: RunStats | None = None
     live_log_url: str = ""
+    ci_touches: tuple[CiTouch, ...] = ()  # changed files CI executes, said beside the PR link
 
     def at(self, step: Step) -> ProgressState:
         """The job has reached `step`."""
@@ -98,9 +100,14 @@ class ProgressState:
         )
 
     def opened(
-        self, url: str, number: int, message: str, stats: RunStats | None = None
+        self,
+        url: str,
+        number: int,
+        message: str,
+        stats: RunStats | None = None,
+        ci_touches: tuple[CiTouch, ...] = (),
     ) -> ProgressState:
-        """The changes are in draft PR `number`."""
+        """The changes are in draft PR `number`; `ci_touches` are the changed files CI executes."""
         return replace(
             self,
             current=Step.DONE,
@@ -109,6 +116,7 @@ class ProgressState:
             pull_request_number=number,
             message=message,
             stats=stats or self.stats,
+            ci_touches=ci_touches,
         )
 
     def unchanged(self, message: str, stats: RunStats | None = None) -> ProgressState:
@@ -193,7 +201,12 @@ def _working_detail(state: ProgressState) -> str:
 def _ending(state: ProgressState) -> list[str]:
     if state.ending == Ending.PULL_REQUEST:
         link = f"[#{state.pull_request_number}]({state.pull_request_url})"
-        return [f"**Draft pull request:** {link}", *_quoted_message("Claude's summary", state)]
+        notice = [render_ci_notice(state.ci_touches)] if state.ci_touches else []
+        return [
+            f"**Draft pull request:** {link}",
+            *notice,
+            *_quoted_message("Claude's summary", state),
+        ]
     if state.ending == Ending.NO_CHANGES:
         return [NO_CHANGES_NOTE, *_quoted_message("Claude's answer", state)]
     if state.ending == Ending.FAILED:

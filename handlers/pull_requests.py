@@ -9,6 +9,7 @@ from typing import Any
 
 from githubkit.exception import RequestFailed
 
+from handlers.ci_files import CiReason, CiTouch
 from handlers.untrusted_text import defang
 from sandbox.usage import JobUsage
 
@@ -17,11 +18,18 @@ PR_MARKER_PATTERN = re.compile(r"<!-- fixwright:pr issue=(?P<issue_number>\d+) -
 TITLE_LIMIT = 200  # GitHub allows 256; leave room for the prefix
 SUMMARY_LIMIT = 50_000  # GitHub refuses bodies over 65,536 characters
 FILES_SHOWN = 100
+CI_TOUCHES_SHOWN = 30
+# File names are the agent's: one of 4,096 characters must not push a body past GitHub's limit.
+PATH_SHOWN_LIMIT = 300
 NO_SUMMARY = "_Claude did not write a summary._"
 REVIEW_NOTE = (
     "This draft was written by Claude Code from the issue above. Review it like any other "
     "contribution before marking it ready; comment `/fix` with instructions on the issue to have "
     "fixwright revise it."
+)
+CI_NOTICE = (
+    "**This change touches files that CI executes.** CI runs them, with the repository's "
+    "secrets, when it runs this branch or this pull request; read them before it does."
 )
 
 
@@ -58,8 +66,10 @@ def render_pr_body(
     summary: str,
     changed_files: Sequence[str],
     stats: RunStats | None = None,
+    ci_touches: Sequence[CiTouch] = (),
 ) -> str:
-    """The PR body: `Fixes #N`, Claude's summary, the files changed and what the run cost."""
+    """The PR body: `Fixes #N`, Claude's summary, the files changed (and which of them CI runs)
+    and what the run cost."""
     text = defang(summary.strip()) or NO_SUMMARY
     if len(text) > SUMMARY_LIMIT:
         text = text[:SUMMARY_LIMIT] + "\n\n… (cut short)"
@@ -68,11 +78,32 @@ def render_pr_body(
         f"Fixes #{issue_number}",
         f"## Summary\n\n{text}",
         f"## Files changed\n\n{_file_list(changed_files)}",
-        f"> [!NOTE]\n> {REVIEW_NOTE}",
     ]
+    if ci_touches:
+        parts.append(render_ci_notice(ci_touches))
+    parts.append(f"> [!NOTE]\n> {REVIEW_NOTE}")
     if stats is not None:
         parts.append(f"<sub>{render_run_stats(stats)}</sub>")
     return "\n\n".join(parts) + "\n"
+
+
+def render_ci_notice(touches: Sequence[CiTouch]) -> str:
+    """A warning that names each changed file CI executes and why (for the PR and the thread)."""
+    rows = [f"> - `{code_safe(touch.path)}`: {_why(touch)}" for touch in touches[:CI_TOUCHES_SHOWN]]
+    if len(touches) > CI_TOUCHES_SHOWN:
+        rows.append(f"> - … and {len(touches) - CI_TOUCHES_SHOWN} more")
+    return "> [!WARNING]\n> " + CI_NOTICE + "\n>\n" + "\n".join(rows)
+
+
+def _why(touch: CiTouch) -> str:
+    source = f"`{code_safe(touch.source)}`"
+    if touch.reason == CiReason.RUN_STEP:
+        return f"named by a `run:` step in {source}"
+    if touch.reason == CiReason.LOCAL_ACTION:
+        return f"part of the local action `./{code_safe(touch.action)}` that {source} uses"
+    if touch.reason == CiReason.CI_SERVICE:
+        return "configuration of a CI service"
+    return "build or test configuration"
 
 
 def render_run_stats(stats: RunStats) -> str:
@@ -112,15 +143,18 @@ def issue_of_pr_body(body: str | None) -> int | None:
 def _file_list(paths: Sequence[str]) -> str:
     if not paths:
         return "_none_"
-    shown = [f"- `{_code_safe(path)}`" for path in sorted(paths)[:FILES_SHOWN]]
+    shown = [f"- `{code_safe(path)}`" for path in sorted(paths)[:FILES_SHOWN]]
     if len(paths) > FILES_SHOWN:
         shown.append(f"- … and {len(paths) - FILES_SHOWN} more")
     return "\n".join(shown)
 
 
-def _code_safe(path: str) -> str:
-    """A path fit for inline code: no backticks or line breaks to break out of it."""
-    return path.replace("`", "'").replace("\n", " ").replace("\r", " ")
+def code_safe(path: str) -> str:
+    """A path fit for inline code: no backtick or control character to break out, and short."""
+    text = "".join(char if char.isprintable() else " " for char in path.replace("`", "'"))
+    if len(text) > PATH_SHOWN_LIMIT:
+        text = text[: PATH_SHOWN_LIMIT - 1] + "…"
+    return text
 
 
 async def open_or_update_draft_pr(

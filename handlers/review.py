@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from githubkit.exception import RequestFailed
@@ -10,6 +11,7 @@ from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent
+from app.quota import cost_of_run
 from app.routing import Router
 from app.store import NewJob
 from handlers.commands import command_of, job_for
@@ -22,7 +24,7 @@ from handlers.review_check import ReviewCheckRun
 from handlers.review_diff import ReviewScope, select_files, unified_diff
 from handlers.review_findings import Finding, FindingsError, parse_findings
 from handlers.review_github import (
-    changed_files,
+    compared_files,
     is_unprocessable,
     load_pull,
     post_review,
@@ -44,7 +46,7 @@ from handlers.review_render import (
 )
 from sandbox.container import ALWAYS_DISALLOWED, RunSpec
 from sandbox.git_errors import GitError
-from sandbox.git_review import ReviewCheckout, check_out_pull_head, remove_checkout
+from sandbox.git_review import ReviewCheckout, check_out_commit, remove_checkout
 from sandbox.runner import Outcome, RunResult
 from sandbox.stream import StreamEvent, SystemInit, ToolUse
 
@@ -88,19 +90,26 @@ def plan_review(event: WebhookEvent, settings: Settings) -> NewJob | None:
 
 @router.job("review", permissions=REVIEW_PERMISSIONS)
 async def review_pull_request(event: WebhookEvent, context: Context) -> str:
-    """Run Claude Code read-only on the PR's head and post its findings as one review."""
+    """Run Claude Code read-only on the PR's head and post its findings as one review.
+
+    The head is the one the pull request had when the job started (recorded in the job's event
+    log): its diff, its files and the review's commit all name that commit, whatever is pushed
+    while the job runs.
+    """
     number = context.job.number or 0
     await require_permission(context, context.job.requested_by, number, "reviews pull requests")
     sandbox = context.require_sandbox()
     await acknowledge(event, context)
     pull, clone_url = await load_pull(context, number)
+    await context.record("review.commit", {"head_sha": pull.head_sha, "base_sha": pull.base_sha})
+    context.log.info("review.commit", head_sha=pull.head_sha, base_sha=pull.base_sha)
     check = await ReviewCheckRun.start_review(
         context.github, context.job.repository, head_sha=pull.head_sha, job_id=context.job.id
     )
     checkout: ReviewCheckout | None = None
     try:
         await check.in_progress("Reading the pull request")
-        scope = select_files(await changed_files(context, number))
+        scope = select_files(await compared_files(context, pull.base_sha, pull.head_sha))
         if not scope.reviewed:
             await post_review(
                 context,
@@ -111,10 +120,10 @@ async def review_pull_request(event: WebhookEvent, context: Context) -> str:
             )
             await check.finish("Nothing to review", nothing_to_review(scope, pull.head_sha))
             return "nothing to review"
-        checkout = await check_out_pull_head(
+        checkout = await check_out_commit(
             clone_url=clone_url,
             token=await context.git_token(),
-            number=number,
+            sha=pull.head_sha,
             parent=sandbox.workspaces,
         )
         await check.in_progress("Claude is reviewing", f"Reviewing {len(scope.reviewed)} files.")
@@ -144,7 +153,11 @@ def focus_of(event: WebhookEvent) -> str:
 def failure_of(error: JobFailed | GitError) -> tuple[str, str]:
     if isinstance(error, JobFailed):
         return error.reason, error.next_step or RETRY
-    return f"git could not fetch the pull request's head: {error}", RETRY
+    return (
+        f"git could not fetch the pull request's head commit: {error}",
+        "Comment `/review` to try again (a head force-pushed away since the trigger is gone; "
+        "the new head is reviewed then).",
+    )
 
 
 def review_failure(result: RunResult, settings: Settings) -> tuple[str, str]:
@@ -166,12 +179,15 @@ async def find_problems(
     focus: str,
 ) -> tuple[list[Finding], RunStats]:
     """Claude's findings; a malformed answer gets one more run with the problem named."""
-    prompt = build_review_prompt(
-        pull,
-        repository=context.job.repository,
-        diff=unified_diff(scope.reviewed),
-        skipped=scope.skipped,
-        focus=focus,
+    # Cleaning text anyone wrote costs CPU: off the event loop, which also serves the intake.
+    prompt = await asyncio.to_thread(
+        lambda: build_review_prompt(
+            pull,
+            repository=context.job.repository,
+            diff=unified_diff(scope.reviewed),
+            skipped=scope.skipped,
+            focus=focus,
+        )
     )
     started = time.monotonic()
     asked, results = prompt, []
@@ -185,7 +201,7 @@ async def find_problems(
         if result.outcome is not Outcome.SUCCESS:
             raise JobFailed(*review_failure(result, context.settings))
         try:
-            return parse_findings(result.summary), stats
+            return await asyncio.to_thread(parse_findings, result.summary), stats
         except FindingsError as error:
             problem = str(error)
             context.log.info("review.malformed_findings", problem=problem)
@@ -235,7 +251,13 @@ def combined_stats(
         model=(models[-1] if models else "") or settings.model or "default",
         turns=sum(r.num_turns for r in results),
         usage=usage,
-        cost_usd=sum(r.total_cost_usd for r in results),
+        # The relay's counts at the price table's price, as the quota ledger charges them.
+        cost_usd=cost_of_run(
+            usage,
+            (models[-1] if models else "") or settings.model,
+            settings.model_prices,
+            settings.relay_models,
+        ),
         seconds=seconds,
     )
 

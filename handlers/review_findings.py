@@ -14,7 +14,12 @@ TITLE_LIMIT = 200
 BODY_LIMIT = 4_000
 SUGGESTION_LIMIT = 8_000
 PROBLEMS_SHOWN = 5
-JSON_BLOCK = re.compile(r"```(?:json)?[ \t]*\n(?P<body>.*?)\n[ \t]*```", re.DOTALL)
+# A run of backticks: only its last three can open a block (the others are followed by a `).
+FENCE = re.compile(r"```+")
+# What may follow an opening fence on its line: an optional `json` and blanks.
+OPENING_REST = re.compile(r"(?:json)?[ \t]*+\n")
+# A closing fence: at the start of a line, after optional blanks.
+CLOSING = re.compile(r"\n[ \t]*+```")
 
 
 class FindingsError(ValueError):
@@ -39,9 +44,32 @@ class Finding:
         return self.start_line if self.start_line is not None else self.line
 
 
+def fenced_blocks(text: str) -> list[str]:
+    """The bodies of the text's fenced blocks (```json or ```), in order, in one pass.
+
+    A block opens at a fence followed by an optional `json` and the end of its line, and closes
+    at the first fence that starts a line. When no fence closes a block, none can close a later
+    one either, so the search stops there: a regular expression tried every later opening again
+    (quadratic in the answer's length).
+    """
+    blocks: list[str] = []
+    position = 0
+    while (fence := FENCE.search(text, position)) is not None:
+        opening = OPENING_REST.match(text, fence.end())
+        if opening is None:
+            position = fence.end()
+            continue
+        closing = CLOSING.search(text, opening.end())
+        if closing is None:
+            break
+        blocks.append(text[opening.end() : closing.start()])
+        position = closing.end()
+    return blocks
+
+
 def last_json_block(text: str) -> str:
     """The last fenced JSON block of `text`: the findings come at the end of the answer."""
-    blocks = [match["body"] for match in JSON_BLOCK.finditer(text)]
+    blocks = fenced_blocks(text)
     if not blocks:
         raise FindingsError("the answer does not end with a ```json block holding the findings")
     return blocks[-1]

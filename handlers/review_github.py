@@ -1,4 +1,9 @@
-"""The GitHub reads and writes of a review: the PR, its files, earlier comments, the review itself."""
+"""The GitHub reads and writes of a review: the PR, its files, earlier comments, the review itself.
+
+The pull request is read once, when the job starts; everything after that names the commits it
+had then (the files of exactly that comparison, the review on exactly that head commit), so a
+push while the job runs changes nothing about what is reviewed.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,10 @@ from handlers.review_fingerprints import fingerprints_in
 from handlers.review_prompt import PullSnapshot
 
 PAGE_SIZE = 100
-MAX_FILES_LISTED = 3_000  # GitHub lists at most 3,000 files of a pull request
 
 
 async def load_pull(context: Context, number: int) -> tuple[PullSnapshot, str]:
-    """The pull request, and the base repository's clone URL (it holds `refs/pull/N/head`)."""
+    """The pull request as it is now, and the base repository's clone URL (it holds the head)."""
     owner, name = context.owner_and_name
     github = context.github
     pull = (await github.rest.pulls.async_get(owner, name, number)).parsed_data
@@ -30,35 +34,31 @@ async def load_pull(context: Context, number: int) -> tuple[PullSnapshot, str]:
         head_ref=pull.head.label or pull.head.ref,
         head_sha=pull.head.sha,
         from_fork=head_repo != pull.base.repo.full_name,
+        base_sha=pull.base.sha,
     )
     return snapshot, pull.base.repo.clone_url
 
 
-async def changed_files(context: Context, number: int) -> list[ChangedFile]:
-    """The files the pull request changes, with their patches, in GitHub's order."""
+async def compared_files(context: Context, base_sha: str, head_sha: str) -> list[ChangedFile]:
+    """The files `head_sha` changes since its merge base with `base_sha`, in GitHub's order.
+
+    That is the pull request's diff at those two commits, whatever either branch holds by now.
+    GitHub lists up to 300 files of a comparison; a review takes far fewer (`MAX_FILES`).
+    """
     owner, name = context.owner_and_name
-    github = context.github
-    files: list[ChangedFile] = []
-    pages = github.rest.paginate(
-        github.rest.pulls.async_list_files,
-        owner=owner,
-        repo=name,
-        pull_number=number,
-        per_page=PAGE_SIZE,
+    response = await context.github.rest.repos.async_compare_commits(
+        owner, name, f"{base_sha}...{head_sha}"
     )
-    async for item in pages:
-        files.append(
-            ChangedFile(
-                path=item.filename,
-                status=item.status,
-                additions=item.additions,
-                deletions=item.deletions,
-                patch=item.patch or None,
-            )
+    return [
+        ChangedFile(
+            path=item.filename,
+            status=item.status,
+            additions=item.additions,
+            deletions=item.deletions,
+            patch=item.patch or None,
         )
-        if len(files) >= MAX_FILES_LISTED:
-            break
-    return files
+        for item in response.parsed_data.files or []
+    ]
 
 
 async def posted_fingerprints(context: Context, number: int, bot_login: str) -> set[str]:

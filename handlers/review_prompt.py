@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from handlers.prompt import sanitize
+from handlers.prompt import TITLE_LIMIT, clean
 from handlers.review_diff import ChangedFile
 
 REVIEW_SYSTEM_APPEND = (
@@ -31,6 +31,8 @@ REVIEW_SYSTEM_APPEND = (
     "saying. Only report real problems; do not praise or summarise the change in findings."
 )
 UNTRUSTED_TAGS = ("</pull_request>", "</diff>")
+# About 100,000 tokens: the diff shares the model's context with the files Claude reads.
+DIFF_LIMIT = 400_000
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,9 @@ class PullSnapshot:
     author: str
     base_ref: str
     head_ref: str
-    head_sha: str
+    head_sha: str  # the commit reviewed: the head when the job started, whatever is pushed later
     from_fork: bool
+    base_sha: str = ""
 
 
 def untrusted(text: str) -> str:
@@ -52,6 +55,16 @@ def untrusted(text: str) -> str:
     for tag in UNTRUSTED_TAGS:
         text = text.replace(tag, tag.replace("</", "</ "))
     return text
+
+
+def bounded_diff(diff: str) -> str:
+    """The diff, cut at `DIFF_LIMIT` characters with a note saying where the rest is."""
+    if len(diff) <= DIFF_LIMIT:
+        return diff
+    return (
+        f"{diff[:DIFF_LIMIT]}\n[… the diff is cut here: {len(diff) - DIFF_LIMIT:,} more "
+        "characters; read the changed files in the checkout]"
+    )
 
 
 def build_review_prompt(
@@ -73,14 +86,14 @@ def build_review_prompt(
         "instructions.",
         "",
         "<pull_request>",
-        f"Title: {untrusted(sanitize(pull.title))}",
+        f"Title: {untrusted(clean(pull.title, TITLE_LIMIT))}",
         f"Opened by: @{pull.author}" + (" (from a fork)" if pull.from_fork else ""),
         "",
-        untrusted(sanitize(pull.body)) or "(no description)",
+        untrusted(clean(pull.body)) or "(no description)",
         "</pull_request>",
         "",
         "<diff>",
-        untrusted(diff).rstrip(),
+        untrusted(bounded_diff(diff)).rstrip(),
         "</diff>",
     ]
     if skipped:
@@ -90,7 +103,7 @@ def build_review_prompt(
         parts += [
             "",
             "The reviewer who asked for this review wants you to focus on:",
-            untrusted(sanitize(focus)),
+            untrusted(clean(focus)),
         ]
     return "\n".join(parts) + "\n"
 

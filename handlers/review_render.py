@@ -12,6 +12,7 @@ from handlers.pull_requests import RunStats, render_run_stats
 from handlers.review_diff import FileLines, ReviewScope
 from handlers.review_findings import SEVERITIES, Finding
 from handlers.review_fingerprints import fingerprint, marker
+from handlers.untrusted_text import defang
 
 REVIEW_MARKER = "<!-- fixwright:review -->"
 BODY_LIMIT = 60_000  # GitHub refuses review bodies over 65,536 characters
@@ -79,13 +80,18 @@ def fenced(code: str, info: str = "") -> str:
 
 
 def heading(finding: Finding) -> str:
-    return f"{ICONS[finding.severity]} **{finding.severity.capitalize()}: {finding.title}**"
+    title = defang(finding.title)
+    return f"{ICONS[finding.severity]} **{finding.severity.capitalize()}: {title}**"
 
 
 def inline_body(placed: Placed) -> str:
-    """One inline comment: severity and title, the explanation, a suggestion, the fingerprint."""
+    """One inline comment: severity and title, the explanation, a suggestion, the fingerprint.
+
+    Claude's prose is made inert (it read text anyone could write); its code is left as it is,
+    since GitHub neither notifies nor closes anything from inside a code block.
+    """
     finding = placed.finding
-    parts = [heading(finding), finding.body]
+    parts = [heading(finding), defang(finding.body)]
     if finding.suggestion is not None:
         if finding.side == "RIGHT":
             parts.append(fenced(finding.suggestion, "suggestion"))
@@ -128,7 +134,7 @@ def indented(text: str) -> str:
 
 
 def outside_item(finding: Finding) -> str:
-    item = f"- {heading(finding)} — {location(finding)}\n\n{indented(finding.body)}"
+    item = f"- {heading(finding)} — {location(finding)}\n\n{indented(defang(finding.body))}"
     if finding.suggestion is not None:
         item += "\n\n" + indented("Proposed code:\n\n" + fenced(finding.suggestion))
     return item
@@ -173,7 +179,7 @@ def what_was_reviewed(scope: ReviewScope, facts: SummaryFacts) -> str:
         text += f"; {len(scope.skipped)} not reviewed (listed below)"
     text += "."
     if facts.focus.strip():
-        text += f"\n\nFocus asked for: _{' '.join(facts.focus.split())[:300]}_"
+        text += f"\n\nFocus asked for: _{defang(' '.join(facts.focus.split())[:300])}_"
     return text
 
 

@@ -19,12 +19,15 @@ from docker.errors import DockerException
 
 from app.config import PREFIX, ConfigError, Settings, load_settings
 from app.log import configure_logging
+from app.quota import cost_of_run
 from sandbox.container import RunSpec
+from sandbox.git_errors import GitError
 from sandbox.image import CLAUDE_CODE_VERSION, ImageBuildError, build_image, image_exists
 from sandbox.relay import ModelRelay
 from sandbox.runner import Outcome, RunResult, run_in_sandbox
 from sandbox.stream import AssistantText, FinalResult, StreamEvent, SystemInit, ToolResult, ToolUse
 from sandbox.workspace import WorkspaceError, copy_repository, diff_since_baseline
+from sandbox.workspace_walk import WorkspaceRefused
 
 PREVIEW_CHARS = 160
 
@@ -97,14 +100,23 @@ def run_command(args: argparse.Namespace) -> int:
     )
     try:
         result, diff = asyncio.run(_run(args, settings))
-    except (WorkspaceError, DockerException) as error:
+    except (WorkspaceError, DockerException, GitError) as error:
         print(f"fixwright run: {error}", file=sys.stderr)
         return 1
+    except WorkspaceRefused as error:
+        print(
+            f"fixwright run: the copy holds {error}; fixwright does not read it, so there is "
+            "no diff to show.",
+            file=sys.stderr,
+        )
+        return 1
+    # Priced as the service prices a job: the relay's token counts, never the CLI's own figure.
+    cost = cost_of_run(result.usage, args.model or settings.model, settings.model_prices)
     if args.json:
-        print(json.dumps(result_json(result, diff), indent=2))
+        print(json.dumps(result_json(result, diff, cost), indent=2))
     else:
         print(diff or "(no changes)")
-        print(summary_line(result))
+        print(summary_line(result, cost))
     return 0 if result.outcome is Outcome.SUCCESS else 1
 
 
@@ -120,6 +132,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> tuple[RunResult,
             socket_path=Path(scratch) / "relay" / "model.sock",
             upstream_url=settings.model_upstream_url,
             api_key=settings.anthropic_api_key,
+            max_body_bytes=settings.relay_max_body_bytes,
+            max_in_flight=settings.relay_max_in_flight,
+            extra_models=settings.relay_models,
         )
         spec = RunSpec(
             job_id="run-" + uuid.uuid4().hex[:12],
@@ -166,7 +181,7 @@ def show_progress(event: StreamEvent, out: TextIO) -> None:
         print(line, file=out, flush=True)
 
 
-def summary_line(result: RunResult) -> str:
+def summary_line(result: RunResult, cost_usd: float) -> str:
     """Outcome, turns, tokens and cost in one line."""
     usage = result.usage
     tokens = (
@@ -177,17 +192,17 @@ def summary_line(result: RunResult) -> str:
     )
     return (
         f"outcome: {result.outcome.value}; turns: {result.num_turns}; tokens: {tokens}; "
-        f"cost: ${result.total_cost_usd:.4f}; {result.seconds:.1f} s"
+        f"cost: ${cost_usd:.4f}; {result.seconds:.1f} s"
     )
 
 
-def result_json(result: RunResult, diff: str) -> dict[str, Any]:
+def result_json(result: RunResult, diff: str, cost_usd: float) -> dict[str, Any]:
     """The result as plain JSON for scripts."""
     return {
         "outcome": result.outcome.value,
         "summary": result.summary,
         "num_turns": result.num_turns,
-        "total_cost_usd": result.total_cost_usd,
+        "total_cost_usd": cost_usd,
         "usage": asdict(result.usage) if result.usage else None,
         "exit_code": result.exit_code,
         "seconds": round(result.seconds, 3),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -30,6 +31,23 @@ EDIT_TOOLS = ("Bash", "Read", "Edit", "MultiEdit", "Write", "Glob", "Grep", "LS"
 READ_ONLY_TOOLS = ("Bash", "Read", "Glob", "Grep", "LS", "TodoWrite")
 # The container has no network; these would only fail slowly.
 ALWAYS_DISALLOWED = ("WebFetch", "WebSearch")
+# The repository's agent configuration (hooks, settings, MCP servers, agents, commands, skills,
+# workflows) is untrusted input, and none of it is loaded; its CLAUDE.md is, as the README says.
+# Measured on the pinned CLI (tests/test_sandbox_repository_config.py): `--setting-sources user`
+# alone keeps out the repository's settings, hooks, MCP servers, agents, commands and skills, but
+# CLAUDE.md too. Each flag below closes one door again, should another setting open it:
+REPOSITORY_CONFIG_FLAGS = (
+    # no MCP server but those given on the command line (none); even project ones a setting allows
+    "--strict-mcp-config",
+    # no skill and no custom command: the Skill tool is not offered
+    "--disable-slash-commands",
+)
+# Settings of our own, which outrank every settings file: no hook runs whoever declared it, and
+# CLAUDE.md is read from the workspace, passed as an extra directory, without project settings.
+OWN_SETTINGS = json.dumps(
+    {"disableAllHooks": True, "env": {"CLAUDE_CODE_ADDITIONAL_DIRECTORIES_CLAUDE_MD": "1"}},
+    separators=(",", ":"),
+)
 
 # Starts the forwarder from the container's loopback to the relay socket, waits until it listens
 # (read from /proc/net/tcp, without connecting), then execs the CLI with stdin (the prompt) intact.
@@ -68,6 +86,20 @@ def container_name(job_id: str) -> str:
     return "fixwright-job-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", job_id)[:100]
 
 
+def offered_tools(spec: RunSpec) -> list[str]:
+    """The built-in tools the CLI offers at all: those allowed, without Bash's command patterns.
+
+    Nothing else is offered, so the tools that would reach agents, skills, workflows or deferred
+    tools (Agent, Skill, Workflow, ToolSearch, ...) do not exist in the run.
+    """
+    offered: list[str] = []
+    for tool in spec.allowed_tools:
+        name = tool.split("(", 1)[0]
+        if name not in offered and name not in spec.disallowed_tools:
+            offered.append(name)
+    return offered
+
+
 def claude_command(spec: RunSpec, settings: Settings) -> list[str]:
     """The CLI's argv; the prompt is not in it: it arrives on stdin."""
     command = [
@@ -82,6 +114,10 @@ def claude_command(spec: RunSpec, settings: Settings) -> list[str]:
         # Settings files inside the repository are untrusted input: read only the (empty) user's.
         "--setting-sources",
         "user",
+        *REPOSITORY_CONFIG_FLAGS,
+        "--tools=" + ",".join(offered_tools(spec)),
+        "--add-dir=" + WORKSPACE,
+        "--settings=" + OWN_SETTINGS,
         "--allowedTools=" + ",".join(spec.allowed_tools),
     ]
     if spec.disallowed_tools:
@@ -94,11 +130,15 @@ def claude_command(spec: RunSpec, settings: Settings) -> list[str]:
     return command
 
 
-def container_environment(capability: str) -> dict[str, str]:
-    """The container's whole environment: the relay address and a per-job capability, no secret."""
+def container_environment(capability: str, max_output_tokens: int) -> dict[str, str]:
+    """The container's whole environment: the relay address and a per-job capability, no secret.
+
+    The CLI is told to ask for no more output per request than the relay lets through.
+    """
     return {
         "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{RELAY_PORT}",
         "ANTHROPIC_API_KEY": capability,
+        "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(max_output_tokens),
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "DISABLE_ERROR_REPORTING": "1",
@@ -117,7 +157,7 @@ def container_kwargs(
         "name": container_name(spec.job_id),
         "entrypoint": ["/bin/sh", "-c", ENTRYPOINT_SCRIPT, "fixwright-agent"],
         "command": claude_command(spec, settings),
-        "environment": container_environment(capability),
+        "environment": container_environment(capability, settings.relay_max_tokens),
         "user": f"{AGENT_UID}:{AGENT_UID}",
         "working_dir": WORKSPACE,
         "labels": {

@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 
 from app.github_app import git_authorization
 from sandbox.git_errors import GitError, explain_failure
+from sandbox.host_environment import host_environment, is_loopback_http, private_home
 
 GIT_TIMEOUT_SECONDS = 600.0
-# Every host-side git command runs with these: nothing from the checkout may execute here.
+# Every host-side git command runs with these: nothing from a checkout may execute here.
 HARDENING = (
     "core.hooksPath=/dev/null",
     "core.fsmonitor=false",
@@ -19,26 +20,30 @@ HARDENING = (
     "http.lowSpeedLimit=1000",
     "http.lowSpeedTime=60",
 )
-# Operator variables git may keep (TLS and proxy set-up); every other GIT_* is dropped.
-KEPT_GIT_VARIABLES = ("GIT_SSL_", "GIT_HTTP_", "GIT_PROXY_")
 
 
-def git_environment(token: str | None, extra: Mapping[str, str] | None) -> dict[str, str]:
-    """The environment for one git command: English messages, no prompts, the token if given."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("GIT_") or key.startswith(KEPT_GIT_VARIABLES)
-    }
-    env.pop("SSH_ASKPASS", None)
-    env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0")
-    if token is not None:
-        env.update(
-            GIT_CONFIG_COUNT="1",
-            GIT_CONFIG_KEY_0="http.extraHeader",
-            GIT_CONFIG_VALUE_0="Authorization: " + git_authorization(token),
-        )
-    return {**env, **(extra or {})}
+def git_environment(
+    token: str | None, extra: Mapping[str, str] | None, remote: str | None = None
+) -> dict[str, str]:
+    """The environment for one git command: the allow-list, plus the token if given.
+
+    Plain http is allowed only when `remote`, the URL this command talks to, is on this machine.
+    """
+    header = [("http.extraHeader", "Authorization: " + git_authorization(token))] if token else []
+    return host_environment(
+        os.environ,
+        home=private_home(),
+        allow_http=remote is not None and is_loopback_http(remote),
+        git_config=header,
+        extra=extra,
+    )
+
+
+def _argv(args: Sequence[str]) -> list[str]:
+    argv = ["git"]
+    for setting in HARDENING:
+        argv += ["-c", setting]
+    return [*argv, *args]
 
 
 def execute_git(
@@ -46,22 +51,20 @@ def execute_git(
     *,
     step: str,
     token: str | None = None,
+    remote: str | None = None,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run one hardened git command (argv only, never a shell) and return what it did."""
-    argv = ["git"]
-    for setting in HARDENING:
-        argv += ["-c", setting]
     try:
         return subprocess.run(
-            [*argv, *args],
+            _argv(args),
             input=stdin,
             capture_output=True,
             text=True,
             errors="replace",
             check=False,
-            env=git_environment(token, env),
+            env=git_environment(token, env, remote),
             timeout=GIT_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired:
@@ -80,12 +83,39 @@ def run_git(
     *,
     step: str,
     token: str | None = None,
+    remote: str | None = None,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
     ok_codes: tuple[int, ...] = (0,),
 ) -> subprocess.CompletedProcess[str]:
     """Run one hardened git command; a failure becomes a `GitError` for `step`."""
-    result = execute_git(args, step=step, token=token, env=env, stdin=stdin)
+    result = execute_git(args, step=step, token=token, remote=remote, env=env, stdin=stdin)
     if result.returncode not in ok_codes:
         raise explain_failure(step, result.stderr + result.stdout, token_secrets(token))
     return result
+
+
+def run_git_bytes(
+    args: Sequence[str],
+    *,
+    step: str,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes = b"",
+) -> bytes:
+    """A local git command over raw bytes (paths are bytes to git); its output, or a `GitError`."""
+    try:
+        result = subprocess.run(
+            _argv(args),
+            input=stdin,
+            capture_output=True,
+            check=False,
+            env=git_environment(None, env),
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise GitError(
+            step, f"The {step} failed: git gave no result within {GIT_TIMEOUT_SECONDS:.0f} s."
+        ) from None
+    if result.returncode != 0:
+        raise explain_failure(step, (result.stderr + result.stdout).decode(errors="replace"))
+    return result.stdout

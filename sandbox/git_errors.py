@@ -27,11 +27,13 @@ class PushRejected(GitError):
         super().__init__("push", message)
 
 
-# (pattern over git's output, what it means); the first match wins, so order matters.
+# (pattern over git's output, what it means); the first match wins, so order matters. Output can
+# quote the repository (paths, refs): a `.*` between two phrases starts from the first phrase of
+# its line only (atomic), or a line repeating that phrase took quadratic time.
 # GitHub answered, and said no:
 _REFUSALS: tuple[tuple[str, str], ...] = (
     (
-        r"remote branch .* not found",
+        r"^(?>.*?remote branch ).* not found",
         "the branch to start from does not exist on GitHub (is the repository empty?)",
     ),
     (
@@ -45,7 +47,7 @@ _REFUSALS: tuple[tuple[str, str], ...] = (
         "GitHub refused the App's token (it may have expired or been revoked)",
     ),
     (
-        r"permission to .* denied|returned error: 403",
+        r"^(?>.*?permission to ).* denied|returned error: 403",
         "the App's token may not do this (the App needs write access to the repository's contents)",
     ),
 )

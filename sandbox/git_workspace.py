@@ -1,8 +1,10 @@
 """A job's git checkout on the host: clone with a scoped token, the work branch, commit, push.
 
-The host keeps the repository's git directory outside the checkout the container sees. The
-agent gets its own copy of `.git` to look at, but host-side git never reads it: whatever the
-agent writes there (hooks, `core.fsmonitor`, filters) is never run here and never committed.
+The host keeps the repository's git directory outside the checkout the container sees, and
+after the run it never runs git over the checkout: it reads the files with its own walk
+(`sandbox.snapshot`), writes them into that git directory as blobs, and builds the tree, the
+diff and the commit from its own objects. The agent gets its own copy of `.git` to look at;
+nothing in it (hooks, `core.fsmonitor`, filters, nested repositories) is ever read here.
 The token travels only in the environment of one git command as `http.extraHeader`
 (command-scope configuration, like `git -c`, but out of process listings); it is never
 written into the checkout, the git directory, or a remote URL.
@@ -22,12 +24,17 @@ from urllib.parse import urlsplit
 from sandbox.git_command import execute_git, run_git, token_secrets
 from sandbox.git_errors import GitError, PushRejected, explain_push_failure
 from sandbox.git_secrets import find_secrets
+from sandbox.snapshot import Snapshot, SnapshotLimits, diff_trees, take_snapshot, tree_listing
 from sandbox.workspace import hand_to_agent
+from sandbox.workspace_walk import WorkspaceRefused
 
 __all__ = [
     "GitError",
     "JobWorkspace",
     "PushRejected",
+    "Snapshot",
+    "SnapshotLimits",
+    "WorkspaceRefused",
     "changed_files",
     "commit_changes",
     "diff_text",
@@ -35,15 +42,16 @@ __all__ = [
     "prepare_workspace",
     "push",
     "remove_workspace",
+    "snapshot_workspace",
 ]
 
 JOB_DIRECTORY_PREFIX = "fixwright-job-"
 
 GIT_ATTEMPTS = 3
 T = TypeVar("T")
-
-_DIFF_NAMES = ("diff", "--cached", "--name-only", "--no-renames", "-z")
-_DIFF_TEXT = ("diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv", "--text")
+# Checked out as stored: no end-of-line conversion, `ident` or filter, whatever the repository's
+# `.gitattributes` asks, so the untouched checkout reads back as exactly the commit's tree.
+RAW_CHECKOUT_ATTRIBUTES = "* -text -eol -ident -filter -working-tree-encoding\n"
 
 
 @dataclass(frozen=True)
@@ -58,16 +66,19 @@ class JobWorkspace:
     git_dir: Path  # the host's git directory, outside `path`, never seen by the agent
 
 
-def _host_git(workspace: JobWorkspace) -> list[str]:
-    """The options that point git at the host's git directory and the agent's checkout."""
+def _checkout_git(workspace: JobWorkspace) -> list[str]:
+    """Options for the clone's own checkout, before the agent has written anything."""
     return [
         "-c",
         f"safe.directory={workspace.git_dir}",
-        "-c",
-        f"safe.directory={workspace.path}",
         f"--git-dir={workspace.git_dir}",
         f"--work-tree={workspace.path}",
     ]
+
+
+def _host_git(workspace: JobWorkspace) -> list[str]:
+    """Options that point git at the host's git directory alone: no work tree, ever."""
+    return ["-c", f"safe.directory={workspace.git_dir}", f"--git-dir={workspace.git_dir}"]
 
 
 def _check_clone_url(clone_url: str, step: str) -> None:
@@ -113,6 +124,15 @@ def _prepare(
         raise
 
 
+def _template(root: Path) -> Path:
+    """A git template of the host's: no hooks, and attributes that keep the checkout raw."""
+    template = root / "template"
+    (template / "info").mkdir(parents=True)
+    (template / "hooks").mkdir()  # empty, where the agent's git expects its hooks
+    (template / "info" / "attributes").write_text(RAW_CHECKOUT_ATTRIBUTES)
+    return template
+
+
 def _clone_and_branch(workspace: JobWorkspace, clone_url: str, token: str) -> JobWorkspace:
     run_git(
         [
@@ -120,6 +140,7 @@ def _clone_and_branch(workspace: JobWorkspace, clone_url: str, token: str) -> Jo
             "--quiet",
             "--no-tags",
             "--single-branch",
+            f"--template={_template(workspace.path.parent)}",
             f"--branch={workspace.default_branch}",
             f"--separate-git-dir={workspace.git_dir}",
             "--",
@@ -128,11 +149,15 @@ def _clone_and_branch(workspace: JobWorkspace, clone_url: str, token: str) -> Jo
         ],
         step="clone",
         token=token,
+        remote=clone_url,
     )
-    git = _host_git(workspace)
+    git = _checkout_git(workspace)
     remote_ref = f"refs/heads/{workspace.branch}"
     listed = run_git(
-        [*git, "ls-remote", "--heads", "origin", remote_ref], step="clone", token=token
+        [*git, "ls-remote", "--heads", "origin", remote_ref],
+        step="clone",
+        token=token,
+        remote=clone_url,
     )
     existed = any(line.endswith("\t" + remote_ref) for line in listed.stdout.splitlines())
     if existed:
@@ -141,12 +166,15 @@ def _clone_and_branch(workspace: JobWorkspace, clone_url: str, token: str) -> Jo
             [*git, "fetch", "--quiet", "--no-tags", "origin", f"+{remote_ref}:{tracking}"],
             step="clone",
             token=token,
+            remote=clone_url,
         )
         run_git([*git, "checkout", "--quiet", "-B", workspace.branch, tracking], step="clone")
     else:
         run_git([*git, "checkout", "--quiet", "-b", workspace.branch], step="clone")
     head = run_git([*git, "rev-parse", "HEAD"], step="clone").stdout.strip()
     _give_agent_its_own_git_directory(workspace)
+    # From here on the host's git directory has no work tree: nothing it runs looks at the checkout.
+    run_git([*_host_git(workspace), "config", "core.bare", "true"], step="clone")
     hand_to_agent(workspace.path)
     return JobWorkspace(
         path=workspace.path,
@@ -172,35 +200,38 @@ async def prepare_workspace(
     return await _with_retries(_prepare, clone_url, token, default_branch, work_branch, parent)
 
 
-def _stage(workspace: JobWorkspace, step: str) -> None:
-    """Stage everything in the checkout (new files too, ignored ones not) in the host's index."""
-    run_git([*_host_git(workspace), "add", "--all"], step=step)
+def _snapshot(workspace: JobWorkspace, limits: SnapshotLimits) -> Snapshot:
+    baseline = tree_listing(workspace.git_dir, workspace.base_sha)
+    return take_snapshot(workspace.path, workspace.git_dir, baseline=baseline, limits=limits)
 
 
-def _changed_files(workspace: JobWorkspace) -> list[str]:
-    _stage(workspace, "diff")
-    listed = run_git(
-        [*_host_git(workspace), *_DIFF_NAMES, workspace.base_sha, "--"],
-        step="diff",
-    )
-    return [name for name in listed.stdout.split("\0") if name]
+async def snapshot_workspace(
+    workspace: JobWorkspace, limits: SnapshotLimits | None = None
+) -> Snapshot:
+    """The checkout read once by the host, as a tree in its git directory and the changes in it.
+
+    Raises `WorkspaceRefused`, naming the path, for what the host will not commit (a nested
+    repository, a FIFO, a file over the limits).
+    """
+    return await asyncio.to_thread(_snapshot, workspace, limits or SnapshotLimits())
+
+
+async def changed_files(workspace: JobWorkspace, snapshot: Snapshot | None = None) -> list[str]:
+    """The paths added, modified or deleted since `base_sha`, untracked files included.
+
+    From `snapshot` when given; otherwise the checkout is read afresh with the default limits.
+    """
+    return (snapshot or await snapshot_workspace(workspace)).changed_files
 
 
 def _files_on_branch(workspace: JobWorkspace) -> list[str]:
-    listed = run_git(
-        [
-            *_host_git(workspace),
-            "diff",
-            "--name-only",
-            "--no-renames",
-            "-z",
-            f"refs/remotes/origin/{workspace.default_branch}",
-            workspace.base_sha,
-            "--",
-        ],
-        step="diff",
+    names = diff_trees(
+        workspace.git_dir,
+        f"refs/remotes/origin/{workspace.default_branch}",
+        workspace.base_sha,
+        names_only=True,
     )
-    return [name for name in listed.stdout.split("\0") if name]
+    return [name for name in names.split("\0") if name]
 
 
 async def files_on_branch(workspace: JobWorkspace) -> list[str]:
@@ -208,22 +239,12 @@ async def files_on_branch(workspace: JobWorkspace) -> list[str]:
     return await asyncio.to_thread(_files_on_branch, workspace)
 
 
-async def changed_files(workspace: JobWorkspace) -> list[str]:
-    """The paths added, modified or deleted since `base_sha`, untracked files included."""
-    return await asyncio.to_thread(_changed_files, workspace)
-
-
-def _diff_text(workspace: JobWorkspace) -> str:
-    _stage(workspace, "diff")
-    return run_git(
-        [*_host_git(workspace), *_DIFF_TEXT, workspace.base_sha, "--"],
-        step="diff",
-    ).stdout
-
-
-async def diff_text(workspace: JobWorkspace) -> str:
-    """Everything changed since `base_sha` as one diff, binary files as text (for secret scans)."""
-    return await asyncio.to_thread(_diff_text, workspace)
+async def diff_text(workspace: JobWorkspace, snapshot: Snapshot | None = None) -> str:
+    """Everything changed since `base_sha` as one diff, binary files as git's binary patches."""
+    snapshot = snapshot or await snapshot_workspace(workspace)
+    return await asyncio.to_thread(
+        diff_trees, workspace.git_dir, f"{workspace.base_sha}^{{tree}}", snapshot.tree
+    )
 
 
 def _one_line(text: str) -> str:
@@ -231,27 +252,34 @@ def _one_line(text: str) -> str:
 
 
 def commit_message_with_trailers(message: str, co_authors: Iterable[tuple[str, str]]) -> str:
-    """`message` followed by one `Co-authored-by: name <email>` trailer per distinct co-author."""
+    """`message` followed by one `Co-authored-by: name <email>` trailer per distinct co-author.
+
+    Trailing spaces go and blank lines collapse to one, as `git commit --cleanup=whitespace` does.
+    """
     trailers = dict.fromkeys(
         f"Co-authored-by: {_one_line(name)} <{_one_line(email)}>" for name, email in co_authors
     )
-    body = message.strip()
+    lines: list[str] = []
+    for line in message.strip().splitlines():
+        line = line.rstrip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    body = "\n".join(lines)
     return body + ("\n\n" + "\n".join(trailers) if trailers else "") + "\n"
 
 
 def _commit(
     workspace: JobWorkspace,
+    snapshot: Snapshot,
     message: str,
     author_name: str,
     author_email: str,
     co_authors: Sequence[tuple[str, str]],
 ) -> str | None:
     git = _host_git(workspace)
-    _stage(workspace, "commit")
-    unchanged = run_git(
-        [*git, "diff", "--cached", "--quiet", "HEAD", "--"], step="commit", ok_codes=(0, 1)
-    )
-    if unchanged.returncode == 0:
+    head = run_git([*git, "rev-parse", "--verify", "HEAD^{commit}"], step="commit").stdout.strip()
+    head_tree = run_git([*git, "rev-parse", "HEAD^{tree}"], step="commit").stdout.strip()
+    if snapshot.tree == head_tree:
         return None
     name, email = _one_line(author_name), _one_line(author_email)
     identity = {
@@ -260,13 +288,25 @@ def _commit(
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email,
     }
-    run_git(
-        [*git, "commit", "--quiet", "--no-verify", "--cleanup=whitespace", "--file=-"],
+    commit = run_git(
+        [*git, "commit-tree", "--no-gpg-sign", "-p", head, "-F", "-", snapshot.tree],
         step="commit",
         env=identity,
         stdin=commit_message_with_trailers(message, co_authors),
+    ).stdout.strip()
+    run_git(
+        [
+            *git,
+            "update-ref",
+            "-m",
+            "fixwright: commit",
+            f"refs/heads/{workspace.branch}",
+            commit,
+            head,
+        ],
+        step="commit",
     )
-    return run_git([*git, "rev-parse", "HEAD"], step="commit").stdout.strip()
+    return commit
 
 
 async def commit_changes(
@@ -276,10 +316,13 @@ async def commit_changes(
     author_name: str,
     author_email: str,
     co_authors: Sequence[tuple[str, str]],
+    snapshot: Snapshot | None = None,
 ) -> str | None:
-    """Commit everything the agent changed as the App's bot; the new sha, or None if nothing did."""
+    """Commit the snapshot's tree (a fresh one if none is given) as the App's bot on top of the
+    branch; the new sha, or None if the tree is the branch's already."""
+    snapshot = snapshot or await snapshot_workspace(workspace)
     return await asyncio.to_thread(
-        _commit, workspace, message, author_name, author_email, co_authors
+        _commit, workspace, snapshot, message, author_name, author_email, co_authors
     )
 
 
@@ -290,11 +333,20 @@ def _push(workspace: JobWorkspace, clone_url: str, token: str) -> None:
             "repository's default branch."
         )
     _check_clone_url(clone_url, "push")
-    refspec = f"HEAD:refs/heads/{workspace.branch}"
+    refspec = f"refs/heads/{workspace.branch}:refs/heads/{workspace.branch}"
     result = execute_git(
-        [*_host_git(workspace), "push", "--porcelain", "--", clone_url, refspec],
+        [
+            *_host_git(workspace),
+            "push",
+            "--porcelain",
+            "--no-recurse-submodules",
+            "--",
+            clone_url,
+            refspec,
+        ],
         step="push",
         token=token,
+        remote=clone_url,
     )
     if result.returncode != 0:
         raise explain_push_failure(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -16,8 +17,12 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
+from sandbox.host_environment import host_environment, private_home
+
 BASE_IMAGE = "debian:bookworm-slim"
 # Verified against the npm package's native linux-x64 binary; override with --claude-code-version.
+# What this version sends the model API, which the relay lets through, is in relay_traffic.py:
+# read it again from the new version's traffic when this changes (tests/test_relay_traffic.py).
 CLAUDE_CODE_VERSION = "2.1.332"
 
 Log = Callable[[str], None]
@@ -82,11 +87,14 @@ def bootstrap_base_image(client: docker.DockerClient, log: Log = print) -> None:
         root = Path(scratch) / "root"
         archive = Path(scratch) / "root.tar"
         started = time.monotonic()
+        # The allow-list keeps the operator's proxy and CA variables: debootstrap fetches packages.
+        env = host_environment(os.environ, home=private_home())
         result = subprocess.run(
             ["debootstrap", "--variant=minbase", "bookworm", str(root)],
             capture_output=True,
             text=True,
             check=False,
+            env=env,
         )
         if result.returncode != 0:
             raise ImageBuildError(
@@ -94,7 +102,7 @@ def bootstrap_base_image(client: docker.DockerClient, log: Log = print) -> None:
                 f"mirror:\n{result.stderr[-2000:] or result.stdout[-2000:]}"
             )
         log(f"debootstrap finished in {time.monotonic() - started:.0f} s")
-        subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "."], check=True)
+        subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "."], check=True, env=env)
         repository, tag = BASE_IMAGE.split(":")
         client.api.import_image(
             src=str(archive), repository=repository, tag=tag, changes=['CMD ["bash"]']

@@ -7,27 +7,11 @@ from collections.abc import Iterable, Mapping
 
 from starlette.responses import Response
 
+from sandbox.relay_budget import RETRY_AFTER_SECONDS
+
 # The model API's own paths; the container may reach nothing else through the relay.
 MODEL_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
 
-# Credentials the container might send: none of them may reach the upstream.
-CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
-
-# Hop-by-hop headers (RFC 9110 7.6.1) and those the HTTP client or server sets for itself.
-HOP_HEADERS = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-        "accept-encoding",
-    }
-)
 RESPONSE_DROPPED = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "trailer", "upgrade", "date", "server"}
 )
@@ -43,21 +27,10 @@ def capability_of(headers: Mapping[str, str]) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def upstream_headers(incoming: Iterable[tuple[str, str]], api_key: str) -> list[tuple[str, str]]:
-    """The request's headers minus every credential and hop header, plus the real key.
-
-    The upstream is asked for an unencoded body so the relay can read usage from the very bytes
-    it passes on unchanged.
-    """
-    kept = [
-        (name, value)
-        for name, value in incoming
-        if name.lower() not in CREDENTIAL_HEADERS and name.lower() not in HOP_HEADERS
-    ]
-    kept.append(("accept-encoding", "identity"))
-    if api_key:
-        kept.append(("x-api-key", api_key))
-    return kept
+def declared_length(headers: Mapping[str, str]) -> int:
+    """The body size a request announces (0 when it announces none, or nonsense)."""
+    value = headers.get("content-length", "").strip()
+    return int(value) if value.isdigit() else 0
 
 
 def downstream_headers(status: int, upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -94,18 +67,17 @@ def not_found(method: str, path: str) -> Response:
     )
 
 
-def unknown_capability() -> Response:
-    return api_error(
-        401, "authentication_error", "fixwright: this job has ended or the token is not valid"
-    )
-
-
-def budget_spent(token_budget: int) -> Response:
-    """400, not 429: the CLI retries 429 and 5xx for minutes, but takes a 400 as final."""
-    return api_error(
-        400,
-        "invalid_request_error",
-        f"fixwright: this job's token budget of {token_budget} tokens is spent",
+def no_room(status: int, message: str) -> Response:
+    """A request the budgets have no room for: final (400, which the CLI does not retry, though
+    it retries 429 and 5xx for minutes), or a 429 it retries after a second."""
+    if status != 429:
+        return api_error(status, "invalid_request_error", message)
+    body = {"type": "error", "error": {"type": "rate_limit_error", "message": message}}
+    return Response(
+        json.dumps(body),
+        status_code=429,
+        media_type="application/json",
+        headers={"retry-after": str(RETRY_AFTER_SECONDS), "x-should-retry": "true"},
     )
 
 

@@ -5,30 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import docker
 import structlog
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
-from docker.utils.socket import frames_iter
 
 from app.config import Settings
 from sandbox.container import RunSpec, container_kwargs, remove_container, remove_leftover
+from sandbox.container_stream import END, ContainerStream
 from sandbox.pids import PidsWatch
-from sandbox.stream import FinalResult, StreamEvent, Unknown, parse_line
+from sandbox.relay_budget import PoolShare
+from sandbox.stream import FinalResult, StreamEvent, Unknown
 from sandbox.usage import JobUsage
+from sandbox.workspace_watch import DiskWatch
 
 log = structlog.get_logger("fixwright.sandbox")
 
-STDOUT, STDERR = 1, 2
-STDERR_TAIL_BYTES = 4000
 # After a kill, how long to wait for the output stream to end before removing the container anyway.
 DRAIN_SECONDS = 10.0
 
@@ -47,6 +46,7 @@ class Outcome(StrEnum):
     MODEL_BUDGET = "model_budget"
     MODEL_ERROR = "model_error"
     PIDS_LIMIT = "pids_limit"
+    WORKSPACE_LIMIT = "workspace_limit"
     CLI_CRASH = "cli_crash"
 
 
@@ -55,7 +55,16 @@ class Relay(Protocol):
 
     socket_path: Path
 
-    def open_job(self, job_id: str, *, token_budget: int, api_key: str | None = None) -> str: ...
+    def open_job(
+        self,
+        job_id: str,
+        *,
+        token_budget: int,
+        api_key: str | None = None,
+        model: str = "",
+        max_tokens: int = ...,
+        pool: PoolShare | None = None,
+    ) -> str: ...
 
     def close_job(self, job_id: str) -> JobUsage: ...
 
@@ -71,6 +80,8 @@ class RunResult:
     event_count: int
     stderr_tail: str
     seconds: float
+    # Which limit the runner stopped the run for, in words ("more than 10.0 MB on disk").
+    limit_passed: str = ""
 
     @property
     def num_turns(self) -> int:
@@ -92,9 +103,6 @@ class _Exit:
 
     exit_code: int | None
     oom_killed: bool
-
-
-_END = object()
 
 
 def classify(
@@ -164,16 +172,28 @@ async def run_in_sandbox(
     on_event: EventCallback | None = None,
     api_key: str | None = None,
     token_budget: int | None = None,
+    pool: PoolShare | None = None,
 ) -> RunResult:
-    """Run the CLI on `spec` in a fresh hardened container; the container never outlives the call."""
+    """Run the CLI on `spec` in a fresh hardened container; the container never outlives the call.
+
+    `pool` is a budget the run shares with others running at once (its installation's day).
+    """
     started = time.monotonic()
     budget = token_budget or settings.job_token_budget
-    capability = relay.open_job(spec.job_id, token_budget=budget, api_key=api_key)
+    # The relay holds the run to the model and the output per request the CLI is told to use.
+    capability = relay.open_job(
+        spec.job_id,
+        token_budget=budget,
+        api_key=api_key,
+        model=spec.model or settings.model,
+        max_tokens=settings.relay_max_tokens,
+        pool=pool,
+    )
     kwargs = container_kwargs(
         spec, settings, relay_socket=Path(relay.socket_path), capability=capability
     )
     container: Container | None = None
-    stream: _ContainerStream | None = None
+    stream: ContainerStream | None = None
     usage: JobUsage | None = None
     try:
         # This job's lease is ours: a container under its name is a dead attempt's.
@@ -181,16 +201,37 @@ async def run_in_sandbox(
             log.warning("sandbox.leftover_removed", job_id=spec.job_id)
         container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
         pids = PidsWatch(container.id)
-        stream = _ContainerStream(docker_client, container, spec.prompt, on_output=pids.sample)
+        stream = ContainerStream(
+            docker_client,
+            container,
+            spec.prompt,
+            on_output=pids.sample,
+            max_line_bytes=settings.sandbox_max_line_bytes,
+        )
+        disk = DiskWatch(
+            spec.workspace,
+            max_bytes=settings.workspace_max_bytes,
+            max_entries=settings.workspace_max_files,
+            stop=stream.kill,
+        )
         await asyncio.to_thread(stream.start)
         pids.start()
+        watching = asyncio.create_task(disk.run())
         deadline = spec.timeout_seconds or settings.sandbox_timeout_seconds
         try:
             final, event_count, stopped = await _follow(stream, deadline, on_event)
         finally:
+            await _stop_watching(watching)
             refused_forks = await asyncio.to_thread(pids.stop)
             if refused_forks:
                 log.warning("sandbox.pids_limit_reached", job_id=spec.job_id, refused=refused_forks)
+        if disk.passed is not None:
+            stopped = Outcome.WORKSPACE_LIMIT
+            log.warning("sandbox.workspace_limit_reached", job_id=spec.job_id, passed=disk.passed)
+        if stream.dropped_lines:
+            log.warning(
+                "sandbox.output_lines_dropped", job_id=spec.job_id, lines=stream.dropped_lines
+            )
         ended = await asyncio.to_thread(_wait_for_exit, container)
         usage = relay.close_job(spec.job_id)
         outcome = classify(
@@ -209,6 +250,7 @@ async def run_in_sandbox(
             event_count=event_count,
             stderr_tail=stream.stderr_tail(),
             seconds=time.monotonic() - started,
+            limit_passed=disk.passed or "",
         )
     finally:
         if stream is not None:
@@ -221,7 +263,7 @@ async def run_in_sandbox(
 
 
 async def _follow(
-    stream: _ContainerStream, deadline: float, on_event: EventCallback | None
+    stream: ContainerStream, deadline: float, on_event: EventCallback | None
 ) -> tuple[FinalResult | None, int, Outcome | None]:
     """Hand each event to the callback as it arrives, until the stream ends or the run must stop."""
     loop = asyncio.get_running_loop()
@@ -239,7 +281,7 @@ async def _follow(
                 stopped = Outcome.TIMEOUT
                 await asyncio.to_thread(stream.kill)
                 break
-            if item is _END:
+            if item is END:
                 break
             count += 1
             if isinstance(item, FinalResult):
@@ -260,6 +302,14 @@ async def _follow(
     return final, count, stopped
 
 
+async def _stop_watching(watching: asyncio.Task[None]) -> None:
+    """End the disk watch; a failure of its own is logged, never the run's."""
+    watching.cancel()
+    await asyncio.wait([watching])
+    if not watching.cancelled() and watching.exception() is not None:
+        log.warning("sandbox.disk_watch_failed", error=repr(watching.exception()))
+
+
 def _wait_for_exit(container: Container) -> _Exit:
     """The container's exit code and whether the kernel killed anything in it for memory."""
     try:
@@ -272,87 +322,3 @@ def _wait_for_exit(container: Container) -> _Exit:
         exit_code=status.get("StatusCode", state.get("ExitCode")),
         oom_killed=bool(state.get("OOMKilled")),
     )
-
-
-class _ContainerStream:
-    """The container's attached stdio: the prompt goes in on stdin, stream-json comes out."""
-
-    def __init__(
-        self,
-        client: docker.DockerClient,
-        container: Container,
-        prompt: str,
-        on_output: Callable[[], object] | None = None,
-    ) -> None:
-        self._client = client
-        self._container = container
-        self._prompt = prompt.encode()
-        # Called in the reading thread on each piece of stdout, while the container still runs.
-        self._on_output = on_output
-        self._socket: Any = None
-        self._stderr = bytearray()
-
-    def start(self) -> None:
-        """Attach before starting (so no output is missed), start, send the prompt, close stdin."""
-        self._socket = self._client.api.attach_socket(
-            self._container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        )
-        self._container.start()
-        raw = _raw_socket(self._socket)
-        with contextlib.suppress(OSError):  # a CLI that died at once is reported by its exit
-            raw.sendall(self._prompt)
-            raw.shutdown(socket.SHUT_WR)
-
-    def read_events(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]) -> None:
-        """Parse stdout line by line, queueing events on the loop as soon as each line is whole."""
-        pending = b""
-        try:
-            for stream_id, data in frames_iter(self._socket, tty=False):
-                if stream_id == STDERR:
-                    self._stderr = (self._stderr + data)[-STDERR_TAIL_BYTES:]
-                    continue
-                if self._on_output is not None:
-                    self._on_output()
-                pending += data
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    self._queue_line(line, loop, queue)
-            self._queue_line(pending, loop, queue)
-        except (OSError, ValueError):
-            pass  # the socket was closed under us: the container is being killed or removed
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _END)
-
-    def _queue_line(
-        self, line: bytes, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]
-    ) -> None:
-        text = line.decode("utf-8", errors="replace").strip()
-        if not text:
-            return
-        for event in parse_line(text):
-            loop.call_soon_threadsafe(queue.put_nowait, event)
-
-    def kill(self) -> None:
-        """Stop the container now (the wall-clock timeout)."""
-        with contextlib.suppress(NotFound, APIError):
-            self._container.kill()
-
-    def close(self) -> None:
-        """Close the attach socket, which ends `read_events`."""
-        attached, self._socket = self._socket, None
-        if attached is None:
-            return
-        raw = _raw_socket(attached)
-        with contextlib.suppress(OSError):
-            if raw is not None:
-                raw.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            attached.close()
-
-    def stderr_tail(self) -> str:
-        return self._stderr.decode("utf-8", errors="replace")
-
-
-def _raw_socket(attached: Any) -> socket.socket:
-    """docker-py hands back a SocketIO wrapper for Unix sockets; writes need the socket itself."""
-    return getattr(attached, "_sock", attached)

@@ -68,11 +68,18 @@ class UsageMeter:
         self._buffer = bytearray()
         self._seen = dict.fromkeys(TOKEN_FIELDS, 0)
         self._overflowed = False
+        self._finished = False
 
     @property
     def streamed(self) -> bool:
         """True for a server-sent event stream, read as it comes; False for a body read whole."""
         return self._streamed
+
+    @property
+    def finished(self) -> bool:
+        """True once the answer is known to be whole: a stream's `message_stop`, or a JSON body
+        that parsed. An answer cut short never is."""
+        return self._finished
 
     def feed(self, chunk: bytes) -> JobUsage:
         """Take the next piece of the body; return the tokens it newly revealed."""
@@ -99,8 +106,9 @@ class UsageMeter:
             return self._read_sse_line(bytes(self._buffer).rstrip(b"\r"))
         try:
             body = json.loads(self._buffer)
-        except ValueError:
+        except (ValueError, RecursionError):
             return JobUsage()
+        self._finished = isinstance(body, dict)
         if not isinstance(body, dict) or not isinstance(body.get("usage"), dict):
             return JobUsage()
         return self._update(body["usage"])
@@ -110,9 +118,12 @@ class UsageMeter:
             return JobUsage()
         try:
             event = json.loads(line[5:])
-        except ValueError:
+        except (ValueError, RecursionError):
             return JobUsage()
         if not isinstance(event, dict):
+            return JobUsage()
+        if event.get("type") == "message_stop":
+            self._finished = True
             return JobUsage()
         if event.get("type") == "message_start" and isinstance(event.get("message"), dict):
             usage = event["message"].get("usage")

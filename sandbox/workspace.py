@@ -1,15 +1,25 @@
-"""Host-side copies of a local git repository for the sandbox, and the diff of what the agent did."""
+"""Host-side copies of a local git repository for the sandbox, and the diff of what the agent did.
+
+The copy (its `.git` included) is the agent's. The host takes its snapshots with its own walk
+into a git directory of its own beside the copy (`sandbox.snapshot`), so nothing the agent writes
+into the copy's `.git` (`core.fsmonitor`, hooks, filters) ever runs on the host, and the diff is
+between two trees the host built.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.container import AGENT_UID
+from sandbox.git_command import run_git
+from sandbox.git_errors import GitError
+from sandbox.snapshot import SnapshotLimits, diff_trees, take_snapshot, tree_listing
+from sandbox.workspace_walk import WorkspaceRefused
+
+SNAPSHOTS = "snapshots.git"
 
 
 class WorkspaceError(Exception):
@@ -22,47 +32,31 @@ class Workspace:
 
     path: Path
     baseline_tree: str
+    git_dir: Path  # the host's own repository of snapshots, outside the copy
+    # Repositories nested in the copy at the start (initialised submodules): never read.
+    nested: frozenset[str] = field(default_factory=frozenset)
+    limits: SnapshotLimits = field(default_factory=SnapshotLimits)
 
 
-def git(path: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run git in `path` and return its output; the copy may belong to the agent's uid, so trust it."""
-    result = subprocess.run(
-        ["git", "-c", f"safe.directory={path}", "-C", str(path), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-    if result.returncode != 0:
-        raise WorkspaceError(f"git {' '.join(args)} failed in {path}: {result.stderr.strip()}")
-    return result.stdout
-
-
-def snapshot_tree(path: Path) -> str:
-    """The tree id of the working copy as it is now (tracked and untracked, minus ignored files).
-
-    It uses a scratch index, so the repository's own index, and what the agent sees, stay as they were.
-    """
-    with tempfile.TemporaryDirectory(prefix="fixwright-index-") as scratch:
-        index = Path(scratch) / "index"
-        real_index = path / ".git" / "index"
-        if real_index.is_file():
-            shutil.copyfile(real_index, index)  # its stat cache saves re-hashing unchanged files
-        env = {"GIT_INDEX_FILE": str(index)}
-        git(path, "add", "--all", env=env)
-        return git(path, "write-tree", env=env).strip()
-
-
-def copy_repository(source: Path, parent: Path) -> Workspace:
+def copy_repository(source: Path, parent: Path, limits: SnapshotLimits | None = None) -> Workspace:
     """Copy a local repository (working tree and uncommitted changes) under `parent` for the agent."""
     source = source.resolve()
     if not (source / ".git").exists():
         raise WorkspaceError(f"{source} is not the top of a git repository (no .git there).")
+    limits = limits or SnapshotLimits()
     destination = parent / "workspace"
     shutil.copytree(source, destination, symlinks=True)
-    baseline = snapshot_tree(destination)
+    git_dir = parent / SNAPSHOTS
+    nested: list[str] = []
+    try:
+        run_git(["init", "--quiet", "--bare", str(git_dir)], step="snapshot")
+        baseline = take_snapshot(
+            destination, git_dir, baseline={}, limits=limits, on_nested=nested.append
+        )
+    except (GitError, WorkspaceRefused) as error:
+        raise WorkspaceError(f"the repository cannot be copied for the agent: {error}") from None
     hand_to_agent(destination)
-    return Workspace(path=destination, baseline_tree=baseline)
+    return Workspace(destination, baseline.tree, git_dir, frozenset(nested), limits)
 
 
 def hand_to_agent(path: Path) -> None:
@@ -76,6 +70,16 @@ def hand_to_agent(path: Path) -> None:
 
 
 def diff_since_baseline(workspace: Workspace) -> str:
-    """The agent's changes as a unified diff (new files included), relative to the copy's start."""
-    after = snapshot_tree(workspace.path)
-    return git(workspace.path, "diff", "--no-color", "--binary", workspace.baseline_tree, after)
+    """The agent's changes as a unified diff (new files included), relative to the copy's start.
+
+    Raises `WorkspaceRefused` when the copy holds what the host will not read (a new nested
+    repository, a FIFO, a file over the limits).
+    """
+    after = take_snapshot(
+        workspace.path,
+        workspace.git_dir,
+        baseline=tree_listing(workspace.git_dir, workspace.baseline_tree),
+        limits=workspace.limits,
+        skipped=workspace.nested,
+    )
+    return diff_trees(workspace.git_dir, workspace.baseline_tree, after.tree)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 # The fake GitHub's admin on its repositories: the default author of test deliveries.
 MAINTAINER = "octocat"
+# Each comment a test writes is a new one, as on GitHub: its body is never that of another.
+COMMENT_IDS = itertools.count(900_001)
 
 CORPUS = (
     Path(__file__).resolve().parent
@@ -35,6 +39,11 @@ def example(event: str, action: str | None = None) -> dict[str, Any]:
         if name == event and (action is None or payload.get("action") == action):
             return copy.deepcopy(payload)
     raise LookupError(f"no example of {event}.{action} in the corpus")
+
+
+def github_time(moment: datetime | None = None) -> str:
+    """A time as GitHub writes it in payloads (UTC, whole seconds); now by default."""
+    return (moment or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def aimed_at(
@@ -63,7 +72,10 @@ def labeled_issue(
     label: str = "fixwright",
     sender: str = MAINTAINER,
 ) -> dict[str, Any]:
-    """An `issues.labeled` delivery adding `label` to issue `number`, by `sender`."""
+    """An `issues.labeled` delivery adding `label` to issue `number`, by `sender`, just now.
+
+    The corpus's own times are years old: the intake ignores a trigger that old as a replay.
+    """
     payload = aimed_at(
         example("issues", "labeled"),
         repository=repository,
@@ -71,6 +83,7 @@ def labeled_issue(
         sender=sender,
     )
     payload["issue"]["number"] = number
+    payload["issue"]["updated_at"] = github_time()  # when the label was added
     payload["issue"].pop("pull_request", None)
     payload["label"] = {**payload.get("label", {}), "name": label}
     return payload
@@ -85,7 +98,8 @@ def comment_on(
     pull: bool = False,
     sender: str = MAINTAINER,
 ) -> dict[str, Any]:
-    """An `issue_comment.created` delivery with `body` by `sender` on issue (or pull request) `number`."""
+    """An `issue_comment.created` delivery: a new comment `body` by `sender` on issue (or pull
+    request) `number`, written just now."""
     payload = aimed_at(
         example("issue_comment", "created"),
         repository=repository,
@@ -94,7 +108,8 @@ def comment_on(
     )
     payload["issue"]["number"] = number
     payload["comment"]["body"] = body
-    payload["comment"]["id"] = 900_000 + number
+    payload["comment"]["id"] = next(COMMENT_IDS)
+    payload["comment"]["created_at"] = payload["comment"]["updated_at"] = github_time()
     if pull:
         payload["issue"]["pull_request"] = {
             "url": f"https://api.github.com/repos/{repository}/pulls/{number}"

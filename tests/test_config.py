@@ -113,3 +113,26 @@ def test_the_store_syncs_for_a_crash_by_default_and_for_a_power_cut_on_request()
     with pytest.raises(ConfigError) as raised:
         load_settings(minimal(FIXWRIGHT_STORE_SYNC="off"), dotenv=None)
     assert "FIXWRIGHT_STORE_SYNC must be one of normal, full" in str(raised.value)
+
+
+def test_the_relays_limits_are_read_and_checked() -> None:
+    """The relay's caps and extra models come from FIXWRIGHT_RELAY_*; a bad one names itself."""
+    settings = load_settings(
+        minimal(
+            FIXWRIGHT_RELAY_MAX_TOKENS="16000",
+            FIXWRIGHT_RELAY_MAX_IN_FLIGHT="3",
+            FIXWRIGHT_RELAY_MAX_BODY_BYTES="1048576",
+            FIXWRIGHT_RELAY_MODELS=" claude-haiku-4-5, ,claude-sonnet-4-5 ",
+        ),
+        dotenv=None,
+    )
+    assert (settings.relay_max_tokens, settings.relay_max_in_flight) == (16000, 3)
+    assert settings.relay_max_body_bytes == 1048576
+    assert settings.relay_models == ("claude-haiku-4-5", "claude-sonnet-4-5")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            minimal(FIXWRIGHT_RELAY_MAX_TOKENS="0", FIXWRIGHT_RELAY_MAX_IN_FLIGHT="many"),
+            dotenv=None,
+        )
+    assert "FIXWRIGHT_RELAY_MAX_TOKENS must be at least 1" in str(raised.value)
+    assert "FIXWRIGHT_RELAY_MAX_IN_FLIGHT must be a int" in str(raised.value)

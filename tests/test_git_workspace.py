@@ -259,6 +259,23 @@ async def test_ignored_files_stay_out_and_untracked_ones_go_in(fake_github, tmp_
     assert "1 failed" not in await diff_text(workspace)
 
 
+async def test_attributes_that_convert_on_checkout_leave_an_untouched_checkout_unchanged(
+    fake_github, tmp_path
+) -> None:
+    """With `eol=crlf` and `ident` in `.gitattributes` the checkout is raw, so nothing reads as changed."""
+    fake_github.state.push_branch(
+        REPOSITORY,
+        "main",
+        {".gitattributes": "* text eol=crlf\n*.id ident\n", "version.id": "$Id$\n"},
+    )
+    workspace = await prepare(fake_github, await mint(fake_github), tmp_path)
+
+    assert (workspace.path / "hello" / "greet.py").read_bytes().count(b"\r\n") == 0
+    assert (workspace.path / "version.id").read_text() == "$Id$\n"
+    assert await changed_files(workspace) == []
+    assert await commit(workspace) is None
+
+
 async def test_the_token_is_nowhere_in_the_workspace(fake_github, tmp_path) -> None:
     """After clone, commit and push no file of the job (`.git` included) holds the token."""
     token = await mint(fake_github)

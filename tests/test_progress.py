@@ -9,6 +9,7 @@ import pytest
 from githubkit import GitHub
 
 from app.github_app import GitHubApp
+from handlers.ci_files import CiReason, CiTouch
 from handlers.progress import (
     MARKER_PATTERN,
     ProgressComment,
@@ -124,6 +125,18 @@ def test_a_pull_request_ending_links_the_pr_with_the_summary_and_stats() -> None
     assert "`claude-sonnet-4-5` · 4 turns" in body
     assert "$0.0213" in body and "1 min 15 s" in body
     assert "last:" not in body  # the last action is stale once the job is over
+
+
+def test_a_pull_request_that_touches_what_ci_executes_says_so_beside_the_link() -> None:
+    """The finished comment warns, right under the PR link, which changed files CI runs."""
+    touch = CiTouch("scripts/check.sh", CiReason.RUN_STEP, ".github/workflows/ci.yml")
+    state = ProgressState(job_id=JOB).opened("http://x/pull/2", 2, "Done.", STATS, (touch,))
+    body = render_progress(state)
+    link = body.index("**Draft pull request:**")
+    assert link < body.index("**This change touches files that CI executes.**")
+    assert "`scripts/check.sh`: named by a `run:` step in `.github/workflows/ci.yml`" in body
+    plain = render_progress(ProgressState(job_id=JOB).opened("http://x/pull/2", 2, "Done."))
+    assert "CI executes" not in plain
 
 
 def test_a_run_that_changed_nothing_shows_claudes_answer_and_says_so() -> None:

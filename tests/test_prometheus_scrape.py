@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -44,15 +45,21 @@ class Prometheus:
 @pytest.fixture
 def prometheus(agent_service: ServiceProcess, tmp_path: Path) -> Iterator[Prometheus]:
     """Debian's prometheus, scraping the service every second."""
+    scrape = {
+        "job_name": "fixwright",
+        "metrics_path": "/metrics/prometheus",
+        "static_configs": [{"targets": [agent_service.url.removeprefix("http://")]}],
+    }
+    with running_prometheus(scrape, tmp_path) as server:
+        yield server
+
+
+@contextmanager
+def running_prometheus(scrape: dict, tmp_path: Path) -> Iterator[Prometheus]:
+    """Debian's prometheus with one scrape config, every second, once its target is up."""
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {
-                "job_name": "fixwright",
-                "metrics_path": "/metrics/prometheus",
-                "static_configs": [{"targets": [agent_service.url.removeprefix("http://")]}],
-            }
-        ],
+        "scrape_configs": [scrape],
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     address = f"127.0.0.1:{free_port()}"
@@ -69,7 +76,7 @@ def prometheus(agent_service: ServiceProcess, tmp_path: Path) -> Iterator[Promet
         )
     server = Prometheus(f"http://{address}")
     try:
-        wait_for(lambda: server.value('up{job="fixwright"}') == 1.0, timeout=60)
+        wait_for(lambda: server.value(f'up{{job="{scrape["job_name"]}"}}') == 1.0, timeout=60)
         yield server
     finally:
         process.terminate()

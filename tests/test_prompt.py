@@ -87,3 +87,19 @@ def test_fixwrights_own_comments_are_not_issue_content() -> None:
     own["user"] = {"login": "fixwright[bot]"}
     issue = snapshot(payload(), [own], ignore_authors={"fixwright[bot]"})
     assert issue.comments == () and issue.left_out == 0
+
+
+def test_a_text_longer_than_githubs_limit_is_cut_with_a_note() -> None:
+    """Past 65,536 characters the issue text stops, and the prompt says how much is left out."""
+    visible = build_prompt(snapshot(payload("☃" * 70_000), []), repository="o/r")
+    assert visible.count("☃") == 65_536
+    assert "☃\n[… cut here: 4,464 more characters are not shown]\n</issue>" in visible
+    # The note comes after the cleaning: an unclosed comment cannot swallow it.
+    hidden = build_prompt(snapshot(payload("<!-- " + "☃" * 70_000), []), repository="o/r")
+    assert "☃" not in hidden and "[… cut here: 4,469 more characters are not shown]" in hidden
+
+
+def test_image_alt_text_goes_wherever_it_sits_in_the_tag() -> None:
+    """Every alt attribute of an img tag goes, quoted or not, the rest of the tag stays."""
+    text = "<IMG alt=one src=a.png ALT = \"two > three\" title='t'> after ![four](u) ![x] y"
+    assert sanitize(text) == "<IMG src=a.png title='t'> after ![](u) ![x] y"

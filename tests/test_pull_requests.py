@@ -9,7 +9,9 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from app.github_app import GitHubApp
+from handlers.ci_files import CiReason, CiTouch
 from handlers.pull_requests import (
+    PATH_SHOWN_LIMIT,
     PullRequestRef,
     RunStats,
     issue_of_pr_body,
@@ -104,6 +106,34 @@ def test_a_huge_change_lists_the_first_files_and_counts_the_rest() -> None:
     body = render_pr_body(2, "s", [f"f{i:03}.py" for i in range(250)])
     assert "- `f099.py`" in body and "- `f100.py`" not in body
     assert "- … and 150 more" in body
+
+
+def test_a_very_long_file_name_is_cut_so_the_body_stays_within_githubs_limit() -> None:
+    """A hundred file names of 4,000 characters still make a body GitHub accepts."""
+    body = render_pr_body(2, "s", [f"{i:03}" + "x" * 4000 for i in range(100)])
+    assert len(body) < 65_536
+    assert f"- `000{'x' * (PATH_SHOWN_LIMIT - 4)}…`" in body
+
+
+def test_the_body_warns_when_the_change_touches_what_ci_executes() -> None:
+    """Each changed file CI runs is named with why, in a warning between the files and the note."""
+    touches = (
+        CiTouch("scripts/check.sh", CiReason.RUN_STEP, ".github/workflows/ci.yml"),
+        CiTouch(
+            "tools/act/index.js", CiReason.LOCAL_ACTION, ".github/workflows/ci.yml", "tools/act"
+        ),
+        CiTouch("pyproject.toml", CiReason.BUILD_CONFIG),
+        CiTouch(".gitlab-ci.yml", CiReason.CI_SERVICE),
+    )
+    body = render_pr_body(2, "s", ["scripts/check.sh", "pyproject.toml"], STATS, touches)
+    warning = body[body.index("> [!WARNING]") : body.index("> [!NOTE]")]
+    assert "**This change touches files that CI executes.**" in warning
+    assert "> - `scripts/check.sh`: named by a `run:` step in `.github/workflows/ci.yml`" in warning
+    assert "> - `tools/act/index.js`: part of the local action `./tools/act` that" in warning
+    assert "> - `pyproject.toml`: build or test configuration" in warning
+    assert "> - `.gitlab-ci.yml`: configuration of a CI service" in warning
+    assert body.index("## Files changed") < body.index("> [!WARNING]")
+    assert "[!WARNING]" not in render_pr_body(2, "s", ["hello/greet.py"], STATS)
 
 
 def test_durations_read_naturally() -> None:

@@ -12,6 +12,7 @@ from app.quota import (
     QuotaLimits,
     Usage,
     cost_of_run,
+    day_token_budget,
     decide,
     limits_from,
     lowered_by,
@@ -19,6 +20,7 @@ from app.quota import (
     run_token_budget,
 )
 from app.quota_prices import DEFAULT_PRICES, family_of, price_for
+from sandbox.usage import JobUsage
 
 NOON = datetime(2025, 3, 14, 12, 30, tzinfo=UTC)
 MIDNIGHT = datetime(2025, 3, 15, 0, 0, tzinfo=UTC)
@@ -89,12 +91,36 @@ def test_the_run_budget_is_the_least_of_job_day_and_cost() -> None:
     assert run_token_budget(spent_day, Usage(cost_today_usd=5.0), sonnet) == 0
 
 
-def test_cost_is_the_cli_figure_or_tokens_at_the_price_table() -> None:
-    """A reported cost wins; without one, tokens are priced by the model's family."""
-    tokens = {"input_tokens": 1_000_000, "output_tokens": 1_000_000}
-    assert cost_of_run(0.42, tokens, "claude-sonnet-4-5", DEFAULT_PRICES) == 0.42
-    assert cost_of_run(0.0, tokens, "claude-sonnet-4-5", DEFAULT_PRICES) == pytest.approx(18.0)
-    assert cost_of_run(0.0, tokens, "claude-3-5-haiku", DEFAULT_PRICES) == pytest.approx(4.8)
+def test_cost_is_the_relays_tokens_at_the_price_table() -> None:
+    """Tokens are priced by the model's family; no model is the CLI's default (an Opus)."""
+    usage = JobUsage(input_tokens=1_000_000, output_tokens=1_000_000, requests=3)
+    assert cost_of_run(usage, "claude-sonnet-4-5", DEFAULT_PRICES) == pytest.approx(18.0)
+    assert cost_of_run(usage, "claude-3-5-haiku", DEFAULT_PRICES) == pytest.approx(4.8)
+    assert cost_of_run(usage, "", DEFAULT_PRICES) == pytest.approx(90.0)
+    assert cost_of_run(usage, "sonnet", DEFAULT_PRICES) == pytest.approx(18.0)
+
+
+def test_a_run_that_may_use_other_models_is_charged_at_the_dearest() -> None:
+    """The relay lets the operator's extra models through; their tokens never cost less."""
+    usage = JobUsage(input_tokens=1_000_000, output_tokens=1_000_000)
+    assert cost_of_run(usage, "claude-haiku-4-5", DEFAULT_PRICES, ["claude-sonnet-4-5"]) == (
+        pytest.approx(18.0)
+    )
+    assert cost_of_run(usage, "claude-sonnet-4-5", DEFAULT_PRICES, ["claude-haiku-4-5"]) == (
+        pytest.approx(18.0)
+    )
+
+
+def test_the_day_budget_is_what_all_runs_may_still_spend_together() -> None:
+    """Tokens or dollars left today, whichever is less; None without a daily limit."""
+    sonnet = DEFAULT_PRICES["sonnet"]
+    assert day_token_budget(LIMITS, Usage(tokens_today=900), sonnet) == 100
+    by_cost = QuotaLimits(tokens_per_day=0, cost_per_day_usd=0.015)
+    assert day_token_budget(by_cost, Usage(), sonnet) == 1000
+    assert day_token_budget(LIMITS, Usage(tokens_today=5000), sonnet) == 0
+    assert (
+        day_token_budget(QuotaLimits(tokens_per_day=0, cost_per_day_usd=0), Usage(), sonnet) is None
+    )
 
 
 def test_unknown_models_are_priced_as_the_dearest_family() -> None:

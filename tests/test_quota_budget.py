@@ -12,17 +12,22 @@ from app.quota import day_of
 from app.store.sqlite import SQLiteStore
 from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
-from tests.fakes.model.scenario import Scenario
+from tests.fakes.model.scenario import Scenario, Usage
 from tests.fixtures.service import ServiceProcess
 from tests.test_quota_gate import seed
 from tests.test_webhook_intake import wait_for
 
 pytestmark = pytest.mark.docker
 
-# Each answer reports 100 input, 20 output, 30 cache-write and 50 cache-read tokens: 155 budgeted.
-LONG_RUN = Scenario([Scenario.read("/workspace/hello/greet.py")] * 8 + [Scenario.say("Done.")])
+# Each request reserves its max_tokens (32,000) before it is sent; each answer reads 40,000 input
+# tokens. The day has room for the first request, whose answer then spends the rest of it.
+MAX_TOKENS = 32_000
+LONG_RUN = Scenario(
+    [Scenario.read("/workspace/hello/greet.py")] * 8 + [Scenario.say("Done.")],
+    usage=Usage(input_tokens=40_000),
+)
 SPENT_BEFORE = 1000
-DAILY_TOKENS = 1200  # leaves 200 tokens: the second answer spends them
+DAILY_TOKENS = SPENT_BEFORE + MAX_TOKENS + 200
 
 
 def today_usage(service: ServiceProcess) -> tuple[int, float]:
@@ -40,7 +45,7 @@ def today_usage(service: ServiceProcess) -> tuple[int, float]:
 def test_a_run_stops_when_the_days_tokens_are_spent(
     agent_service_process: ServiceProcess, fake_github: FakeGitHub, fake_model
 ) -> None:
-    """With 200 tokens left today the relay refuses the third model call; the run ends budget-exhausted and its spend is recorded."""
+    """Once the day's tokens are spent the relay refuses the next model call; the run ends budget-exhausted and its spend is recorded."""
     seed(
         agent_service_process.store_path,
         lambda store: store.add_usage(

@@ -22,8 +22,9 @@ from sandbox.usage import JobUsage, UsageMeter
 from tests.fakes.model.fixtures import FakeModel
 from tests.fakes.model.scenario import Scenario, Usage
 
+MODEL = "claude-sonnet-4-5"
 QUESTION: dict[str, Any] = {
-    "model": "claude-sonnet-4-5",
+    "model": MODEL,
     "max_tokens": 1024,
     "messages": [{"role": "user", "content": "Fix the failing test."}],
     "tools": [{"name": "Bash", "input_schema": {"type": "object"}}],
@@ -91,7 +92,7 @@ async def test_the_relay_swaps_the_capability_for_the_real_key(
     relay: ModelRelay, fake_model: FakeModel
 ) -> None:
     """The model API sees only the real key; the container only ever holds its capability."""
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     assert token.startswith("fwcap-") and fake_model.api_key not in token
 
     response = await ask(relay, {"x-api-key": token, "anthropic-beta": "claude-code-20250219"})
@@ -111,7 +112,7 @@ async def test_a_bearer_capability_works_and_no_credential_reaches_the_upstream(
     relay: ModelRelay, fake_model: FakeModel
 ) -> None:
     """`Authorization: Bearer <capability>` is accepted too, and stripped with cookies."""
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     response = await ask(relay, {"authorization": f"Bearer {token}", "cookie": "session=abc"})
     assert response.status_code == 200
     seen = fake_model.requests[-1].headers
@@ -124,7 +125,7 @@ async def test_a_streamed_answer_comes_back_byte_for_byte(
 ) -> None:
     """The SSE body, status and content type the CLI gets are exactly what the model API sent."""
     fake_model.set_scenario(Scenario([Scenario.run("pytest -q"), Scenario.say("Done.")]))
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
 
     response = await ask(relay, {"x-api-key": token})
 
@@ -139,7 +140,7 @@ async def test_a_json_answer_comes_back_unchanged_and_is_counted(
     relay: ModelRelay, fake_model: FakeModel
 ) -> None:
     """A non-streamed answer passes through as is, and its `usage` is counted for the job."""
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     response = await ask(relay, {"x-api-key": token}, stream=False)
     assert response.status_code == 200
     assert response.content == fake_model.api.answers[-1]
@@ -150,8 +151,8 @@ async def test_a_json_answer_comes_back_unchanged_and_is_counted(
 async def test_tokens_are_counted_per_job(relay: ModelRelay, fake_model: FakeModel) -> None:
     """Concurrent jobs each get their own count, and closing a job returns its final usage."""
     fake_model.set_scenario(Scenario(usage=Usage(1000, 200, 0, 4000)))
-    first = relay.open_job("job-1", token_budget=100_000)
-    second = relay.open_job("job-2", token_budget=100_000)
+    first = relay.open_job("job-1", model=MODEL, token_budget=100_000)
+    second = relay.open_job("job-2", model=MODEL, token_budget=100_000)
 
     await asyncio.gather(
         ask(relay, {"x-api-key": first}),
@@ -169,7 +170,7 @@ async def test_count_tokens_is_forwarded_but_spends_nothing(
     relay: ModelRelay, fake_model: FakeModel
 ) -> None:
     """The free token-counting endpoint passes through and adds only a request to the count."""
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     response = await ask(relay, {"x-api-key": token}, path="/v1/messages/count_tokens")
     assert response.status_code == 200
     assert response.json()["input_tokens"] > 0
@@ -179,7 +180,7 @@ async def test_count_tokens_is_forwarded_but_spends_nothing(
 
 async def test_an_unknown_capability_is_refused(relay: ModelRelay, fake_model: FakeModel) -> None:
     """A made-up or missing token gets a 401 in the API's shape and never reaches the model."""
-    relay.open_job("job-1", token_budget=10_000)
+    relay.open_job("job-1", model=MODEL, token_budget=10_000)
     for headers in ({"x-api-key": "fwcap-guessed"}, {"x-api-key": fake_model.api_key}, {}):
         response = await ask(relay, headers)
         assert_api_error(response, 401, "authentication_error", "this job has ended")
@@ -188,7 +189,7 @@ async def test_an_unknown_capability_is_refused(relay: ModelRelay, fake_model: F
 
 async def test_a_closed_job_capability_is_dead(relay: ModelRelay, fake_model: FakeModel) -> None:
     """Once the job ends its token is refused, though it worked a moment before."""
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     assert (await ask(relay, {"x-api-key": token})).status_code == 200
     relay.close_job("job-1")
     response = await ask(relay, {"x-api-key": token})
@@ -200,8 +201,8 @@ async def test_a_closed_job_capability_is_dead(relay: ModelRelay, fake_model: Fa
 
 async def test_reopening_a_job_revokes_its_earlier_capability(relay: ModelRelay) -> None:
     """A job opened again gets a new token, and the old one stops working."""
-    old = relay.open_job("job-1", token_budget=10_000)
-    new = relay.open_job("job-1", token_budget=10_000)
+    old = relay.open_job("job-1", model=MODEL, token_budget=10_000)
+    new = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     assert old != new
     assert (await ask(relay, {"x-api-key": old})).status_code == 401
     assert (await ask(relay, {"x-api-key": new})).status_code == 200
@@ -222,7 +223,7 @@ async def test_paths_other_than_the_model_api_are_not_found(
     relay: ModelRelay, fake_model: FakeModel, method: str, path: str
 ) -> None:
     """Even with a valid capability, the container reaches nothing but the Messages API."""
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     response = await ask(relay, {"x-api-key": token}, method=method, path=path)
     assert response.status_code == 404
     if method != "HEAD":
@@ -233,20 +234,40 @@ async def test_paths_other_than_the_model_api_are_not_found(
 async def test_a_job_over_budget_is_refused_with_a_final_error(
     relay: ModelRelay, fake_model: FakeModel
 ) -> None:
-    """Once counted tokens reach the budget, requests get a 400 the CLI does not retry."""
+    """Once what is left cannot cover a request's max_tokens, it gets a 400 the CLI does not retry."""
     # One answer charges 100 + 20 + 30 + 50 // 10 = 155 tokens: cache reads count a tenth.
-    token = relay.open_job("job-1", token_budget=156)
+    # Each request reserves its max_tokens (1024): this budget covers two requests, not three.
+    token = relay.open_job("job-1", model=MODEL, token_budget=1024 + 155 + 100)
     assert (await ask(relay, {"x-api-key": token})).status_code == 200
     assert (await ask(relay, {"x-api-key": token})).status_code == 200
 
     response = await ask(relay, {"x-api-key": token})
 
     assert_api_error(
-        response, 400, "invalid_request_error", "this job's token budget of 156 tokens is spent"
+        response,
+        400,
+        "invalid_request_error",
+        "this job's token budget of 1,279 tokens cannot cover this request's max_tokens of 1,024",
     )
     assert response.headers["x-should-retry"] == "false"
     assert len(fake_model.requests) == 2
     assert relay.close_job("job-1") == ONE_ANSWER + ONE_ANSWER
+
+
+async def test_a_spent_job_is_refused_even_what_spends_nothing(
+    relay: ModelRelay, fake_model: FakeModel
+) -> None:
+    """Once counted tokens reach the budget, even a token count is refused, with a final 400."""
+    fake_model.set_scenario(Scenario(usage=Usage(2000, 0, 0, 0)))
+    token = relay.open_job("job-1", model=MODEL, token_budget=1024)
+    assert (await ask(relay, {"x-api-key": token})).status_code == 200
+
+    response = await ask(relay, {"x-api-key": token}, path="/v1/messages/count_tokens")
+
+    assert_api_error(
+        response, 400, "invalid_request_error", "token budget of 1,024 tokens is spent"
+    )
+    assert len(fake_model.requests) == 1
 
 
 async def test_each_job_may_carry_its_own_key(fake_model: FakeModel, socket_dir: Path) -> None:
@@ -256,8 +277,10 @@ async def test_each_job_may_carry_its_own_key(fake_model: FakeModel, socket_dir:
     )
     await model_relay.start()
     try:
-        own = model_relay.open_job("own", token_budget=10_000, api_key=fake_model.api_key)
-        default = model_relay.open_job("default", token_budget=10_000)
+        own = model_relay.open_job(
+            "own", model=MODEL, token_budget=10_000, api_key=fake_model.api_key
+        )
+        default = model_relay.open_job("default", model=MODEL, token_budget=10_000)
         assert (await ask(model_relay, {"x-api-key": own})).status_code == 200
         refused = await ask(model_relay, {"x-api-key": default})
     finally:
@@ -277,7 +300,7 @@ async def test_upstream_errors_pass_through_and_are_not_charged(
 ) -> None:
     """An overloaded model API's 529 reaches the CLI unchanged (so it retries) and costs no tokens."""
     fake_model.set_scenario(Scenario([Scenario.overloaded(times=None)]))
-    token = relay.open_job("job-1", token_budget=10_000)
+    token = relay.open_job("job-1", model=MODEL, token_budget=10_000)
     response = await ask(relay, {"x-api-key": token})
     assert_api_error(response, 529, "overloaded_error", "Overloaded")
     assert "x-should-retry" not in response.headers
@@ -301,7 +324,7 @@ async def test_an_unreachable_upstream_is_a_502_without_secrets(
     with structlog.testing.capture_logs() as logged:
         await model_relay.start()
         try:
-            token = model_relay.open_job("job-1", token_budget=10_000)
+            token = model_relay.open_job("job-1", model=MODEL, token_budget=10_000)
             response = await ask(model_relay, {"x-api-key": token})
         finally:
             await model_relay.stop()
@@ -332,7 +355,7 @@ def test_a_relay_thread_serves_synchronous_callers(fake_model: FakeModel, socket
     client = httpx.Client(transport=httpx.HTTPTransport(uds=str(path)))
     with thread as model_relay, client:
         for attempt in range(20):
-            token = model_relay.open_job(f"job-{attempt}", token_budget=10_000)
+            token = model_relay.open_job(f"job-{attempt}", model=MODEL, token_budget=10_000)
             response = client.post(
                 "http://relay/v1/messages",
                 json={**QUESTION, "stream": attempt % 2 == 1},

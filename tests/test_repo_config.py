@@ -108,3 +108,39 @@ def test_an_invalid_file_stops_the_job_and_says_what_is_wrong(
     [comment] = wait_for(lambda: fake_github.state.issue_comments(REPOSITORY, 1))
     assert "`.github/fixwright.yml` is not valid" in comment.body
     assert "`max_turns` must be a whole number" in comment.body
+
+
+def test_protected_paths_extend_what_a_fix_may_not_change() -> None:
+    """`protected_paths` is read as a list of patterns and reaches the job's settings as an addition."""
+    config = parse_repo_config("protected_paths:\n  - deploy/**\n  - '**/secrets.env'\n")
+    assert config.protected_paths == ("deploy/**", "**/secrets.env")
+    assert narrowed(OPERATOR, config).repo_protected_paths == ("deploy/**", "**/secrets.env")
+    assert narrowed(OPERATOR, parse_repo_config("protected_paths: []\n")).repo_protected_paths == ()
+
+
+def test_each_bad_protected_path_is_named() -> None:
+    """A pattern fixwright cannot read, or a value that is not a list, is reported, not skipped."""
+    with pytest.raises(RepoConfigError) as raised:
+        parse_repo_config("protected_paths:\n  - 'src/{a,b}/**'\n  - /deploy\n  - 3\n  - ok/**\n")
+    problems = raised.value.problems
+    assert len(problems) == 3, problems
+    assert "'src/{a,b}/**'" in problems[0] and "only `*`, `**` and `?`" in problems[0]
+    assert "'/deploy'" in problems[1] and "3 must be" in problems[2]
+    with pytest.raises(RepoConfigError, match="must be a list of path patterns"):
+        parse_repo_config("protected_paths: deploy/**\n")
+
+
+def test_an_invalid_protected_path_is_reported_in_the_thread(
+    service: ServiceProcess, fake_github: FakeGitHub
+) -> None:
+    """A bad `protected_paths` entry stops the job like any other bad key, and the thread names it."""
+    fake_github.state.push_branch(
+        REPOSITORY,
+        "main",
+        {".github/fixwright.yml": "protected_paths:\n  - 'deploy/[abc].sh'\n"},
+        "Configure",
+    )
+    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+    [comment] = wait_for(lambda: fake_github.state.issue_comments(REPOSITORY, 1))
+    assert "`.github/fixwright.yml` is not valid" in comment.body
+    assert "`protected_paths` entry 'deploy/[abc].sh' uses `[]`" in comment.body

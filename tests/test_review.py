@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from app.config import Settings
 from app.github_app import GitHubApp, git_authorization
 from handlers.review import REVIEW_PERMISSIONS
 from tests.corpus import comment_on
-from tests.fakes.github import pull_heads
+from tests.fakes.github import gitrepo, pull_heads
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.records import Comment, Review
 from tests.fakes.model.scenario import Scenario
@@ -300,3 +301,76 @@ def test_a_pull_request_from_a_fork_is_reviewed_from_refs_pull_head(
     assert "farewell" in fake_model.tool_results[0]
     assert "(from a fork)" in json.dumps(fake_model.requests[-1].body)
     assert state.branches(REPOSITORY) == ["main"]
+
+
+def recorded_commits(service: ServiceProcess, job_id: str) -> list[dict[str, Any]]:
+    """The `review.commit` entries of a job's event log, read from the service's store."""
+    with closing(sqlite3.connect(f"file:{service.store_path}?mode=ro", uri=True)) as store:
+        rows = store.execute(
+            "SELECT data FROM job_events WHERE job_id = ? AND kind = 'review.commit'", (job_id,)
+        ).fetchall()
+    return [json.loads(data) for (data,) in rows]
+
+
+LATE_GREET = GREET_V2.replace("+ nam\n", "+ name\n")
+
+
+def test_a_push_after_the_job_started_changes_nothing_that_is_reviewed(
+    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
+) -> None:
+    """A push landing right after the job read the PR: the diff, the checkout and the review's commit stay the recorded head."""
+    state = fake_github.state
+    number = open_feature_pull(state)
+    recorded = gitrepo.branch_sha(state.repositories[REPOSITORY].path, "feature")
+    late: list[str] = []
+
+    def push_meanwhile() -> None:
+        files = {"hello/greet.py": LATE_GREET, "hello/late.py": "LATE = True\n"}
+        late.append(state.push_branch(REPOSITORY, "feature", files, message="Late push"))
+
+    state.after_answer("GET", f"/repos/{REPOSITORY}/pulls/{number}", push_meanwhile)
+    fake_model.set_scenario(
+        Scenario(
+            [
+                Scenario.read("/workspace/hello/greet.py"),
+                Scenario.read("/workspace/hello/late.py"),
+                Scenario.say(answer(UNDEFINED)),
+            ]
+        )
+    )
+    job = request_review(agent_service, state, number)
+    assert job["state"] == "succeeded", job
+    assert late and late[0] != recorded  # the push landed while the job ran
+    review = one_review(state, number)
+    assert review.commit_id == recorded
+    assert [(c["path"], c["line"]) for c in review.comments] == [("hello/greet.py", 10)]
+    prompt = json.dumps(fake_model.api.scenario_requests[0].body["messages"][0])
+    assert "hello/greet.py" in prompt and "late.py" not in prompt
+    greet, missing = fake_model.tool_result_blocks[:2]
+    assert '"Bye " + nam\n' in greet.content and '"Bye " + name' not in greet.content
+    assert missing.is_error  # the late file is not in the checkout
+    assert f"at `{recorded[:7]}`" in review.body
+    [check] = state.check_runs.values()
+    assert check.head_sha == recorded
+    assert recorded_commits(agent_service, job["job_id"])[0]["head_sha"] == recorded
+
+
+def test_a_review_goes_on_when_its_comment_was_deleted_before_the_reaction(
+    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
+) -> None:
+    """GitHub answers 404 to the 👀 on a deleted `/review` comment; the review is posted anyway and the log says why."""
+    state = fake_github.state
+    number = open_feature_pull(state)
+    payload = review_comment(state, number, "/review")
+    del state.comments[payload["comment"]["id"]]  # deleted before the job runs
+    fake_model.set_scenario(review_scenario(UNDEFINED))
+    assert agent_service.post("issue_comment", payload).status_code == 202
+    job = wait_for(lambda: finished_jobs(agent_service)[:1], timeout=120)[0]
+    assert job["state"] == "succeeded", job
+    assert [(c["path"], c["line"]) for c in one_review(state, number).comments] == [
+        ("hello/greet.py", 10)
+    ]
+    assert state.reactions == []
+    [skipped] = [line for line in agent_service.log_lines() if line["event"] == "reaction.skipped"]
+    assert skipped["status"] == 404
+    assert "no longer exists" in skipped["reason"]

@@ -131,6 +131,25 @@ def test_a_suggestion_becomes_a_committable_block_and_a_range_keeps_its_start() 
     assert fenced("x") == "```\nx\n```"
 
 
+def test_claudes_prose_in_a_review_is_inert_and_its_code_is_kept() -> None:
+    """Mentions and closing keywords in titles, bodies and the focus are defanged; suggestions are not touched."""
+    lines = commentable_lines(PATCH)
+    loud = finding(title="Fixes #1", body="cc @admin, closes #2", suggestion="@property\nb = 3")
+    off = finding(line=7, title="see @admin", body="resolves org/repo#3")
+    plan = place_findings([loud, off], {"m.py": lines}, set())
+    scope = select_files([ChangedFile("m.py", "modified", 3, 2, PATCH)])
+    bodies = [
+        review_comment(plan.inline[0])["body"],
+        render_summary(plan, scope, SummaryFacts("0123456789", "ping @admin", None)),
+    ]
+    for body in bodies:
+        prose = body.replace("```suggestion\n@property\nb = 3\n```", "")
+        assert not any(
+            word in prose for word in ("@admin", "Fixes #1", "closes #2", "resolves org")
+        )
+    assert "```suggestion\n@property\nb = 3\n```" in bodies[0]
+
+
 def test_the_prompt_frames_the_pull_request_as_untrusted_data() -> None:
     """Hidden text is removed from the PR's title and body, and neither can close the frame."""
     pull = PullSnapshot(

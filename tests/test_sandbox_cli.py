@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from app.config import ConfigError
+from app.quota import cost_of_run
+from app.quota_prices import DEFAULT_PRICES
 from sandbox.cli import describe, main, run_settings
 from sandbox.stream import FinalResult, ToolResult, ToolUse
+from sandbox.usage import JobUsage
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.sandbox import make_repository
 
@@ -73,7 +76,9 @@ def test_run_prints_the_diff_as_json_and_leaves_the_repository_alone(
     assert '+    return "Hello, " + name' in result["diff"]
     assert result["num_turns"] == 3
     assert result["usage"]["output_tokens"] > 0
-    assert result["total_cost_usd"] > 0
+    # Priced from the relay's counts, as the service does, not the CLI's own figure.
+    priced = cost_of_run(JobUsage(**result["usage"]), "", DEFAULT_PRICES)
+    assert result["total_cost_usd"] == pytest.approx(priced) and priced > 0
     assert "-> Edit: /workspace/widgets.py" in captured.err
     assert fake_model.api_key not in captured.out + captured.err
     status = subprocess.run(
@@ -81,3 +86,25 @@ def test_run_prints_the_diff_as_json_and_leaves_the_repository_alone(
     )
     assert status.stdout == ""
     assert "+ nam\n" in Path(repo, "widgets.py").read_text()
+
+
+@pytest.mark.docker
+def test_run_never_runs_what_the_agent_writes_into_the_copys_git_config(
+    fake_model, sandbox_image, monkeypatch, tmp_path, capsys
+):
+    """An fsmonitor the agent sets in the copy's `.git/config` never runs when the host reads the copy."""
+    repo = make_repository(tmp_path / "widgets")
+    canary = tmp_path / "fsmonitor-ran-on-the-host"
+    script = f"git config core.fsmonitor 'env > {canary}; echo'; echo changed >> README.md"
+    fake_model.set_scenario(Scenario([Scenario.run(script, "Tune git"), Scenario.say("Done.")]))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FIXWRIGHT_ANTHROPIC_API_KEY", fake_model.api_key)
+    monkeypatch.setenv("FIXWRIGHT_MODEL_UPSTREAM_URL", fake_model.url)
+    monkeypatch.setenv("FIXWRIGHT_SANDBOX_IMAGE", sandbox_image)
+
+    code = main(["run", "--repo", str(repo), "--prompt", "Edit the README", "--json"])
+
+    assert not canary.exists(), "the agent's fsmonitor ran on the host:\n" + canary.read_text()
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and "+changed" in result["diff"]
+    assert ".git/config" not in result["diff"]

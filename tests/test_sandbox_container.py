@@ -50,6 +50,12 @@ def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
             "--no-session-persistence",
             "--setting-sources",
             "user",
+            "--strict-mcp-config",
+            "--disable-slash-commands",
+            "--tools=Bash,Read,Edit,MultiEdit,Write,Glob,Grep,LS,TodoWrite",
+            "--add-dir=/workspace",
+            '--settings={"disableAllHooks":true,'
+            '"env":{"CLAUDE_CODE_ADDITIONAL_DIRECTORIES_CLAUDE_MD":"1"}}',
             "--allowedTools=Bash,Read,Edit,MultiEdit,Write,Glob,Grep,LS,TodoWrite",
             "--disallowedTools=WebFetch,WebSearch",
             "--model",
@@ -58,6 +64,7 @@ def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
         "environment": {
             "ANTHROPIC_BASE_URL": "http://127.0.0.1:8377",
             "ANTHROPIC_API_KEY": "cap-123",
+            "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "32000",
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
             "DISABLE_AUTOUPDATER": "1",
             "DISABLE_ERROR_REPORTING": "1",
@@ -117,6 +124,26 @@ def test_review_jobs_mount_the_workspace_read_only_with_read_only_tools() -> Non
     kwargs = container_kwargs(spec, SETTINGS, relay_socket=Path("/r.sock"), capability="c")
     assert kwargs["volumes"]["/w"] == {"bind": "/workspace", "mode": "ro"}
     assert "--allowedTools=Bash,Read,Glob,Grep,LS,TodoWrite" in kwargs["command"]
+
+
+def test_only_the_allowed_built_in_tools_are_offered() -> None:
+    """`--tools` names the allowed tools without their command patterns, and never a disallowed one."""
+    spec = RunSpec(
+        job_id="r1",
+        workspace=Path("/w"),
+        prompt="Review",
+        allowed_tools=("Read", "Grep", "Bash(git log:*)", "Bash(pytest:*)"),
+        disallowed_tools=("WebFetch", "Write"),
+    )
+    assert "--tools=Read,Grep,Bash" in claude_command(spec, SETTINGS)
+    spec = RunSpec(
+        job_id="r2",
+        workspace=Path("/w"),
+        prompt="Review",
+        allowed_tools=("Read", "Grep"),
+        disallowed_tools=("Bash",),
+    )
+    assert "--tools=Read,Grep" in claude_command(spec, SETTINGS)
 
 
 def test_the_prompt_never_appears_in_the_command_line() -> None:

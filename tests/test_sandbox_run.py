@@ -161,7 +161,8 @@ async def test_a_job_over_its_token_budget_ends_as_budget_spent(fake_model, run_
     fake_model.set_scenario(
         Scenario([Scenario.run("true"), Scenario.run("true"), Scenario.say("x")])
     )
-    run = await run_sandbox(token_budget=50)
+    # Each request reserves its max_tokens (32,000) first: room for one answer (155), not two.
+    run = await run_sandbox(token_budget=32_100)
 
     assert run.result.outcome is Outcome.MODEL_BUDGET
     assert run.result.usage.requests == 1

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.store import Delivery, JobState, NewJob, open_store
+from app.store.model import Pruned
 from app.store.sqlite import SQLiteStore
 
 
@@ -92,15 +93,82 @@ async def test_jobs_for_one_target_run_one_at_a_time(store: SQLiteStore) -> None
     assert third is not None and third.target == "o/r#1" and third.kind == "help"
 
 
-async def test_a_newer_trigger_supersedes_a_queued_job(store: SQLiteStore) -> None:
-    """Labelling twice before a worker starts leaves one job to run."""
+async def test_a_newer_trigger_runs_first_and_supersedes_the_queued_one_once_allowed(
+    store: SQLiteStore,
+) -> None:
+    """Labelling twice: intake cancels nothing; the newer job runs first, then cancels the older."""
     [old] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
     [new] = await store.record_delivery(Delivery("d-2", "issues"), [new_job()]) or []
     old_job = await store.get_job(old)
-    assert old_job is not None and old_job.state is JobState.CANCELLED
-    assert "superseded" in old_job.summary
+    assert old_job is not None and old_job.state is JobState.QUEUED
     leased = await store.lease("w1", 60)
     assert leased is not None and leased.id == new
+    assert await store.lease("w2", 60) is None  # the older one waits for the newer's check
+    assert await store.supersede_older(new, "superseded by a newer trigger from @octocat") == [old]
+    old_job = await store.get_job(old)
+    assert old_job is not None and old_job.state is JobState.CANCELLED
+    assert old_job.summary == "superseded by a newer trigger from @octocat"
+    await store.finish(new, "w1", JobState.SUCCEEDED, "done")
+    assert await store.lease("w2", 60) is None
+
+
+async def test_a_refused_newer_trigger_leaves_the_older_job_to_run_next(
+    store: SQLiteStore,
+) -> None:
+    """A stranger's trigger after a maintainer's: once it is refused, the maintainer's job runs."""
+    [kept] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
+    [refused] = await store.record_delivery(Delivery("d-2", "issue_comment"), [new_job()]) or []
+    leased = await store.lease("w1", 60)
+    assert leased is not None and leased.id == refused
+    await store.finish(refused, "w1", JobState.CANCELLED, "refused: @stranger has read access")
+    next_job = await store.lease("w1", 60)
+    assert next_job is not None and next_job.id == kept
+
+
+async def test_a_waiting_older_trigger_holds_back_no_other_kind(store: SQLiteStore) -> None:
+    """fix, help, fix on one issue: the help runs first, then the newer fix; the older fix waits."""
+    [old_fix] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
+    [help_job] = await store.record_delivery(Delivery("d-2", "c"), [new_job(kind="help")]) or []
+    [new_fix] = await store.record_delivery(Delivery("d-3", "c"), [new_job()]) or []
+    order = []
+    while (job := await store.lease("w1", 60)) is not None:
+        order.append(job.id)
+        if job.id == new_fix:
+            await store.supersede_older(job.id, "superseded")
+        await store.finish(job.id, "w1", JobState.SUCCEEDED, "done")
+    assert order == [help_job, new_fix]
+    old_job = await store.get_job(old_fix)
+    assert old_job is not None and old_job.state is JobState.CANCELLED
+
+
+async def test_superseding_cancels_only_older_queued_jobs_of_the_same_target_and_kind(
+    store: SQLiteStore,
+) -> None:
+    """Another issue's job, another kind and a newer trigger are left alone."""
+    jobs = [new_job(), new_job("octo/hello#2"), new_job(kind="help"), new_job(), new_job()]
+    ids = [
+        (await store.record_delivery(Delivery(f"d-{i}", "issues"), [job]) or [""])[0]
+        for i, job in enumerate(jobs)
+    ]
+    assert await store.supersede_older(ids[3], "superseded") == [ids[0]]
+    states = [job.state for job in [await store.get_job(i) for i in ids] if job]
+    assert states == [JobState.CANCELLED] + [JobState.QUEUED] * 4
+
+
+async def test_a_notice_is_claimed_once_an_hour_per_person_issue_and_kind(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    """The same person on the same issue gets one notice of a kind an hour; anyone else their own."""
+    hour = 3600.0
+    assert await store.claim_notice("octo/hello", 1, "stranger", "refusal", hour)
+    assert not await store.claim_notice("octo/hello", 1, "stranger", "refusal", hour)
+    assert not await store.claim_notice("Octo/Hello", 1, "STRANGER", "refusal", hour)
+    assert await store.claim_notice("octo/hello", 1, "mallory", "refusal", hour)
+    assert await store.claim_notice("octo/hello", 2, "stranger", "refusal", hour)
+    assert await store.claim_notice("octo/hello", 1, "stranger", "help", hour)
+    clock.now += hour
+    assert await store.claim_notice("octo/hello", 1, "stranger", "refusal", hour)
+    assert not await store.claim_notice("octo/hello", 1, "stranger", "refusal", hour)
 
 
 async def test_an_expired_lease_is_taken_back_then_failed_after_max_attempts(
@@ -279,3 +347,120 @@ async def test_a_reader_elsewhere_holds_back_a_full_checkpoint_only_briefly(tmp_
     assert longest < 0.5  # the checkpoint gives up after 50 ms; waiting 1 s held writes 1 s
     assert await store.has_delivery(f"d-{written - 1}")
     await store.close()
+
+
+async def test_a_body_seen_before_under_another_delivery_id_is_recorded_once(
+    store: SQLiteStore,
+) -> None:
+    """A replay (the same body's hash, a new delivery id) records nothing; deliveries without a
+    body hash never conflict with each other."""
+    body = bytes(range(32))
+    assert await store.record_delivery(Delivery("d-1", "issues", body_sha256=body), [new_job()])
+    replay = Delivery("d-2", "issues", body_sha256=body)
+    assert await store.record_delivery(replay, [new_job()]) is None
+    assert not await store.has_delivery("d-2")
+    assert await store.record_delivery(Delivery("d-3", "star"), []) == []
+    assert await store.record_delivery(Delivery("d-4", "star"), []) == []
+    assert len(await store.list_jobs()) == 1
+
+
+# The deliveries and jobs tables as the first version of the store made them.
+FIRST_SCHEMA = """
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY, event TEXT NOT NULL, action TEXT NOT NULL DEFAULT '',
+    installation_id INTEGER, repository TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, repository TEXT NOT NULL, target TEXT NOT NULL,
+    number INTEGER, installation_id INTEGER, requested_by TEXT NOT NULL DEFAULT '',
+    delivery_id TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, lease_owner TEXT,
+    lease_expires_at REAL, created_at REAL NOT NULL, started_at REAL, finished_at REAL,
+    updated_at REAL NOT NULL, summary TEXT NOT NULL DEFAULT '', usage TEXT NOT NULL DEFAULT '{}'
+);
+INSERT INTO deliveries VALUES ('old-1', 'issues', 'labeled', 7, 'octo/hello', 'queued', 1.0);
+"""
+
+
+async def test_a_database_made_by_the_first_schema_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A file from before replays were recognised gains the body column and its index, keeps
+    its rows, and is opened again without change."""
+    path = tmp_path / "fixwright.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(FIRST_SCHEMA)
+    for _ in range(2):
+        store = SQLiteStore(path)
+        assert await store.has_delivery("old-1")
+        body = b"\x01" * 32
+        await store.record_delivery(Delivery(f"new-{_}", "issues", body_sha256=body), [new_job()])
+        assert (
+            await store.record_delivery(Delivery("again", "issues", body_sha256=body), []) is None
+        )
+        await store.close()
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(deliveries)")]
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(deliveries)")}
+    assert columns.count("body_sha256") == 1 and "deliveries_by_body" in indexes
+
+
+async def finished_job(store: SQLiteStore, delivery_id: str, target: str) -> str:
+    """A job queued, run and finished now (by the store's clock), with two log entries."""
+    await store.record_delivery(Delivery(delivery_id, "issues"), [new_job(target)])
+    job = await store.lease("w", 60)
+    assert job is not None and job.target == target
+    await store.append_event(job.id, "claude", {"type": "assistant"})
+    await store.append_event(job.id, "claude", {"type": "result"})
+    await store.finish(job.id, "w", JobState.SUCCEEDED, "opened a pull request", {"tokens": 9})
+    return job.id
+
+
+async def test_pruning_removes_old_deliveries_payloads_and_logs_and_keeps_job_rows(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    """Past the age: the delivery and the notice are gone and the finished job keeps its row,
+    summary and usage without payload or log; younger records and a running job are untouched."""
+    old_job = await finished_job(store, "d-old", "octo/hello#1")
+    assert await store.claim_notice("octo/hello", 1, "stranger", "refusal", 3600)
+    await store.record_delivery(Delivery("d-running", "issues"), [new_job("octo/hello#3")])
+    running = await store.lease("w", 10**9)
+    assert running is not None
+    clock.now += 40 * 86_400
+    young_job = await finished_job(store, "d-young", "octo/hello#2")
+
+    pruned = await store.prune(clock.now - 30 * 86_400)
+
+    assert (pruned.deliveries, pruned.job_payloads, pruned.job_events) == (2, 1, 2)
+    assert pruned.notices == 1
+    assert not await store.has_delivery("d-old") and not await store.has_delivery("d-running")
+    assert await store.has_delivery("d-young")
+    old = await store.get_job(old_job)
+    assert old is not None and old.payload == {} and await store.events(old_job) == []
+    assert (old.state, old.summary, old.usage) == (
+        JobState.SUCCEEDED,
+        "opened a pull request",
+        {"tokens": 9},
+    )
+    young = await store.get_job(young_job)
+    assert young is not None and young.payload and len(await store.events(young_job)) == 2
+    still = await store.get_job(running.id)
+    assert still is not None and still.payload and still.state is JobState.RUNNING
+    assert await store.running_since() == running.started_at
+    assert await store.prune(clock.now - 30 * 86_400) == Pruned()  # nothing twice
+
+
+async def test_pruning_a_long_backlog_goes_in_steps_and_takes_all_of_it(
+    store: SQLiteStore, clock: Clock
+) -> None:
+    """More old deliveries and finished jobs than one step removes are all removed."""
+    await asyncio.gather(
+        *(store.record_delivery(Delivery(f"d-{n}", "star"), []) for n in range(2500))
+    )
+    for number in range(120):
+        await finished_job(store, f"j-{number}", f"octo/hello#{number + 1}")
+    clock.now += 1000
+
+    pruned = await store.prune(clock.now)
+
+    assert (pruned.deliveries, pruned.job_payloads, pruned.job_events) == (2620, 120, 240)
+    assert all(job.payload == {} for job in await store.list_jobs(limit=200))

@@ -18,3 +18,17 @@ def test_the_pr_body_keeps_its_own_fixes_line_only() -> None:
     body = render_pr_body(7, "Done. Fixes #1 as well, cc @admin", ["a.py"])
     assert body.count("Fixes #") == 1 and "Fixes #7" in body
     assert "@admin" not in body
+
+
+def test_every_form_of_closing_keyword_is_made_inert() -> None:
+    """A colon, extra spaces, another repository or a URL still name an issue; all are defanged."""
+    for text in (
+        "fixes:#1",
+        "Closes  :  #2",
+        "resolved org/repo#3",
+        "Fix https://github.com/org/repo/issues/4",
+    ):
+        inert = defang(text)
+        assert "\u200b" in inert and inert.replace("\u200b", "") == text
+    for text in ("prefix #1", "fixture #1", "the fix#1 branch"):
+        assert defang(text) == text

@@ -6,10 +6,11 @@ import json
 import sqlite3
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from tests.corpus import comment_on, example, labeled_issue
+from tests.corpus import comment_on, example, github_time, labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.webhooks import delivery_headers
 from tests.fixtures.service import ServiceProcess
@@ -147,6 +148,51 @@ def test_a_redelivery_is_acknowledged_and_not_run_twice_even_after_a_restart(
     assert again.status_code == 202 and again.json() == {"status": "duplicate"}
     time.sleep(1)  # give a wrongly queued job the chance to run
     assert len(fake_github.state.comments) == 1
+
+
+def job_count(service: ServiceProcess) -> int:
+    with sqlite3.connect(service.store_path) as db:
+        return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+def test_a_signed_body_replayed_under_a_new_delivery_id_queues_nothing(
+    service_process: ServiceProcess,
+) -> None:
+    """The same signed trigger posted again with a fresh X-GitHub-Delivery is answered duplicate,
+    before and after a restart, and only the first made a job."""
+    service_process.start(FIXWRIGHT_WORKERS="0")
+    body = json.dumps(labeled_issue(REPOSITORY, INSTALLATION_ID, 5)).encode()
+    assert service_process.post("issues", body).json()["status"] == "queued"
+    assert service_process.post("issues", body).json() == {"status": "duplicate"}
+    service_process.stop()
+    service_process.start(FIXWRIGHT_WORKERS="0")
+    again = service_process.post("issues", body)
+    assert again.status_code == 202 and again.json() == {"status": "duplicate"}
+    assert job_count(service_process) == 1
+
+
+def test_a_trigger_older_than_githubs_redelivery_window_is_ignored_as_stale(
+    service_process: ServiceProcess,
+) -> None:
+    """A label or comment from 4 days ago gets 202 stale, a log line saying why and no job; one
+    from within the 3-day window is queued."""
+    service_process.start(FIXWRIGHT_WORKERS="0")
+    now = datetime.now(UTC)
+    old_label = labeled_issue(REPOSITORY, INSTALLATION_ID, 1)
+    old_label["issue"]["updated_at"] = github_time(now - timedelta(days=4))
+    old_comment = comment_on(REPOSITORY, INSTALLATION_ID, 2, "/fix")
+    old_comment["comment"]["created_at"] = github_time(now - timedelta(days=4))
+    recent = labeled_issue(REPOSITORY, INSTALLATION_ID, 3)
+    recent["issue"]["updated_at"] = github_time(now - timedelta(days=2, hours=23))
+
+    for event, payload in (("issues", old_label), ("issue_comment", old_comment)):
+        response = service_process.post(event, payload)
+        assert response.status_code == 202 and response.json() == {"status": "stale"}
+    assert service_process.post("issues", recent).json()["status"] == "queued"
+    assert job_count(service_process) == 1
+    stale = [line for line in service_process.log_lines() if line["event"] == "webhook.stale"]
+    assert len(stale) == 2 and "redelivery window" in stale[0]["reason"]
+    assert stale[0]["trigger_age_hours"] == 96.0
 
 
 def test_help_command_answers_in_the_thread(

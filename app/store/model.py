@@ -37,6 +37,9 @@ class Delivery:
     installation_id: int | None = None
     repository: str = ""
     outcome: str = "ignored"
+    # SHA-256 of the signed body, for deliveries that queue or cancel jobs: the same body under
+    # another delivery id is a replay, answered as a duplicate.
+    body_sha256: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,16 @@ class QueueStats:
     oldest_created_at: float | None
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What one retention sweep removed from the store (finished job rows themselves stay)."""
+
+    deliveries: int = 0
+    job_payloads: int = 0
+    job_events: int = 0
+    notices: int = 0
+
+
 class Store(Protocol):
     """The durable store every engine implements; all methods are safe to call concurrently."""
 
@@ -137,7 +150,11 @@ class Store(Protocol):
         """
 
     async def lease(self, worker_id: str, lease_seconds: float) -> Job | None:
-        """Take the oldest queued job whose target has no running job, or None."""
+        """Take the oldest queued job whose target has no running job, or None.
+
+        Of the queued jobs of one target and kind only the newest is taken: the older ones wait
+        until it is superseded (`supersede_older`) or ends without running, then the next runs.
+        """
 
     async def heartbeat(self, job_id: str, worker_id: str, lease_seconds: float) -> bool:
         """Extend a held lease; False when the lease was lost or the job cancelled."""
@@ -163,6 +180,19 @@ class Store(Protocol):
 
     async def cancel(self, job_id: str, reason: str) -> bool:
         """Cancel a queued or running job; the worker notices at its next heartbeat."""
+
+    async def supersede_older(self, job_id: str, reason: str) -> list[str]:
+        """Cancel, with `reason`, the queued jobs of this job's target and kind queued before it.
+
+        Called once the newer job's requester is known to be allowed, so a stranger's trigger
+        never cancels a maintainer's job. Returns the ids cancelled.
+        """
+
+    async def claim_notice(
+        self, repository: str, number: int, person: str, kind: str, window_seconds: float
+    ) -> bool:
+        """Record that a notice of `kind` goes to `person` on this issue now; False (recording
+        nothing) when one went there within the last `window_seconds`."""
 
     async def active_jobs(self, target: str) -> list[Job]:
         """The queued and running jobs for one issue or pull request."""
@@ -207,6 +237,13 @@ class Store(Protocol):
         """How many jobs run now, per installation."""
 
     async def queue_stats(self) -> QueueStats: ...
+
+    async def prune(self, before: float) -> Pruned:
+        """Delete deliveries received before `before`, and the payloads and logs of jobs that
+        finished before it; job rows stay, with their summary and usage."""
+
+    async def running_since(self) -> float | None:
+        """When the running job that started first started (None when none runs)."""
 
     async def ping(self) -> None:
         """Raise when the store cannot be reached."""

@@ -156,25 +156,7 @@ async def list_files(request: Request) -> Response:
     state = state_of(request)
     pull = _pull(request)
     files = await _changed_files(state, pull)
-    raw = f"{state.base_url}/{pull.repository}/raw"
-    return paginated(
-        request,
-        [
-            {
-                "sha": f.blob_sha,
-                "filename": f.filename,
-                "status": f.status,
-                "additions": f.additions,
-                "deletions": f.deletions,
-                "changes": f.additions + f.deletions,
-                "blob_url": f"{state.base_url}/{pull.repository}/blob/{f.blob_sha}/{f.filename}",
-                "raw_url": f"{raw}/{f.blob_sha}/{f.filename}",
-                "contents_url": f"{state.base_url}/repos/{pull.repository}/contents/{f.filename}",
-                "patch": f.patch,
-            }
-            for f in files
-        ],
-    )
+    return paginated(request, [payloads_pulls.diff_entry(state, pull.repository, f) for f in files])
 
 
 async def _changed_files(state: GitHubState, pull: PullRequest) -> list[gitrepo.ChangedFile]:
@@ -244,8 +226,18 @@ async def create_review(request: Request) -> Response:
             422, "Unprocessable Entity", errors=["Can not approve your own pull request"]
         )
     comments = list(body.get("comments") or [])
-    _check_review_comments(comments, await _changed_files(state, pull))
     head_sha, _ = await _shas(state, pull)
+    commit_id = body.get("commit_id") or head_sha
+    # Comments anchor to the diff at `commit_id`, which need not be the head any more.
+    path = state.repositories[pull.repository].path
+    if await asyncio.to_thread(gitrepo.rev_parse, path, commit_id) is None:
+        raise ApiError(
+            422, "Unprocessable Entity", errors=[f"No commit found for SHA: {commit_id}"]
+        )
+    base = f"refs/heads/{pull.base}"
+    _check_review_comments(
+        comments, await asyncio.to_thread(gitrepo.changed_files, path, base, commit_id)
+    )
     review = Review(
         id=state.next_id(),
         repository=pull.repository,
@@ -253,7 +245,7 @@ async def create_review(request: Request) -> Response:
         user=state.bot_login,
         body=body.get("body") or "",
         state=REVIEW_STATES.get(event, "PENDING"),
-        commit_id=body.get("commit_id") or head_sha,
+        commit_id=commit_id,
         comments=comments,
     )
     state.reviews.append(review)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.fakes.github.gitrepo import ChangedFile
 from tests.fakes.github.payloads import JSON, app, iso, label, node_id, repository, user
 from tests.fakes.github.records import CheckRun, PullRequest, Repository, Review
 from tests.fakes.github.state import GitHubState
@@ -94,6 +95,23 @@ def pull_request(
             changed_files=0,
         )
     return body
+
+
+def diff_entry(state: GitHubState, repository: str, changed: ChangedFile) -> JSON:
+    """One changed file (DiffEntry), as a pull request's files and a comparison list them."""
+    raw = f"{state.base_url}/{repository}/raw"
+    return {
+        "sha": changed.blob_sha,
+        "filename": changed.filename,
+        "status": changed.status,
+        "additions": changed.additions,
+        "deletions": changed.deletions,
+        "changes": changed.additions + changed.deletions,
+        "blob_url": f"{state.base_url}/{repository}/blob/{changed.blob_sha}/{changed.filename}",
+        "raw_url": f"{raw}/{changed.blob_sha}/{changed.filename}",
+        "contents_url": f"{state.base_url}/repos/{repository}/contents/{changed.filename}",
+        "patch": changed.patch,
+    }
 
 
 def review(state: GitHubState, item: Review) -> JSON:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tests.fakes.github import (
     api_apps,
     api_checks,
+    api_compare,
     api_contents,
     api_hook_deliveries,
     api_issues,
@@ -83,6 +84,9 @@ class GitHubHeaders:
                     if k.lower().encode() not in present
                 ]
                 message = {**message, "headers": headers}
+                pending = state.after.get(key)
+                if pending:
+                    await asyncio.to_thread(pending.popleft())
             await send(message)
 
         queue = state.forced.get(key)
@@ -133,6 +137,7 @@ def create_app() -> Starlette:
             *api_issues.ROUTES,
             *api_pulls.ROUTES,
             *api_checks.ROUTES,
+            *api_compare.ROUTES,
             *api_contents.ROUTES,
             *api_refs.ROUTES,
             *api_review_comments.ROUTES,

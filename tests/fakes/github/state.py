@@ -7,7 +7,7 @@ import secrets
 import string
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +54,8 @@ class GitHubState:
     collaborator_permissions: dict[tuple[str, str], str] = field(default_factory=dict)
     forced: dict[tuple[str, str], deque[ForcedResponse]] = field(default_factory=dict)
     delays: dict[tuple[str, str], float] = field(default_factory=dict)
+    # run once each, as the next `(method, path)` request is answered (see `after_answer`)
+    after: dict[tuple[str, str], deque[Callable[[], object]]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     # (method, path, time.monotonic()) as each request arrives, before any delay or fault
     arrivals: list[tuple[str, str, float]] = field(default_factory=list)
@@ -209,6 +211,14 @@ class GitHubState:
         """Answer the next `method path` request with this response instead of serving it."""
         queue = self.forced.setdefault((method.upper(), path), deque())
         queue.append(ForcedResponse(status=status, body=body, headers=dict(headers or {})))
+
+    def after_answer(self, method: str, path: str, action: Callable[[], object]) -> None:
+        """Run `action` once the next `method path` request is answered, before the client reads it.
+
+        It changes GitHub between two calls of the code under test: a push that lands right
+        after a pull request was read, say.
+        """
+        self.after.setdefault((method.upper(), path), deque()).append(action)
 
     def delay(self, method: str, path: str, seconds: float) -> None:
         """Hold every `method path` request for `seconds` before serving it."""

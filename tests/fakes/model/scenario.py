@@ -31,7 +31,15 @@ class Failure:
     times: int | None = 1
 
 
-Step = ToolCall | FinalText | Failure
+@dataclass(frozen=True)
+class StreamCut:
+    """The answer's connection drops after `message_start`, `times` times (None: every time):
+    the client has the start of an answer and never its end, as when a network path fails."""
+
+    times: int | None = 1
+
+
+Step = ToolCall | FinalText | Failure | StreamCut
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class Turn:
     """What the fake answers at one position of the conversation, after its failures."""
 
     answer: ToolCall | FinalText
-    failures: tuple[Failure, ...] = ()
+    failures: tuple[Failure | StreamCut, ...] = ()
 
 
 DEFAULT_FINAL = FinalText("Done.")
@@ -69,9 +77,9 @@ class Scenario:
     def turns(self) -> tuple[Turn, ...]:
         """The steps grouped into turns: each failure attaches to the answer that follows it."""
         turns: list[Turn] = []
-        pending: list[Failure] = []
+        pending: list[Failure | StreamCut] = []
         for step in self.steps:
-            if isinstance(step, Failure):
+            if isinstance(step, (Failure, StreamCut)):
                 pending.append(step)
                 continue
             turns.append(Turn(step, tuple(pending)))
@@ -118,6 +126,11 @@ class Scenario:
     def server_error(times: int | None = 1) -> Failure:
         """HTTP 500, which the CLI retries."""
         return Failure(500, "api_error", "Internal server error", times)
+
+    @staticmethod
+    def cut_stream(times: int | None = 1) -> StreamCut:
+        """The connection drops after the answer's first event, which the CLI retries."""
+        return StreamCut(times)
 
     @staticmethod
     def unauthorized(times: int | None = None) -> Failure:

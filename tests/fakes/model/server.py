@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.model import messages
-from tests.fakes.model.scenario import DEFAULT_FINAL, FinalText, Scenario, Turn
+from tests.fakes.model.scenario import DEFAULT_FINAL, Failure, FinalText, Scenario, Turn
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
@@ -52,6 +52,10 @@ class FakeModelAPI:
         self._requests: list[RecordedRequest] = []
         self._answers: list[bytes] = []
         self._ids = itertools.count(1)
+        self._holding = False
+        self._holding_agent_turns = True
+        self._held = 0
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self.app = Starlette(
             routes=[
                 Route("/v1/messages", self._messages, methods=["POST"]),
@@ -113,7 +117,7 @@ class FakeModelAPI:
         if refusal is not None:
             return refusal
         turn, failure = self._next(body)
-        if failure is not None:
+        if isinstance(failure, Failure):
             return _error(failure.status, failure.error_type, failure.message)
         number = next(self._ids)
         block = messages.content_block(turn.answer, f"toolu_{number:04d}fakeToolUse{number:08d}")
@@ -124,15 +128,41 @@ class FakeModelAPI:
             "usage": self._scenario.usage,
         }
         headers = {"request-id": f"req_{number:04d}fake"}
+        if failure is not None:
+            return _CutAnswer(_first_part(bool(body.get("stream")), fields), headers)
         if body.get("stream"):
+            hold = not _is_agent_turn(body) or self._holding_agent_turns
             return StreamingResponse(
-                self._sse(messages.stream_events(**fields)),
+                self._sse(messages.stream_events(**fields), hold=hold),
                 media_type=SSE_CONTENT_TYPE,
                 headers={**headers, "cache-control": "no-cache"},
             )
         return JSONResponse(messages.message(**fields), headers=headers)
 
-    async def _sse(self, events: Iterator[tuple[str, dict[str, Any]]]) -> AsyncIterator[bytes]:
+    def hold_streams(self, *, side_requests_only: bool = False) -> None:
+        """From now on, streams pause after their first event until `release_streams` (only
+        those of requests without tools, with `side_requests_only`: the agent's turns go on)."""
+        with self._lock:
+            self._holding = True
+            self._holding_agent_turns = not side_requests_only
+
+    def release_streams(self) -> None:
+        """Let every paused stream go on (from any thread), and pause no more."""
+        with self._lock:
+            self._holding = False
+            waiting, self._waiting = self._waiting, []
+        for loop, released in waiting:
+            loop.call_soon_threadsafe(released.set)
+
+    @property
+    def held(self) -> int:
+        """How many streams are paused now."""
+        with self._lock:
+            return self._held
+
+    async def _sse(
+        self, events: Iterator[tuple[str, dict[str, Any]]], *, hold: bool
+    ) -> AsyncIterator[bytes]:
         """Send the events one by one, as separate chunks, recording the bytes sent."""
         sent = bytearray()
         for name, data in events:
@@ -140,8 +170,23 @@ class FakeModelAPI:
             sent += chunk
             yield chunk
             await asyncio.sleep(0)
+            if name == "message_start" and hold:
+                await self._while_held()
         with self._lock:
             self._answers.append(bytes(sent))
+
+    async def _while_held(self) -> None:
+        released = asyncio.Event()
+        with self._lock:
+            if not self._holding:
+                return
+            self._waiting.append((asyncio.get_running_loop(), released))
+            self._held += 1
+        try:
+            await released.wait()
+        finally:
+            with self._lock:
+                self._held -= 1
 
     async def _count_tokens(self, request: Request) -> Response:
         body, refusal = await self._admit(request)
@@ -210,6 +255,31 @@ def _text_of(content: str | list[Any]) -> str:
     return "\n".join(
         part.get("text", "") for part in content if isinstance(part, dict) and "text" in part
     )
+
+
+class _CutAnswer(Response):
+    """The start of an answer on a connection that then drops: the headers and the first part
+    of the body go out, the body's end never does (the server closes the connection)."""
+
+    def __init__(self, first_part: bytes, headers: dict[str, str]) -> None:
+        streamed = first_part.startswith(b"event:")
+        media_type = SSE_CONTENT_TYPE if streamed else "application/json"
+        super().__init__(first_part, media_type=media_type, headers=headers)
+        # Sent in chunks with no length, as a stream is: the reader cannot tell it is whole.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": True})
+
+
+def _first_part(streamed: bool, fields: dict[str, Any]) -> bytes:
+    """What a cut answer gets out: a stream's `message_start`, or half of a JSON body."""
+    if streamed:
+        name, data = next(messages.stream_events(**fields))
+        return messages.encode_event(name, data)
+    whole = json.dumps(messages.message(**fields)).encode()
+    return whole[: len(whole) // 2]
 
 
 def _error(status: int, error_type: str, message_text: str) -> JSONResponse:

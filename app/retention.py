@@ -1,0 +1,143 @@
+"""Retention: nothing the service keeps outlives FIXWRIGHT_RETENTION_DAYS, except the job rows.
+
+Deliveries, the stored webhook payloads and event logs of finished jobs, and workspace
+directories that a crashed job left under `<state_dir>/workspaces` are deleted once older than
+the setting. The finished job rows stay: their summary and usage are small, and are the audit
+trail. The sweep runs at start-up and hourly (`sweep_periodically`), or as `fixwright prune`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.config import Settings
+from app.log import get_logger
+from app.store import Store, StoreUnavailable
+from app.store.model import Pruned
+from sandbox.git_review import REVIEW_DIRECTORY_PREFIX
+from sandbox.git_workspace import JOB_DIRECTORY_PREFIX
+
+SWEEP_INTERVAL_SECONDS = 3600.0
+DAY_SECONDS = 86_400.0
+WORKSPACE_PREFIXES = (JOB_DIRECTORY_PREFIX, REVIEW_DIRECTORY_PREFIX)
+# A job's workspace is made after its lease began; a directory changed up to this long before
+# the oldest running job started could still be its own (file times are coarser than clocks).
+WORKSPACE_MARGIN_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep removed, and the workspace directories it could not remove."""
+
+    pruned: Pruned
+    workspaces: int
+    workspaces_left: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        """By the `record` label of fixwright_retention_removed_total."""
+        return {
+            "deliveries": self.pruned.deliveries,
+            "job_payloads": self.pruned.job_payloads,
+            "job_events": self.pruned.job_events,
+            "notices": self.pruned.notices,
+            "workspaces": self.workspaces,
+        }
+
+
+def workspaces_of(settings: Settings) -> Path:
+    """Where job workspaces are made (app/sandbox_service.py)."""
+    return (Path(settings.state_dir) / "workspaces").resolve()
+
+
+def old_workspaces(parent: Path, before: float) -> list[Path]:
+    """fixwright's workspace directories under `parent` last changed before `before`.
+
+    Only the directory's own entry is looked at (no symlink followed): the agent writes inside
+    its `workspace/`, never in the directory itself, so its time is when the job made it.
+    """
+    try:
+        entries = list(os.scandir(parent))
+    except FileNotFoundError:
+        return []
+    return sorted(
+        Path(entry.path)
+        for entry in entries
+        if entry.name.startswith(WORKSPACE_PREFIXES)
+        and entry.is_dir(follow_symlinks=False)
+        and entry.stat(follow_symlinks=False).st_mtime < before
+    )
+
+
+def remove_workspaces(paths: list[Path]) -> tuple[int, tuple[str, ...]]:
+    """Delete each directory; (how many went, those that stayed).
+
+    shutil's rmtree works through directory descriptors here, so no symlink the agent planted
+    inside the tree leads it elsewhere.
+    """
+    left = []
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+        if os.path.lexists(path):
+            left.append(str(path))
+    return len(paths) - len(left), tuple(left)
+
+
+async def sweep(store: Store, workspaces: Path, max_age_seconds: float, now: float) -> SweepReport:
+    """Remove what is older than `max_age_seconds` at `now`; never a running job's workspace."""
+    before = now - max_age_seconds
+    pruned = await store.prune(before)
+    running_since = await store.running_since()
+    if running_since is not None:
+        before = min(before, running_since - WORKSPACE_MARGIN_SECONDS)
+    paths = await asyncio.to_thread(old_workspaces, workspaces, before)
+    removed, left = await asyncio.to_thread(remove_workspaces, paths)
+    return SweepReport(pruned, removed, left)
+
+
+async def sweep_periodically(
+    store: Store,
+    settings: Settings,
+    metrics: Any,
+    interval_seconds: float = SWEEP_INTERVAL_SECONDS,
+) -> None:
+    """At start-up and then every `interval_seconds`: a failed run is logged and tried next time."""
+    log = get_logger()
+    while True:
+        try:
+            report = await sweep(
+                store, workspaces_of(settings), settings.retention_days * DAY_SECONDS, time.time()
+            )
+        except (StoreUnavailable, OSError) as error:
+            metrics.retention_runs.labels(outcome="failed").inc()
+            log.warning("retention.failed", error=type(error).__name__, detail=str(error)[:200])
+        else:
+            metrics.retention_runs.labels(outcome="ok").inc()
+            for record, count in report.counts().items():
+                metrics.retention_removed.labels(record=record).inc(count)
+            log.info("retention.swept", older_than_days=settings.retention_days, **report.counts())
+            if report.workspaces_left:
+                log.warning(
+                    "retention.workspaces_left",
+                    paths=list(report.workspaces_left),
+                    remedy="the service's user cannot delete them: remove them by hand",
+                )
+        await asyncio.sleep(interval_seconds)
+
+
+def describe(report: SweepReport, days: int) -> list[str]:
+    """What `fixwright prune` prints."""
+    counts = report.counts()
+    lines = [
+        f"removed what was older than {days} days:",
+        f"  deliveries: {counts['deliveries']}",
+        f"  finished jobs' payloads and logs: {counts['job_payloads']}"
+        f" ({counts['job_events']} log entries)",
+        f"  workspace directories: {counts['workspaces']}",
+    ]
+    return lines + [f"could not remove {path}" for path in report.workspaces_left]

@@ -1,0 +1,70 @@
+"""A run's budgets from the store (its own, and the day it shares), and its charge after it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.metrics import create_metrics
+from app.quota import day_of
+from app.quota_prices import DEFAULT_PRICES
+from app.quota_usage import RunBudget, budget_for_run, record_run
+from app.store.sqlite import SQLiteStore
+from sandbox.relay_budget import PoolShare
+from sandbox.usage import JobUsage
+
+INSTALLATION = 42
+SETTINGS = Settings(
+    job_token_budget=100_000,
+    quota_tokens_per_day=50_000,
+    quota_cost_per_day_usd=0,
+    quota_cost_per_job_usd=0,
+)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = SQLiteStore(tmp_path / "store.db")
+    yield opened
+    await opened.close()
+
+
+async def test_a_run_shares_what_its_installation_has_left_today(store: SQLiteStore) -> None:
+    """The day's remaining tokens come with the installation's pool key; the run gets no more."""
+    await store.add_usage(INSTALLATION, day_of(datetime.now(UTC)), 20_000, 0.5)
+    budget = await budget_for_run(store, SETTINGS, INSTALLATION, "claude-sonnet-4-5")
+    assert budget == RunBudget(30_000, PoolShare("installation-42", 30_000))
+
+
+async def test_without_a_daily_limit_there_is_no_pool(store: SQLiteStore) -> None:
+    settings = Settings(quota_tokens_per_day=0, quota_cost_per_day_usd=0, job_token_budget=9)
+    assert await budget_for_run(store, settings, None, "") == RunBudget(9, None)
+
+
+async def test_no_model_is_budgeted_at_the_clis_default_models_price(store: SQLiteStore) -> None:
+    """With no model set the CLI uses an Opus: dollars become tokens at Opus's price."""
+    settings = Settings(
+        quota_tokens_per_day=0, quota_cost_per_day_usd=0, quota_cost_per_job_usd=7.5
+    )
+    assert (await budget_for_run(store, settings, None, "")).tokens == 100_000  # $75 per million
+    assert (await budget_for_run(store, settings, None, "claude-sonnet-4-5")).tokens == 500_000
+
+
+async def test_the_ledger_charges_the_relays_tokens_at_the_price_table(store: SQLiteStore) -> None:
+    """A run is charged its counted tokens x its model's price, to its day and the metrics."""
+    metrics = create_metrics()
+    usage = JobUsage(input_tokens=1_000_000, output_tokens=100_000, requests=4)
+    cost = await record_run(store, metrics, Settings(), INSTALLATION, "claude-sonnet-4-5", usage)
+    assert cost == pytest.approx(
+        DEFAULT_PRICES["sonnet"].cost({"input_tokens": 10**6, "output_tokens": 10**5})
+    )
+    [day] = await store.usage_on(day_of(datetime.now(UTC)))
+    assert (day.tokens, day.cost_usd) == (1_100_000, pytest.approx(4.5))
+    charged = metrics.registry.get_sample_value(
+        "fixwright_model_cost_usd_total", {"installation": str(INSTALLATION)}
+    )
+    assert charged == pytest.approx(4.5)
