@@ -21,14 +21,15 @@ HOUR = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class QuotaLimits:
-    """What one installation may use; 0 means no limit of that kind."""
+    """What one installation may use; 0 means no limit of that kind. The defaults are the
+    settings' own (app/config.py), so they are declared once."""
 
-    concurrent_jobs: int = 2
-    jobs_per_user_per_hour: int = 10
-    tokens_per_day: int = 20_000_000
-    cost_per_day_usd: float = 50.0
-    tokens_per_job: int = 2_000_000
-    cost_per_job_usd: float = 10.0
+    concurrent_jobs: int = Settings.quota_concurrent_jobs
+    jobs_per_user_per_hour: int = Settings.quota_jobs_per_user_per_hour
+    tokens_per_day: int = Settings.quota_tokens_per_day
+    cost_per_day_usd: float = Settings.quota_cost_per_day_usd
+    tokens_per_job: int = Settings.job_token_budget
+    cost_per_job_usd: float = Settings.quota_cost_per_job_usd
 
 
 LIMIT_NAMES = tuple(f.name for f in fields(QuotaLimits))

@@ -14,7 +14,7 @@ from tests.corpus import aimed_at, comment_on, example, labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 
 def job_rows(service: ServiceProcess) -> list[tuple[str, str, str]]:
@@ -59,7 +59,7 @@ def test_removing_a_repository_cancels_only_its_jobs(service_process: ServicePro
 
 
 @pytest.mark.docker
-def test_cancel_stops_a_running_fix_within_seconds_and_says_who(
+def test_cancel_stops_a_running_fix_and_says_who(
     agent_service_process: ServiceProcess,
     fake_github: FakeGitHub,
     fake_model,
@@ -69,7 +69,11 @@ def test_cancel_stops_a_running_fix_within_seconds_and_says_who(
     fake_model.set_scenario(
         Scenario([Scenario.run("tail -f /dev/null", "Wait"), Scenario.say("done")])
     )
-    agent_service = agent_service_process.start(FIXWRIGHT_WORKERS="2")
+    # Nothing but the cancel ends the step before the deadlines below: `tail -f` never exits,
+    # the CLI's own Bash timeout is two minutes, and the sandbox's is raised to ten.
+    agent_service = agent_service_process.start(
+        FIXWRIGHT_WORKERS="2", FIXWRIGHT_SANDBOX_TIMEOUT_SECONDS="600"
+    )
     agent_service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
 
     instance = Settings(store_url=agent_service.env["FIXWRIGHT_STORE_URL"]).instance_id()
@@ -88,7 +92,6 @@ def test_cancel_stops_a_running_fix_within_seconds_and_says_who(
 
     wait_for(running_the_step, timeout=60)
     agent_service.post("issue_comment", comment_on(REPOSITORY, INSTALLATION_ID, 1, "/cancel"))
-    # Within seconds: the deadline is the bound, well under the step's own 60 s sandbox timeout.
     notice = wait_for(
         lambda: [
             c
@@ -107,3 +110,4 @@ def test_cancel_stops_a_running_fix_within_seconds_and_says_who(
     )
     kinds = {kind: (state, summary) for kind, state, summary in rows}
     assert kinds["fix"] == ("cancelled", "cancelled by @octocat")
+    assert fake_model.tool_results == []  # the step was stopped, it never returned

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings
+from app.config import ConfigError, Settings, load_settings
+from app.quota import QuotaLimits, limits_from
 
 KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
 
@@ -136,3 +137,84 @@ def test_the_relays_limits_are_read_and_checked() -> None:
         )
     assert "FIXWRIGHT_RELAY_MAX_TOKENS must be at least 1" in str(raised.value)
     assert "FIXWRIGHT_RELAY_MAX_IN_FLIGHT must be a int" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("512m", "512m"), ("2G", "2g"), ("1073741824", "1073741824"), ("65536K", "65536k")],
+)
+def test_the_sandbox_memory_takes_the_sizes_docker_takes(written: str, read: str) -> None:
+    """A byte count or a number with b, k, m or g, in any case, is kept in Docker's form."""
+    settings = load_settings(minimal(FIXWRIGHT_SANDBOX_MEMORY=written), dotenv=None)
+    assert settings.sandbox_memory == read
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("lots", "must be a memory size such as 512m"),
+        ("1.5g", "must be a memory size"),
+        ("-1g", "must be a memory size"),
+        ("2 g", "must be a memory size"),
+        ("32m", "must be at least 64m"),
+        ("1000000", "must be at least 64m"),
+    ],
+)
+def test_a_sandbox_memory_docker_would_refuse_or_starve_on_stops_the_start(
+    written: str, problem: str
+) -> None:
+    """A size Docker cannot read, or under 64 MiB, is one problem naming the variable."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(minimal(FIXWRIGHT_SANDBOX_MEMORY=written), dotenv=None)
+    [only] = raised.value.problems
+    assert only.startswith(f"FIXWRIGHT_SANDBOX_MEMORY {problem}")
+    assert f"got {written!r}" in only
+
+
+def test_a_duration_that_is_not_a_number_is_refused() -> None:
+    """`nan` and `inf` read as floats but are no length of time: each is a problem of its own."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            minimal(FIXWRIGHT_SANDBOX_TIMEOUT_SECONDS="nan", FIXWRIGHT_JOB_LEASE_SECONDS="inf"),
+            dotenv=None,
+        )
+    assert raised.value.problems == [
+        "FIXWRIGHT_JOB_LEASE_SECONDS must be a float (e.g. 60.0), got 'inf'.",
+        "FIXWRIGHT_SANDBOX_TIMEOUT_SECONDS must be a float (e.g. 1800.0), got 'nan'.",
+    ]
+
+
+def test_each_bad_variable_is_one_problem_and_all_are_reported_together() -> None:
+    """Bad values of every kind at once give one line each, in declaration order."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            minimal(
+                FIXWRIGHT_APP_ID="app",
+                FIXWRIGHT_GITHUB_API_URL="ftp://x",
+                FIXWRIGHT_BRANCH_PREFIX="fix",
+                FIXWRIGHT_STORE_URL="postgres://db",
+                FIXWRIGHT_PORT="-1",
+                FIXWRIGHT_SANDBOX_MEMORY="huge",
+                FIXWRIGHT_RETENTION_DAYS="2",
+                FIXWRIGHT_QUOTA_INSTALLATIONS="[]",
+                FIXWRIGHT_METRICS_PUBLIC="maybe",
+            ),
+            dotenv=None,
+        )
+    named = [problem.split(" ", 1)[0] for problem in raised.value.problems]
+    assert named == [
+        "FIXWRIGHT_APP_ID",
+        "FIXWRIGHT_GITHUB_API_URL",
+        "FIXWRIGHT_BRANCH_PREFIX",
+        "FIXWRIGHT_STORE_URL",
+        "FIXWRIGHT_PORT",
+        "FIXWRIGHT_SANDBOX_MEMORY",
+        "FIXWRIGHT_RETENTION_DAYS",
+        "FIXWRIGHT_QUOTA_INSTALLATIONS",
+        "FIXWRIGHT_METRICS_PUBLIC",
+    ]
+
+
+def test_the_quota_limits_default_to_the_settings_defaults() -> None:
+    """QuotaLimits() and the limits built from default settings are the same: declared once."""
+    assert QuotaLimits() == limits_from(Settings(), None)

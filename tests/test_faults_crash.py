@@ -26,7 +26,7 @@ from tests.test_fix_loop import (
     sandbox_containers,
     wait_for_jobs,
 )
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 

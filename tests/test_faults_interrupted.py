@@ -11,7 +11,7 @@ from app.store.sqlite import SQLiteStore
 from tests.corpus import comment_on
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 HELP = comment_on(REPOSITORY, INSTALLATION_ID, 1, "/help")
 

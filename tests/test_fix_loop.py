@@ -21,7 +21,7 @@ from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY,
 from tests.fakes.github.records import Comment
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
-from githubkit.exception import RequestFailed
+from githubkit.exception import RequestFailed, SecondaryRateLimitExceeded
+from githubkit.typing import RetryOption
 
 from app.github_app import GitHubApp
+from app.github_retry import RetryPolicy
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 
 COMMENTS = f"/repos/{REPOSITORY}/issues/1/comments"
@@ -50,10 +53,24 @@ async def test_client_errors_are_not_retried(fake_github: FakeGitHub, status: in
     assert calls_to(fake_github, "POST", COMMENTS) == [status]
 
 
-async def test_a_secondary_rate_limit_waits_retry_after_then_succeeds(
+async def test_a_secondary_rate_limit_is_retried_after_retry_after_then_succeeds(
     fake_github: FakeGitHub,
 ) -> None:
-    """403 with retry-after: 2 is honoured: the retry comes about two seconds later and succeeds."""
+    """403 with retry-after: 1 is retried once it has passed, and the comment is posted once."""
+    fake_github.state.fail_next(
+        "POST",
+        COMMENTS,
+        status=403,
+        body={"message": "You have exceeded a secondary rate limit."},
+        headers={"retry-after": "1"},
+    )
+    await comment(fake_github)
+    assert calls_to(fake_github, "POST", COMMENTS) == [403, 201]
+    assert len(fake_github.state.issue_comments(REPOSITORY, 1)) == 1
+
+
+async def test_the_retry_waits_as_long_as_retry_after_says(fake_github: FakeGitHub) -> None:
+    """The limit GitHub answered with retry-after: 2 is retried after two seconds, then four."""
     fake_github.state.fail_next(
         "POST",
         COMMENTS,
@@ -61,11 +78,14 @@ async def test_a_secondary_rate_limit_waits_retry_after_then_succeeds(
         body={"message": "You have exceeded a secondary rate limit."},
         headers={"retry-after": "2"},
     )
-    started = time.monotonic()
-    await comment(fake_github)
-    waited = time.monotonic() - started
-    assert calls_to(fake_github, "POST", COMMENTS) == [403, 201]
-    assert waited >= 2.0
+    app = GitHubApp(fake_github.settings(github_max_wait_seconds=1))  # too long: not waited
+    async with app.for_job(INSTALLATION_ID, REPOSITORY, PERMISSIONS) as github:
+        with pytest.raises(SecondaryRateLimitExceeded) as raised:
+            await github.rest.issues.async_create_comment("octo-org", "hello", 1, body="hi")
+    policy = RetryPolicy(max_wait=300)
+    assert policy(raised.value, 0) == RetryOption(True, timedelta(seconds=2))
+    assert policy(raised.value, 1) == RetryOption(True, timedelta(seconds=4))
+    assert calls_to(fake_github, "POST", COMMENTS) == [403]
 
 
 async def test_a_rate_limit_longer_than_allowed_fails_at_once(fake_github: FakeGitHub) -> None:

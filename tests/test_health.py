@@ -32,7 +32,7 @@ from app.web import create_app
 from tests.fakes.github.fixtures import FakeGitHub
 from tests.fakes.github.silent import silent_github
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for, wait_until
 
 COMPONENTS = {
     *("store", "docker", "sandbox_image", "github_app", "model_relay", "workers"),
@@ -133,9 +133,8 @@ def served(app: Any) -> Iterator[str]:
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        while not server.started:
-            assert thread.is_alive(), "the service did not start"
-            time.sleep(0.01)
+        wait_for(lambda: server.started or not thread.is_alive())
+        assert server.started, "the service did not start"
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
@@ -241,13 +240,3 @@ async def test_a_check_that_hangs_reads_as_failed_until_its_late_answer_comes() 
         assert started == 1  # the same check, not a second one beside it
     finally:
         await monitor.stop()
-
-
-async def wait_until(condition: Any, within: float = 10.0) -> Any:
-    """`wait_for` on the event loop: poll `condition()` without blocking it."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")

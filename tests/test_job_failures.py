@@ -6,7 +6,7 @@ from tests.corpus import MAINTAINER, labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.silent import silent_github
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 
 def test_a_job_that_fails_says_so_in_the_thread(

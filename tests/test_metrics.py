@@ -15,7 +15,7 @@ from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, WEBHOOK_SECRET, FakeGitHub
 from tests.fixtures.service import ServiceProcess
 from tests.test_health import METRICS_TOKEN, assert_no_secret
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 DOCS = Path(__file__).parent.parent / "docs" / "metrics.md"
 

@@ -8,7 +8,7 @@ import pytest
 from app.config import Settings
 from sandbox.container import INSTANCE_LABEL, JOB_LABEL, ROLE, ROLE_LABEL
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 
 @pytest.mark.docker

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,6 +22,7 @@ from handlers.pull_requests import RunStats
 from sandbox.usage import JobUsage
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.records import Comment
+from tests.waiting import wait_until
 
 JOB = "job-7f3a"
 PERMISSIONS = {"issues": "write", "pull_requests": "write", "contents": "write"}
@@ -276,11 +276,7 @@ async def test_a_held_back_update_is_shown_once_the_interval_has_passed(
     progress = await ProgressComment.open(github, REPOSITORY, 1, JOB, interval=0.3)
     assert not await progress.update(progress.state.working(5, "Bash pytest"))
     [comment] = fake_github.state.issue_comments(REPOSITORY, 1)
-    for _ in range(100):
-        if "turn 5" in comment.body:
-            break
-        await asyncio.sleep(0.05)
-    assert "turn 5" in comment.body
+    await wait_until(lambda: "turn 5" in comment.body)
     await progress.close()
 
 

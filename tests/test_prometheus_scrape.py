@@ -15,7 +15,7 @@ from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
 from tests.fixtures.service import ServiceProcess, free_port
 from tests.test_fix_loop import FIX
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 

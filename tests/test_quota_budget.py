@@ -15,7 +15,7 @@ from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.model.scenario import Scenario, Usage
 from tests.fixtures.service import ServiceProcess
 from tests.test_quota_gate import seed
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 

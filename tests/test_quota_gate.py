@@ -16,7 +16,7 @@ from app.store.sqlite import SQLiteStore
 from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY, FakeGitHub
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 OTHER_ISSUE = 2
 

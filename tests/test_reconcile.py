@@ -11,7 +11,7 @@ from app.store import Delivery
 from app.store.sqlite import SQLiteStore
 from tests.fakes.github.api_hook_deliveries import HookDelivery
 from tests.fakes.github.fixtures import FakeGitHub
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

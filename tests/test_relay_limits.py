@@ -18,7 +18,7 @@ from sandbox.usage import JobUsage
 from tests.fakes.model.fixtures import FakeModel
 from tests.fakes.model.scenario import Scenario
 from tests.test_relay import MODEL, ONE_ANSWER, QUESTION, ask, assert_api_error, socket_dir
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 __all__ = ["socket_dir"]  # a fixture, used by name
 

@@ -16,7 +16,7 @@ from sandbox.relay import ModelRelay
 from sandbox.runner import Outcome
 from tests.fakes.model.fixtures import FakeModel
 from tests.fakes.model.scenario import Scenario
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,7 @@ from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 OPERATOR = Settings(max_turns=30, job_token_budget=1_000_000, quota_tokens_per_day=5_000_000)
 

@@ -19,7 +19,7 @@ from app.store.sqlite import SQLiteStore
 from tests import test_store
 from tests.fixtures.service import ServiceProcess
 from tests.test_store import Clock, finished_job, new_job
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 MONTH = 30 * DAY_SECONDS
 # The store's own fixtures: a store on a fresh file, and the clock the test moves.

@@ -7,7 +7,7 @@ from typing import Any
 from tests.corpus import comment_on
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 
 def test_only_a_new_review_command_on_a_pull_request_by_a_writer_starts_work(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import time
 
 import pytest
 
-from tests.corpus import labeled_issue
+from tests.corpus import example, labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.service import ServiceProcess
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -32,6 +31,15 @@ def jobs(service: ServiceProcess) -> list[tuple[str, int]]:
         return db.execute("SELECT state, attempts FROM jobs").fetchall()
 
 
+def refusing_deliveries(service: ServiceProcess) -> bool:
+    """True once the service answers 503: a ping asks for nothing, so probing records nothing."""
+    return service.post("ping", example("ping")).status_code == 503
+
+
+def handled_the_first_signal(service: ServiceProcess) -> bool:
+    return any(line.get("event") == "service.stopping" for line in service.log_lines())
+
+
 def start_slow_job(service: ServiceProcess, fake_model) -> None:
     fake_model.set_scenario(SLOW_FIX)
     service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
@@ -47,7 +55,7 @@ def test_sigterm_mid_run_refuses_deliveries_and_lets_the_job_finish(
     service = agent_service_process.start(FIXWRIGHT_SHUTDOWN_GRACE_SECONDS="60")
     start_slow_job(service, fake_model)
     service.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    wait_for(lambda: refusing_deliveries(service))
     refused = service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 2))
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "shutting_down"
@@ -79,15 +87,17 @@ def test_a_second_signal_exits_at_once(
     fake_github: FakeGitHub,
     fake_model,
 ) -> None:
-    """SIGTERM then SIGINT: no waiting for the grace period; after a restart the job runs once more."""
+    """SIGTERM then SIGINT: the service exits without letting the running job finish; after a
+    restart the job runs once more."""
     service = agent_service_process.start(FIXWRIGHT_SHUTDOWN_GRACE_SECONDS="120")
     start_slow_job(service, fake_model)
     service.process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for(lambda: handled_the_first_signal(service))
     service.process.send_signal(signal.SIGINT)
-    started = time.monotonic()
     service.process.wait(30)
-    assert time.monotonic() - started < 20
+    # Cut short: the running job did not get to finish, as it would have within the grace.
+    assert jobs(service)[0][0] != "succeeded"
+    assert fake_github.state.pulls == {}
 
     service.start()  # the job was put back (or its lease ends): it runs again, once
     wait_for(lambda: jobs(service)[0][0] == "succeeded", timeout=120)

@@ -8,7 +8,6 @@ import itertools
 import shutil
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from app.store import Delivery, JobState, NewJob, open_store
 from app.store.model import Pruned
 from app.store.sqlite import SQLiteStore
+from tests.waiting import wait_until
 
 
 class Clock:
@@ -236,12 +236,12 @@ async def test_deliveries_made_together_commit_together_and_a_failing_one_alone_
     assert len(await store.list_jobs(limit=100)) == 40
 
 
-def hold_write_lock(path: Path, held: threading.Event, seconds: float) -> None:
+def hold_write_lock(path: Path, held: threading.Event, release: threading.Event) -> None:
     """What another process (an operator's command, a backup) does: hold SQLite's write lock."""
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     held.set()
-    time.sleep(seconds)
+    release.wait(timeout=30)  # bounded, so a loop blocked on the lock still ends (and fails)
     other.execute("COMMIT")
     other.close()
 
@@ -252,21 +252,18 @@ async def test_a_lock_held_elsewhere_is_waited_for_with_the_event_loop_free(
     """The delivery lands once the lock is released; the loop kept turning meanwhile."""
     path = tmp_path / "fixwright.db"
     store = SQLiteStore(path)
-    held = threading.Event()
-    holder = threading.Thread(target=hold_write_lock, args=(path, held, 0.5))
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_write_lock, args=(path, held, release))
     holder.start()
     await asyncio.to_thread(held.wait)
-    started = time.monotonic()
     recording = asyncio.ensure_future(store.record_delivery(Delivery("d-1", "issues"), [new_job()]))
-    ticks = 0
-    while not recording.done():
+    for _ in range(20):  # a loop blocked on the lock would not turn until the holder gave up
         await asyncio.sleep(0.01)
-        ticks += 1
-    waited = time.monotonic() - started
+    assert not recording.done()  # still waiting for the lock, which is still held
+    release.set()
+    result = await recording
     await asyncio.to_thread(holder.join)
-    assert recording.result() is not None and len(recording.result()) == 1
-    assert waited >= 0.4
-    assert ticks >= 20  # a blocked loop would have turned once
+    assert result is not None and len(result) == 1
     assert await store.has_delivery("d-1")
     await store.close()
 
@@ -279,15 +276,16 @@ async def test_committed_deliveries_reach_the_database_file_without_a_restart(
     store = SQLiteStore(path)
     await store.record_delivery(Delivery("d-1", "issues"), [new_job()])
     copy = tmp_path / "file-alone.db"  # the database file without its -wal log
-    for _ in range(50):
-        await asyncio.sleep(0.1)
+
+    def in_the_file_alone() -> bool:
         shutil.copyfile(path, copy)
         with sqlite3.connect(copy) as alone:
             tables = {row[0] for row in alone.execute("SELECT name FROM sqlite_master")}
-            if "deliveries" in tables and alone.execute("SELECT id FROM deliveries").fetchall():
-                break
-    else:
-        raise AssertionError("the delivery never reached the database file")
+            return "deliveries" in tables and bool(
+                alone.execute("SELECT id FROM deliveries").fetchall()
+            )
+
+    await wait_until(in_the_file_alone, within=10)
     await store.close()
 
 
@@ -298,15 +296,21 @@ async def test_the_log_stays_bounded_under_writes_that_never_pause(tmp_path: Pat
     store = SQLiteStore(tmp_path / "fixwright.db", wal_limit_bytes=limit)
     sizes = [0]
     written = 0
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:  # a commit every loop turn, never a quiet second
+
+    def times_emptied() -> int:
+        return sum(1 for earlier, later in itertools.pairwise(sizes) if later < earlier)
+
+    async def write_a_batch_until_emptied_thrice() -> bool:
+        """A commit every loop turn, never a quiet second, until the log was emptied three times."""
+        nonlocal written
         batch = [Delivery(f"d-{written + n}", "issues", repository="o" * 200) for n in range(16)]
         await asyncio.gather(*(store.record_delivery(delivery, []) for delivery in batch))
         written += len(batch)
         sizes.append(wal.stat().st_size)
+        return times_emptied() >= 3  # about once a checkpoint interval
+
+    await wait_until(write_a_batch_until_emptied_thrice, within=30, interval=0)
     grown = sum(max(0, later - earlier) for earlier, later in itertools.pairwise(sizes))
-    emptied = sum(1 for earlier, later in itertools.pairwise(sizes) if later < earlier)
-    assert emptied >= 2  # about once a checkpoint interval
     assert max(sizes) < grown / 2  # without it, the file holds all that was ever logged
     assert await store.has_delivery(f"d-{written - 1}")
     await store.close()
@@ -324,28 +328,45 @@ async def test_the_sync_level_asked_for_is_the_one_sqlite_applies(tmp_path: Path
     await full.close()
 
 
-async def test_a_reader_elsewhere_holds_back_a_full_checkpoint_only_briefly(tmp_path: Path) -> None:
-    """Another process reading for long (a backup) keeps the log from being emptied; the full
-    checkpoint that keeps trying must not hold the intake's writes back for long each time."""
+async def test_a_reader_elsewhere_makes_the_full_checkpoint_give_up_not_hold_writes(
+    tmp_path: Path,
+) -> None:
+    """Another process reading for long (a backup) keeps the log from being emptied: the full
+    checkpoint gives up and lets writes through each time, and empties the log once it is gone."""
     path = tmp_path / "fixwright.db"
-    store = SQLiteStore(path, wal_limit_bytes=64 * 1024)
+    wal = tmp_path / "fixwright.db-wal"
+    limit = 64 * 1024
+    store = SQLiteStore(path, wal_limit_bytes=limit)
+    committed = store._lane.committed  # set by each commit, cleared as a checkpoint begins
     await store.record_delivery(Delivery("seed", "issues"), [])
     reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM deliveries").fetchone()
-    longest = 0.0
     written = 0
-    deadline = time.monotonic() + 3.5  # three checkpoint intervals, each past the limit
-    while time.monotonic() < deadline:
+
+    async def write_a_batch() -> None:
+        nonlocal written
         batch = [Delivery(f"d-{written + n}", "issues", repository="o" * 200) for n in range(16)]
-        started = time.monotonic()
         await asyncio.gather(*(store.record_delivery(delivery, []) for delivery in batch))
-        longest = max(longest, time.monotonic() - started)
         written += len(batch)
+
+    async def past_the_limit() -> bool:
+        await write_a_batch()
+        return wal.stat().st_size > limit
+
+    await wait_until(past_the_limit, within=30, interval=0)
+    # A checkpoint beginning clears `committed`; the third beginning means two full ones were
+    # tried with the reader in place and gave up, and the writes between them landed.
+    for _ in range(3):
+        await wait_until(lambda: not committed.is_set(), within=30)
+        await write_a_batch()
+    assert await store.has_delivery(f"d-{written - 1}")
+    assert wal.stat().st_size > limit  # the reader kept it from being emptied
+
     reader.execute("COMMIT")
     reader.close()
-    assert longest < 0.5  # the checkpoint gives up after 50 ms; waiting 1 s held writes 1 s
-    assert await store.has_delivery(f"d-{written - 1}")
+    await write_a_batch()
+    await wait_until(lambda: wal.stat().st_size < limit, within=30)
     await store.close()
 
 

@@ -14,7 +14,7 @@ from tests.corpus import comment_on
 from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY, FakeGitHub
 from tests.fixtures.service import ServiceProcess
 from tests.test_fix_loop import FIX, label_delivery
-from tests.test_webhook_intake import wait_for
+from tests.waiting import wait_for
 
 STRANGER = "stranger"  # the fake GitHub gives anyone not named read access
 

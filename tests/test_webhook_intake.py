@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,20 +13,10 @@ from tests.corpus import comment_on, example, github_time, labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.webhooks import delivery_headers
 from tests.fixtures.service import ServiceProcess
+from tests.waiting import wait_for
 
 TRAILING = "/webhooks/github/"
 MB = 1024 * 1024
-
-
-def wait_for(condition, timeout: float = 20.0):
-    """Poll until `condition()` is truthy (the service works asynchronously after its 202)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> str:
@@ -146,8 +135,19 @@ def test_a_redelivery_is_acknowledged_and_not_run_twice_even_after_a_restart(
     service.start()
     again = service.post("issue_comment", payload, delivery_id=delivery_id)
     assert again.status_code == 202 and again.json() == {"status": "duplicate"}
-    time.sleep(1)  # give a wrongly queued job the chance to run
+    # A later request on the same issue runs after anything queued before it (one target's jobs
+    # run in order): once it is done, a wrongly queued redelivery would have run too.
+    later = service.post("issue_comment", comment_on(REPOSITORY, INSTALLATION_ID, 1, "/help"))
+    [later_job] = later.json()["jobs"]
+    wait_for(lambda: job_state(service, later_job) == "succeeded")
+    assert job_count(service) == 2  # the first delivery's job and the later one's, no third
     assert len(fake_github.state.comments) == 1
+
+
+def job_state(service: ServiceProcess, job_id: str) -> str | None:
+    with sqlite3.connect(service.store_path) as db:
+        row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return row[0] if row else None
 
 
 def job_count(service: ServiceProcess) -> int:
