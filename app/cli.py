@@ -8,8 +8,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from app import sandbox_cli
 from app.config import ConfigError, Settings, settings_from_environment
-from sandbox import cli as sandbox_cli
 
 
 def load_or_explain(overrides: dict[str, str] | None = None) -> Settings | None:

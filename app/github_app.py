@@ -9,7 +9,6 @@ key is revoked when the last job using that key ends.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
@@ -88,15 +87,6 @@ def app_jwt(app_id: str, private_key: str, now: float) -> str:
             "The App's private key is not a usable RSA key: point FIXWRIGHT_PRIVATE_KEY_PATH at "
             f"the .pem file downloaded from the App's settings page ({type(error).__name__})."
         ) from None
-
-
-def git_authorization(token: str) -> str:
-    """The `Authorization` header value git needs for GitHub with an installation token.
-
-    Pass it as `git -c http.extraHeader="Authorization: <value>"` rather than putting the token
-    in the remote URL, where git would echo it in error messages and store it in `.git/config`.
-    """
-    return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
 
 class _HeaderAuth(httpx.Auth):

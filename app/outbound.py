@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import structlog
 
-from app.log import redact_value
+from sandbox.redaction import redact_value
 
 log = structlog.get_logger(__name__)
 

@@ -16,10 +16,30 @@ from app.config import Settings
 from app.metrics import Metrics
 from app.quota_usage import budget_for_run, record_run
 from app.store.model import Store
-from sandbox.container import RunSpec
+from sandbox.container import RunSpec, SandboxLimits
 from sandbox.relay import ModelRelay
 from sandbox.runner import EventCallback, RunResult, run_in_sandbox
 from sandbox.stream import StreamEvent, SystemInit
+
+
+def sandbox_limits(settings: Settings) -> SandboxLimits:
+    """What every run gets, from the operator's settings (narrowed for the job's repository)."""
+    return SandboxLimits(
+        image=settings.sandbox_image,
+        runtime=settings.sandbox_runtime,
+        memory=settings.sandbox_memory,
+        cpus=settings.sandbox_cpus,
+        pids=settings.sandbox_pids,
+        timeout_seconds=settings.sandbox_timeout_seconds,
+        max_turns=settings.max_turns,
+        model=settings.model,
+        token_budget=settings.job_token_budget,
+        max_output_tokens=settings.relay_max_tokens,
+        max_line_bytes=settings.sandbox_max_line_bytes,
+        workspace_max_bytes=settings.workspace_max_bytes,
+        workspace_max_files=settings.workspace_max_files,
+        instance=settings.instance_id(),
+    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +80,7 @@ class Sandbox:
         try:
             result = await run_in_sandbox(
                 spec,
-                self.settings,
+                sandbox_limits(self.settings),
                 docker_client=self.docker_client,
                 relay=self.relay,
                 on_event=watch,

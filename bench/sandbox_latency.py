@@ -19,6 +19,7 @@ from typing import Any
 import docker
 
 from app.config import Settings
+from app.sandbox_service import sandbox_limits
 from sandbox.container import RunSpec
 from sandbox.relay import ModelRelay
 from sandbox.runner import Outcome, run_in_sandbox
@@ -62,7 +63,7 @@ async def one_run(number: int, scratch: Path, settings: Settings) -> tuple[float
             spec = RunSpec(job_id=f"bench-{number}", workspace=workspace.path, prompt="Fix it")
             started = time.monotonic()
             result = await run_in_sandbox(
-                spec, settings, docker_client=docker.from_env(), relay=relay
+                spec, sandbox_limits(settings), docker_client=docker.from_env(), relay=relay
             )
             ended = time.monotonic()
         finally:

@@ -10,7 +10,6 @@ from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent
-from app.log import redact_text
 from app.routing import Router
 from app.store import NewJob
 from handlers.check_runs import CheckRun
@@ -55,6 +54,7 @@ from sandbox.git_workspace import (
     remove_workspace,
     snapshot_workspace,
 )
+from sandbox.redaction import redact_text
 from sandbox.runner import Outcome, RunResult
 from sandbox.stream import StreamEvent, SystemInit, ToolUse
 from sandbox.workspace_walk import WalkLimits

@@ -12,8 +12,6 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from app.config import Settings
-
 AGENT_UID = 1000
 AGENT_HOME = "/home/agent"
 WORKSPACE = "/workspace"
@@ -66,6 +64,27 @@ FORWARDER_FAILED_EXIT = 90
 
 
 @dataclass(frozen=True)
+class SandboxLimits:
+    """What every run on this host gets, from the operator (app/sandbox_service.py builds it from
+    the service's settings): the image and runtime, the container's limits, the run's defaults."""
+
+    image: str
+    runtime: str  # "runc", or "runsc" for gVisor
+    memory: str  # in Docker's form: "2g", "512m", a byte count
+    cpus: float
+    pids: int
+    timeout_seconds: float
+    max_turns: int
+    model: str  # "" for the CLI's own default
+    token_budget: int  # a run's tokens when no budget is given for it
+    max_output_tokens: int  # the most output one model request may ask for
+    max_line_bytes: int  # the longest line of the CLI's output read
+    workspace_max_bytes: int  # the workspace's disk use while the run goes on
+    workspace_max_files: int
+    instance: str  # labels this deployment's containers on a shared engine
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One task for the CLI: where it works, what it is told, and what it may do."""
 
@@ -100,7 +119,7 @@ def offered_tools(spec: RunSpec) -> list[str]:
     return offered
 
 
-def claude_command(spec: RunSpec, settings: Settings) -> list[str]:
+def claude_command(spec: RunSpec, limits: SandboxLimits) -> list[str]:
     """The CLI's argv; the prompt is not in it: it arrives on stdin."""
     command = [
         "claude",
@@ -109,7 +128,7 @@ def claude_command(spec: RunSpec, settings: Settings) -> list[str]:
         "stream-json",
         "--verbose",
         "--max-turns",
-        str(spec.max_turns or settings.max_turns),
+        str(spec.max_turns or limits.max_turns),
         "--no-session-persistence",
         # Settings files inside the repository are untrusted input: read only the (empty) user's.
         "--setting-sources",
@@ -122,7 +141,7 @@ def claude_command(spec: RunSpec, settings: Settings) -> list[str]:
     ]
     if spec.disallowed_tools:
         command.append("--disallowedTools=" + ",".join(spec.disallowed_tools))
-    model = spec.model or settings.model
+    model = spec.model or limits.model
     if model:
         command += ["--model", model]
     if spec.append_system_prompt:
@@ -148,22 +167,22 @@ def container_environment(capability: str, max_output_tokens: int) -> dict[str, 
 
 
 def container_kwargs(
-    spec: RunSpec, settings: Settings, *, relay_socket: Path, capability: str
+    spec: RunSpec, limits: SandboxLimits, *, relay_socket: Path, capability: str
 ) -> dict:
     """The keyword arguments for `client.containers.create`: everything that hardens the run."""
     tmpfs_options = "rw,nosuid,nodev,size=512m"
     return {
-        "image": settings.sandbox_image,
+        "image": limits.image,
         "name": container_name(spec.job_id),
         "entrypoint": ["/bin/sh", "-c", ENTRYPOINT_SCRIPT, "fixwright-agent"],
-        "command": claude_command(spec, settings),
-        "environment": container_environment(capability, settings.relay_max_tokens),
+        "command": claude_command(spec, limits),
+        "environment": container_environment(capability, limits.max_output_tokens),
         "user": f"{AGENT_UID}:{AGENT_UID}",
         "working_dir": WORKSPACE,
         "labels": {
             JOB_LABEL: spec.job_id,
             ROLE_LABEL: ROLE,
-            INSTANCE_LABEL: settings.instance_id(),
+            INSTANCE_LABEL: limits.instance,
         },
         "network_mode": "none",
         "cap_drop": ["ALL"],
@@ -177,12 +196,12 @@ def container_kwargs(
             str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
             str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},
         },
-        "mem_limit": settings.sandbox_memory,
+        "mem_limit": limits.memory,
         # Equal to the memory limit: no swap, so a memory hog is killed rather than slowed.
-        "memswap_limit": settings.sandbox_memory,
-        "nano_cpus": int(settings.sandbox_cpus * 1e9),
-        "pids_limit": settings.sandbox_pids,
-        "runtime": settings.sandbox_runtime,
+        "memswap_limit": limits.memory,
+        "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.pids,
+        "runtime": limits.runtime,
         "init": True,
         "ipc_mode": "private",
         # Attached, with stdin open: docker-py then sets StdinOnce, so closing the attached stdin

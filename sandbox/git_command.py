@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from app.github_app import git_authorization
 from sandbox.git_errors import GitError, explain_failure
 from sandbox.host_environment import host_environment, is_loopback_http, private_home
 
@@ -20,6 +20,15 @@ HARDENING = (
     "http.lowSpeedLimit=1000",
     "http.lowSpeedTime=60",
 )
+
+
+def git_authorization(token: str) -> str:
+    """The `Authorization` header value git needs for GitHub with an installation token.
+
+    Pass it as `git -c http.extraHeader="Authorization: <value>"` rather than putting the token
+    in the remote URL, where git would echo it in error messages and store it in `.git/config`.
+    """
+    return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
 
 def git_environment(

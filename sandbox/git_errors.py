@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from app.log import redact_text
+from sandbox.redaction import redact_text
 
 REMOTE_SAID_LIMIT = 200
 

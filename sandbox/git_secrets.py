@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from app.log import TOKEN_PATTERN
+from sandbox.redaction import TOKEN_PATTERN
 
 # Shorter configured values would match ordinary text; they cannot be told apart from it.
 MIN_SECRET_LENGTH = 8

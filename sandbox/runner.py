@@ -17,8 +17,13 @@ import structlog
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from app.config import Settings
-from sandbox.container import RunSpec, container_kwargs, remove_container, remove_leftover
+from sandbox.container import (
+    RunSpec,
+    SandboxLimits,
+    container_kwargs,
+    remove_container,
+    remove_leftover,
+)
 from sandbox.container_stream import END, ContainerStream
 from sandbox.pids import PidsWatch
 from sandbox.relay_budget import PoolShare
@@ -165,7 +170,7 @@ def _model_error(status: int | None, message: str) -> Outcome:
 
 async def run_in_sandbox(
     spec: RunSpec,
-    settings: Settings,
+    limits: SandboxLimits,
     *,
     docker_client: docker.DockerClient,
     relay: Relay,
@@ -179,18 +184,18 @@ async def run_in_sandbox(
     `pool` is a budget the run shares with others running at once (its installation's day).
     """
     started = time.monotonic()
-    budget = token_budget or settings.job_token_budget
+    budget = token_budget or limits.token_budget
     # The relay holds the run to the model and the output per request the CLI is told to use.
     capability = relay.open_job(
         spec.job_id,
         token_budget=budget,
         api_key=api_key,
-        model=spec.model or settings.model,
-        max_tokens=settings.relay_max_tokens,
+        model=spec.model or limits.model,
+        max_tokens=limits.max_output_tokens,
         pool=pool,
     )
     kwargs = container_kwargs(
-        spec, settings, relay_socket=Path(relay.socket_path), capability=capability
+        spec, limits, relay_socket=Path(relay.socket_path), capability=capability
     )
     container: Container | None = None
     stream: ContainerStream | None = None
@@ -206,18 +211,18 @@ async def run_in_sandbox(
             container,
             spec.prompt,
             on_output=pids.sample,
-            max_line_bytes=settings.sandbox_max_line_bytes,
+            max_line_bytes=limits.max_line_bytes,
         )
         disk = DiskWatch(
             spec.workspace,
-            max_bytes=settings.workspace_max_bytes,
-            max_entries=settings.workspace_max_files,
+            max_bytes=limits.workspace_max_bytes,
+            max_entries=limits.workspace_max_files,
             stop=stream.kill,
         )
         await asyncio.to_thread(stream.start)
         pids.start()
         watching = asyncio.create_task(disk.run())
-        deadline = spec.timeout_seconds or settings.sandbox_timeout_seconds
+        deadline = spec.timeout_seconds or limits.timeout_seconds
         try:
             final, event_count, stopped = await _follow(stream, deadline, on_event)
         finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.log import redact_text
 from handlers.commands import parse_command
 from handlers.prompt import sanitize
 from handlers.review_diff import commentable_lines
@@ -21,6 +20,7 @@ from handlers.review_render import fenced
 from handlers.untrusted_text import defang
 from sandbox.git_errors import explain_failure, explain_push_failure
 from sandbox.git_secrets import find_secrets
+from sandbox.redaction import redact_text
 
 MEGABYTE = 1_000_000
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up (see tests/setup.sh), lint, then pytest. Extra arguments go to pytest.
+# The whole test suite: set-up (see tests/setup.sh), lint, the import contract, then pytest.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The layers import only downward ([tool.importlinter] in pyproject.toml).
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.github_app import GitHubApp, git_authorization
+from app.github_app import GitHubApp
+from app.sandbox_service import sandbox_limits
 from sandbox.container import (
     AGENT_UID,
     WORKSPACE,
@@ -19,6 +20,7 @@ from sandbox.container import (
     container_kwargs,
     remove_container,
 )
+from sandbox.git_command import git_authorization
 from sandbox.git_workspace import (
     GitError,
     JobWorkspace,
@@ -135,7 +137,7 @@ def run_as_agent(docker_client, image: str, workspace: Path, script: str) -> tup
     spec = RunSpec(job_id=f"git-workspace-{uuid.uuid4().hex[:12]}", workspace=workspace, prompt="")
     kwargs = container_kwargs(
         spec,
-        Settings(webhook_secrets=("unused",), sandbox_image=image),
+        sandbox_limits(Settings(webhook_secrets=("unused",), sandbox_image=image)),
         relay_socket=workspace / "unused.sock",
         capability="unused",
     )

@@ -17,8 +17,8 @@ from app.github_app import (
     GitHubAuthError,
     InstallationToken,
     app_jwt,
-    git_authorization,
 )
+from sandbox.git_command import git_authorization
 from tests.fakes.github.fixtures import FakeGitHub, generate_private_key, public_key_of
 
 REPO = "octo-org/hello"

@@ -5,7 +5,8 @@ import json
 
 import structlog
 
-from app.log import configure_logging, get_logger, redact_text
+from app.log import configure_logging, get_logger
+from sandbox.redaction import redact_text
 
 TOKENS = [
     "ghs_" + "A" * 36,

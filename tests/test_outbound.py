@@ -7,10 +7,10 @@ import json
 import httpx
 
 from app.github_app import GitHubApp
-from app.log import REDACTED
 from app.outbound import RedactingTransport
 from handlers.check_runs import CheckRun
 from handlers.pull_requests import open_or_update_draft_pr
+from sandbox.redaction import REDACTED
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, WEBHOOK_SECRET, FakeGitHub
 
 MODEL_KEY = "sk-ant-api03-" + "Q" * 40

@@ -15,8 +15,9 @@ import docker
 import pytest
 
 from app.config import Settings
-from app.github_app import GitHubApp, git_authorization
+from app.github_app import GitHubApp
 from handlers.review import REVIEW_PERMISSIONS
+from sandbox.git_command import git_authorization
 from tests.corpus import comment_on
 from tests.fakes.github import gitrepo, pull_heads
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub

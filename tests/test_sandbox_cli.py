@@ -11,7 +11,7 @@ import pytest
 from app.config import ConfigError
 from app.quota import cost_of_run
 from app.quota_prices import DEFAULT_PRICES
-from sandbox.cli import describe, main, run_settings
+from app.sandbox_cli import describe, main, run_settings
 from sandbox.stream import FinalResult, ToolResult, ToolUse
 from sandbox.usage import JobUsage
 from tests.fakes.model.scenario import Scenario

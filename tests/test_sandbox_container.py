@@ -3,37 +3,45 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 from app.config import Settings
+from app.sandbox_service import sandbox_limits
 from sandbox.container import (
     ENTRYPOINT_SCRIPT,
     READ_ONLY_TOOLS,
     RunSpec,
+    SandboxLimits,
     claude_command,
     container_kwargs,
     container_name,
 )
 
-SETTINGS = Settings(
-    webhook_secrets=("whsec",),
-    anthropic_api_key="sk-ant-real-key",
-    model="claude-sonnet-4-5",
-    max_turns=12,
-    sandbox_image="fixwright-sandbox:test",
-    sandbox_memory="1g",
-    sandbox_cpus=1.5,
-    sandbox_pids=256,
-    store_url="sqlite:////srv/fixwright/fixwright.db",
-)
 INSTANCE = hashlib.sha256(b"/srv/fixwright/fixwright.db").hexdigest()[:16]
+LIMITS = SandboxLimits(
+    image="fixwright-sandbox:test",
+    runtime="runc",
+    memory="1g",
+    cpus=1.5,
+    pids=256,
+    timeout_seconds=1800,
+    max_turns=12,
+    model="claude-sonnet-4-5",
+    token_budget=2_000_000,
+    max_output_tokens=32_000,
+    max_line_bytes=4 * 1024 * 1024,
+    workspace_max_bytes=10 * 1024**3,
+    workspace_max_files=1_000_000,
+    instance=INSTANCE,
+)
 SPEC = RunSpec(job_id="job-42", workspace=Path("/srv/jobs/42/repo"), prompt="Fix the bug")
 
 
 def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
     """A fix job gets no network, no capabilities, a read-only root, limits, and only two mounts."""
     kwargs = container_kwargs(
-        SPEC, SETTINGS, relay_socket=Path("/run/fixwright/relay.sock"), capability="cap-123"
+        SPEC, LIMITS, relay_socket=Path("/run/fixwright/relay.sock"), capability="cap-123"
     )
     assert kwargs == {
         "image": "fixwright-sandbox:test",
@@ -105,10 +113,18 @@ def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
 
 
 def test_no_secret_of_the_host_reaches_the_container_spec() -> None:
-    """The real model key and the webhook secret appear nowhere in what Docker is given."""
-    kwargs = container_kwargs(SPEC, SETTINGS, relay_socket=Path("/r.sock"), capability="cap")
-    text = repr(kwargs)
-    for secret in SETTINGS.secret_values():
+    """The limits the service hands the sandbox carry none of its secrets, so the real model key
+    and the webhook secret appear nowhere in what Docker is given."""
+    settings = Settings(
+        webhook_secrets=("whsec-canary-0123",),
+        anthropic_api_key="sk-ant-real-key-canary",
+        metrics_token="metrics-canary-4567",
+    )
+    limits = sandbox_limits(settings)
+    kwargs = container_kwargs(SPEC, limits, relay_socket=Path("/r.sock"), capability="cap")
+    text = repr(kwargs) + repr(limits)
+    assert settings.secret_values()
+    for secret in settings.secret_values():
         assert secret not in text
 
 
@@ -121,7 +137,7 @@ def test_review_jobs_mount_the_workspace_read_only_with_read_only_tools() -> Non
         read_only=True,
         allowed_tools=READ_ONLY_TOOLS,
     )
-    kwargs = container_kwargs(spec, SETTINGS, relay_socket=Path("/r.sock"), capability="c")
+    kwargs = container_kwargs(spec, LIMITS, relay_socket=Path("/r.sock"), capability="c")
     assert kwargs["volumes"]["/w"] == {"bind": "/workspace", "mode": "ro"}
     assert "--allowedTools=Bash,Read,Glob,Grep,LS,TodoWrite" in kwargs["command"]
 
@@ -135,7 +151,7 @@ def test_only_the_allowed_built_in_tools_are_offered() -> None:
         allowed_tools=("Read", "Grep", "Bash(git log:*)", "Bash(pytest:*)"),
         disallowed_tools=("WebFetch", "Write"),
     )
-    assert "--tools=Read,Grep,Bash" in claude_command(spec, SETTINGS)
+    assert "--tools=Read,Grep,Bash" in claude_command(spec, LIMITS)
     spec = RunSpec(
         job_id="r2",
         workspace=Path("/w"),
@@ -143,13 +159,13 @@ def test_only_the_allowed_built_in_tools_are_offered() -> None:
         allowed_tools=("Read", "Grep"),
         disallowed_tools=("Bash",),
     )
-    assert "--tools=Read,Grep" in claude_command(spec, SETTINGS)
+    assert "--tools=Read,Grep" in claude_command(spec, LIMITS)
 
 
 def test_the_prompt_never_appears_in_the_command_line() -> None:
     """The prompt goes in on stdin, so neither a shell nor `ps` ever sees it."""
     spec = RunSpec(job_id="j", workspace=Path("/w"), prompt="$(rm -rf /) `id`; echo pwned")
-    kwargs = container_kwargs(spec, SETTINGS, relay_socket=Path("/r.sock"), capability="c")
+    kwargs = container_kwargs(spec, LIMITS, relay_socket=Path("/r.sock"), capability="c")
     assert all(spec.prompt not in part for part in kwargs["command"] + kwargs["entrypoint"])
 
 
@@ -164,7 +180,7 @@ def test_run_spec_overrides_the_operator_defaults() -> None:
         append_system_prompt="Open no pull request yourself.",
         disallowed_tools=(),
     )
-    command = claude_command(spec, SETTINGS)
+    command = claude_command(spec, LIMITS)
     assert command[command.index("--max-turns") + 1] == "3"
     assert command[command.index("--model") + 1] == "claude-opus-4-1"
     assert command[-2:] == ["--append-system-prompt", "Open no pull request yourself."]
@@ -173,8 +189,7 @@ def test_run_spec_overrides_the_operator_defaults() -> None:
 
 def test_without_a_configured_model_the_cli_chooses_its_default() -> None:
     """No model in the job or the settings means no --model flag at all."""
-    settings = Settings(webhook_secrets=("s",))
-    assert "--model" not in claude_command(SPEC, settings)
+    assert "--model" not in claude_command(SPEC, replace(LIMITS, model=""))
 
 
 def test_container_names_are_docker_safe() -> None:

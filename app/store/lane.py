@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.log import get_logger
+import structlog
+
 from app.store.model import StoreUnavailable
 
 T = TypeVar("T")
@@ -242,7 +243,7 @@ class Checkpointer:
                 with self._lane.held():
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as error:  # tried again after the next commit
-            get_logger().warning("store.checkpoint_failed", error=str(error))
+            structlog.get_logger("fixwright").warning("store.checkpoint_failed", error=str(error))
 
     def _wal_bytes(self) -> int:
         try:

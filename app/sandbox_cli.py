@@ -20,6 +20,7 @@ from docker.errors import DockerException
 from app.config import PREFIX, ConfigError, Settings, load_settings
 from app.log import configure_logging
 from app.quota import cost_of_run
+from app.sandbox_service import sandbox_limits
 from sandbox.container import RunSpec
 from sandbox.git_errors import GitError
 from sandbox.image import CLAUDE_CODE_VERSION, ImageBuildError, build_image, image_exists
@@ -148,7 +149,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> tuple[RunResult,
         try:
             result = await run_in_sandbox(
                 spec,
-                settings,
+                sandbox_limits(settings),
                 docker_client=client,
                 relay=relay,
                 on_event=lambda event: show_progress(event, sys.stderr),
