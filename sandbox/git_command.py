@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
 from sandbox.git_errors import GitError, explain_failure
-from sandbox.host_environment import host_environment, is_loopback_http, private_home
+from sandbox.host_environment import (
+    host_environment,
+    is_loopback_http,
+    operator_network,
+    private_home,
+)
 
 GIT_TIMEOUT_SECONDS = 600.0
 # Every host-side git command runs with these: nothing from a checkout may execute here.
@@ -40,7 +44,7 @@ def git_environment(
     """
     header = [("http.extraHeader", "Authorization: " + git_authorization(token))] if token else []
     return host_environment(
-        os.environ,
+        operator_network(),
         home=private_home(),
         allow_http=remote is not None and is_loopback_http(remote),
         git_config=header,

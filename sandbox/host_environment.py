@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import functools
 import ipaddress
+import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,17 @@ GIT_SETTINGS = (
 # Plain http only for a remote on this machine (a test server, a local mirror).
 LOOPBACK_HTTP = ("protocol.http.allow", "always")
 LOOPBACK_NAMES = ("localhost",)
+
+
+def operator_network() -> dict[str, str]:
+    """The operator's CA and proxy variables, the only part of this process's environment that
+    any child is given: read here, by name, so the rest (the service's secrets) is never passed on."""
+    return {
+        variant: os.environ[variant]
+        for name in (*NETWORK_VARIABLES, "PATH")
+        for variant in (name, name.lower())
+        if variant in os.environ
+    }
 
 
 def host_environment(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 import tarfile
@@ -17,7 +16,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
-from sandbox.host_environment import host_environment, private_home
+from sandbox.host_environment import host_environment, operator_network, private_home
 
 BASE_IMAGE = "debian:bookworm-slim"
 # Verified against the npm package's native linux-x64 binary; override with --claude-code-version.
@@ -88,7 +87,7 @@ def bootstrap_base_image(client: docker.DockerClient, log: Log = print) -> None:
         archive = Path(scratch) / "root.tar"
         started = time.monotonic()
         # The allow-list keeps the operator's proxy and CA variables: debootstrap fetches packages.
-        env = host_environment(os.environ, home=private_home())
+        env = host_environment(operator_network(), home=private_home())
         result = subprocess.run(
             ["debootstrap", "--variant=minbase", "bookworm", str(root)],
             capture_output=True,

@@ -7,7 +7,13 @@ import os
 import pytest
 
 from sandbox.git_command import execute_git, git_environment
-from sandbox.host_environment import host_environment, is_loopback_http, private_home
+from sandbox.host_environment import (
+    NETWORK_VARIABLES,
+    host_environment,
+    is_loopback_http,
+    operator_network,
+    private_home,
+)
 
 CANARIES = {
     "FIXWRIGHT_ANTHROPIC_API_KEY": "sk-ant-canary-key",
@@ -112,3 +118,17 @@ def test_a_real_git_subprocess_sees_exactly_the_allowed_variables(
     assert seen["HOME"] == private_home() and os.listdir(private_home()) == []
     assert not any(value in shown.stdout for value in CANARIES.values())
     assert "GIT_DIR" not in seen and "LD_PRELOAD" not in seen
+
+
+def test_only_the_operators_network_variables_are_read_from_the_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a child may inherit is picked by name: the service's secrets are never among it."""
+    monkeypatch.setenv("FIXWRIGHT_ANTHROPIC_API_KEY", "sk-ant-canary-0000000000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    picked = operator_network()
+    assert picked["HTTPS_PROXY"] == "http://proxy.internal:3128"
+    assert set(picked) <= {
+        variant for name in (*NETWORK_VARIABLES, "PATH") for variant in (name, name.lower())
+    }
