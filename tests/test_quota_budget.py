@@ -30,12 +30,16 @@ SPENT_BEFORE = 1000
 DAILY_TOKENS = SPENT_BEFORE + MAX_TOKENS + 200
 
 
-def today_usage(service: ServiceProcess) -> tuple[int, float]:
+def today_usage(service: ServiceProcess, seeded_on: str) -> tuple[int, float]:
+    """The installation's spend on the day it was seeded and today (a run may cross midnight)."""
+
     async def read() -> tuple[int, float]:
         store = SQLiteStore(service.store_path)
         try:
-            [row] = await store.usage_on(day_of(datetime.now(UTC)))
-            return row.tokens, row.cost_usd
+            days = sorted({seeded_on, day_of(datetime.now(UTC))})
+            rows = [row for day in days for row in await store.usage_on(day)]
+            assert rows, "no usage recorded"
+            return sum(row.tokens for row in rows), sum(row.cost_usd for row in rows)
         finally:
             await store.close()
 
@@ -46,11 +50,10 @@ def test_a_run_stops_when_the_days_tokens_are_spent(
     agent_service_process: ServiceProcess, fake_github: FakeGitHub, fake_model
 ) -> None:
     """Once the day's tokens are spent the relay refuses the next model call; the run ends budget-exhausted and its spend is recorded."""
+    seeded_on = day_of(datetime.now(UTC))
     seed(
         agent_service_process.store_path,
-        lambda store: store.add_usage(
-            INSTALLATION_ID, day_of(datetime.now(UTC)), SPENT_BEFORE, 0.0
-        ),
+        lambda store: store.add_usage(INSTALLATION_ID, seeded_on, SPENT_BEFORE, 0.0),
     )
     agent_service_process.env["FIXWRIGHT_QUOTA_TOKENS_PER_DAY"] = str(DAILY_TOKENS)
     service = agent_service_process.start()
@@ -64,7 +67,7 @@ def test_a_run_stops_when_the_days_tokens_are_spent(
     assert "model budget" in job["summary"]
     answered = [r for r in fake_model.requests if r.path == "/v1/messages"]
     assert len(answered) < len(LONG_RUN.steps)
-    tokens, cost = today_usage(service)
+    tokens, cost = today_usage(service, seeded_on)
     assert tokens >= DAILY_TOKENS
     assert cost > 0
     comments = "\n".join(c.body for c in fake_github.state.issue_comments(REPOSITORY, 1))
