@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from app.routing import Router
-from handlers import cancel, fix, help_reply, interrupted, lifecycle, review
+from handlers import lifecycle
+from handlers.cancel import stop as cancel
+from handlers.fix import handler as fix
+from handlers.help import reply as help_reply
+from handlers.interrupted import notice as interrupted
+from handlers.review import handler as review
 
 
 def build_router() -> Router:

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handlers.commands import parse_command
-from handlers.prompt import sanitize
-from handlers.review_diff import commentable_lines
-from handlers.review_findings import FindingsError, parse_findings
-from handlers.review_fingerprints import fingerprints_in, normalise_title
-from handlers.review_render import fenced
-from handlers.untrusted_text import defang
+from handlers.common.commands import parse_command
+from handlers.common.untrusted_text import defang
+from handlers.fix.prompt import sanitize
+from handlers.review.diff import commentable_lines
+from handlers.review.findings import FindingsError, parse_findings
+from handlers.review.fingerprints import fingerprints_in, normalise_title
+from handlers.review.render import fenced
 from sandbox.git_errors import explain_failure, explain_push_failure
 from sandbox.git_secrets import find_secrets
 from sandbox.redaction import redact_text

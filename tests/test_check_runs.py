@@ -8,7 +8,7 @@ import pytest
 from githubkit import GitHub
 
 from app.github_app import GitHubApp
-from handlers.check_runs import CHECK_NAME, CheckRun, branch_head_sha
+from handlers.common.check_runs import CHECK_NAME, CheckRun, branch_head_sha
 from tests.fakes.github import gitrepo
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.records import CheckRun as FakeCheckRun

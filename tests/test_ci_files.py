@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from handlers.ci_files import (
+from handlers.common.ci_files import (
     MAX_DEFINITION_BYTES,
     MAX_NAMES,
     CiReason,

@@ -13,7 +13,7 @@ from typing import Any
 import docker
 import pytest
 
-from handlers.progress import job_of_comment
+from handlers.common.progress import job_of_comment
 from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.service import ServiceProcess

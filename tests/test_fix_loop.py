@@ -13,7 +13,7 @@ from typing import Any
 import docker
 import pytest
 
-from handlers.progress import job_of_comment
+from handlers.common.progress import job_of_comment
 from sandbox.container import JOB_LABEL
 from tests.corpus import labeled_issue
 from tests.fakes.github import gitrepo

@@ -8,8 +8,8 @@ import httpx
 
 from app.github_app import GitHubApp
 from app.outbound import RedactingTransport
-from handlers.check_runs import CheckRun
-from handlers.pull_requests import open_or_update_draft_pr
+from handlers.common.check_runs import CheckRun
+from handlers.fix.pull_requests import open_or_update_draft_pr
 from sandbox.redaction import REDACTED
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, WEBHOOK_SECRET, FakeGitHub
 

@@ -8,8 +8,8 @@ import pytest
 from githubkit import GitHub
 
 from app.github_app import GitHubApp
-from handlers.ci_files import CiReason, CiTouch
-from handlers.progress import (
+from handlers.common.ci_files import CiReason, CiTouch
+from handlers.common.progress import (
     MARKER_PATTERN,
     ProgressComment,
     ProgressState,
@@ -18,7 +18,7 @@ from handlers.progress import (
     marker,
     render_progress,
 )
-from handlers.pull_requests import RunStats
+from handlers.fix.pull_requests import RunStats
 from sandbox.usage import JobUsage
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.records import Comment

@@ -1,6 +1,6 @@
 """The fix prompt: the issue as it stood at the trigger, hidden content removed, framed as data."""
 
-from handlers.prompt import build_prompt, sanitize, snapshot
+from handlers.fix.prompt import build_prompt, sanitize, snapshot
 
 TRIGGER = "2026-01-02T10:00:00Z"
 

@@ -11,14 +11,14 @@ import yaml
 from app.errors import JobFailed
 from app.path_globs import fixed_directories, glob_match, pattern_problem
 from handlers import build_router
-from handlers.fix import FIX_PERMISSIONS
-from handlers.protected_paths import (
+from handlers.common.protected_paths import (
     DEFAULT_PROTECTED_PATHS,
     protected_changes,
     protected_patterns,
     refuse_protected_changes,
 )
-from handlers.review import REVIEW_PERMISSIONS
+from handlers.fix.handler import FIX_PERMISSIONS
+from handlers.review.handler import REVIEW_PERMISSIONS
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 DEADLINE_SECONDS = 60

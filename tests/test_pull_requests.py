@@ -9,8 +9,8 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from app.github_app import GitHubApp
-from handlers.ci_files import CiReason, CiTouch
-from handlers.pull_requests import (
+from handlers.common.ci_files import CiReason, CiTouch
+from handlers.fix.pull_requests import (
     PATH_SHOWN_LIMIT,
     PullRequestRef,
     RunStats,

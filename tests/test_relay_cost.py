@@ -16,8 +16,8 @@ from app.quota import day_of
 from app.quota_prices import DEFAULT_PRICES, Price
 from app.sandbox_service import Sandbox
 from app.store.sqlite import SQLiteStore
-from handlers.fix_steps import run_stats, usage_record
-from handlers.review import combined_stats
+from handlers.fix.target import run_stats, usage_record
+from handlers.review.handler import combined_stats
 from sandbox.container import RunSpec
 from sandbox.relay import ModelRelay
 from sandbox.usage import TOKEN_FIELDS

@@ -16,7 +16,7 @@ import pytest
 
 from app.config import Settings
 from app.github_app import GitHubApp
-from handlers.review import REVIEW_PERMISSIONS
+from handlers.review.handler import REVIEW_PERMISSIONS
 from sandbox.git_command import git_authorization
 from tests.corpus import comment_on
 from tests.fakes.github import gitrepo, pull_heads

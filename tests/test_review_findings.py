@@ -7,12 +7,12 @@ import json
 import pytest
 
 from app.config import Settings
-from handlers.review import review_tools
-from handlers.review_diff import ChangedFile, commentable_lines, select_files
-from handlers.review_findings import Finding, FindingsError, parse_findings
-from handlers.review_fingerprints import fingerprint, fingerprints_in
-from handlers.review_prompt import PullSnapshot, build_review_prompt
-from handlers.review_render import (
+from handlers.review.diff import ChangedFile, commentable_lines, select_files
+from handlers.review.findings import Finding, FindingsError, parse_findings
+from handlers.review.fingerprints import fingerprint, fingerprints_in
+from handlers.review.handler import review_tools
+from handlers.review.prompt import PullSnapshot, build_review_prompt
+from handlers.review.render import (
     SummaryFacts,
     fenced,
     inline_body,

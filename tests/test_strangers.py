@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from handlers.help_reply import HELP_MARKER
-from handlers.permissions import REFUSAL_MARKER
+from handlers.common.permissions import REFUSAL_MARKER
+from handlers.help.reply import HELP_MARKER
 from tests.corpus import comment_on
 from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY, FakeGitHub
 from tests.fixtures.service import ServiceProcess

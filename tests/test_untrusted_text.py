@@ -1,7 +1,7 @@
 """Claude's summary cannot ping strangers or close other issues when shown on GitHub."""
 
-from handlers.pull_requests import render_pr_body
-from handlers.untrusted_text import defang
+from handlers.common.untrusted_text import defang
+from handlers.fix.pull_requests import render_pr_body
 
 
 def test_mentions_and_closing_keywords_are_made_inert() -> None:

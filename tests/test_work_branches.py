@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from app.config import ConfigError, branch_prefix_problem, load_settings
-from handlers.fix import work_branch
+from handlers.fix.handler import work_branch
 from tests.fixtures.service import ServiceProcess
 from tests.test_config import minimal
 

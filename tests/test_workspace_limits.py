@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.config import ConfigError, Settings, load_settings
-from handlers.fix import workspace_limits
-from handlers.fix_outcomes import code_path, run_failure, workspace_refusal
+from handlers.fix.handler import workspace_limits
+from handlers.fix.outcomes import code_path, run_failure, workspace_refusal
 from sandbox.container_stream import LineSplitter
 from sandbox.runner import Outcome, RunResult
 from sandbox.usage import JobUsage

@@ -152,7 +152,7 @@ LIMIT 1
 
 
 # A notice job for the thread of an interrupted job: same target and delivery, the failed job's
-# id, kind and attempts under "interrupted" in its payload (see handlers.interrupted).
+# id, kind and attempts under "interrupted" in its payload (see handlers.interrupted.notice).
 QUEUE_INTERRUPTED_NOTICE = """
 INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,
                   delivery_id, payload, state, max_attempts, created_at, updated_at)

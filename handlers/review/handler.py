@@ -14,29 +14,29 @@ from app.events import WebhookEvent
 from app.quota import cost_of_run
 from app.routing import Router
 from app.store import NewJob
-from handlers.commands import command_of, job_for
-from handlers.fix_outcomes import run_failure
-from handlers.fix_steps import usage_record
-from handlers.permissions import require_permission
-from handlers.pull_requests import RunStats
-from handlers.reactions import acknowledge
-from handlers.review_check import ReviewCheckRun
-from handlers.review_diff import ReviewScope, select_files, unified_diff
-from handlers.review_findings import Finding, FindingsError, parse_findings
-from handlers.review_github import (
+from handlers.common.commands import command_of, job_for
+from handlers.common.permissions import require_permission
+from handlers.common.reactions import acknowledge
+from handlers.fix.outcomes import run_failure
+from handlers.fix.pull_requests import RunStats
+from handlers.fix.target import usage_record
+from handlers.review.check import ReviewCheckRun
+from handlers.review.diff import ReviewScope, select_files, unified_diff
+from handlers.review.findings import Finding, FindingsError, parse_findings
+from handlers.review.github import (
     compared_files,
     is_unprocessable,
     load_pull,
     post_review,
     posted_fingerprints,
 )
-from handlers.review_prompt import (
+from handlers.review.prompt import (
     REVIEW_SYSTEM_APPEND,
     PullSnapshot,
     build_review_prompt,
     retry_prompt,
 )
-from handlers.review_render import (
+from handlers.review.render import (
     ReviewPlan,
     SummaryFacts,
     nothing_to_review,

@@ -9,8 +9,8 @@ from typing import Any
 from app.config import Settings
 from app.context import Context
 from app.quota import cost_of_run
-from handlers.check_runs import branch_head_sha
-from handlers.pull_requests import RunStats
+from handlers.common.check_runs import branch_head_sha
+from handlers.fix.pull_requests import RunStats
 from sandbox.redaction import redact_text
 from sandbox.runner import RunResult
 

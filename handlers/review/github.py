@@ -12,9 +12,9 @@ from typing import Any
 from githubkit.exception import RequestFailed
 
 from app.context import Context
-from handlers.review_diff import ChangedFile
-from handlers.review_fingerprints import fingerprints_in
-from handlers.review_prompt import PullSnapshot
+from handlers.review.diff import ChangedFile
+from handlers.review.fingerprints import fingerprints_in
+from handlers.review.prompt import PullSnapshot
 
 PAGE_SIZE = 100
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from handlers.prompt import TITLE_LIMIT, clean
-from handlers.review_diff import ChangedFile
+from handlers.fix.prompt import TITLE_LIMIT, clean
+from handlers.review.diff import ChangedFile
 
 REVIEW_SYSTEM_APPEND = (
     "You are fixwright, reviewing a GitHub pull request unattended. The pull request's head is "

@@ -8,7 +8,7 @@ from app.events import WebhookEvent
 from app.notices import Notice, post_notice_once
 from app.routing import Router
 from app.store import NewJob
-from handlers.commands import command_of, job_for
+from handlers.common.commands import command_of, job_for
 
 router = Router()
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from githubkit.exception import RequestFailed
 
-from handlers.ci_files import CiReason, CiTouch
-from handlers.untrusted_text import defang
+from handlers.common.ci_files import CiReason, CiTouch
+from handlers.common.untrusted_text import defang
 from sandbox.usage import JobUsage
 
 PR_MARKER = "<!-- fixwright:pr issue={issue_number} -->"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from handlers.check_runs import CheckOutput, CheckRun, Conclusion
+from handlers.common.check_runs import CheckOutput, CheckRun, Conclusion
 
 REVIEW_CHECK_NAME = "fixwright review"
 QUEUED = CheckOutput("Queued", "fixwright has taken the review up and will start shortly.")

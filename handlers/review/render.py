@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.pull_requests import RunStats, render_run_stats
-from handlers.review_diff import FileLines, ReviewScope
-from handlers.review_findings import SEVERITIES, Finding
-from handlers.review_fingerprints import fingerprint, marker
-from handlers.untrusted_text import defang
+from handlers.common.untrusted_text import defang
+from handlers.fix.pull_requests import RunStats, render_run_stats
+from handlers.review.diff import FileLines, ReviewScope
+from handlers.review.findings import SEVERITIES, Finding
+from handlers.review.fingerprints import fingerprint, marker
 
 REVIEW_MARKER = "<!-- fixwright:review -->"
 BODY_LIMIT = 60_000  # GitHub refuses review bodies over 65,536 characters

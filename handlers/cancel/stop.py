@@ -11,8 +11,8 @@ from app.context import Context
 from app.events import WebhookEvent
 from app.routing import Router
 from app.store import NewJob
-from handlers.commands import command_of, is_human_trigger, job_for
-from handlers.permissions import require_permission
+from handlers.common.commands import command_of, is_human_trigger, job_for
+from handlers.common.permissions import require_permission
 
 router = Router()
 

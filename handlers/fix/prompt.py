@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.events import dig, trigger_time_text
-from handlers.image_alt import without_html_alt, without_markdown_alt
+from handlers.common.image_alt import without_html_alt, without_markdown_alt
 
 # Each match ends at the first `-->` or at the end: one pass, however many `<!--` there are.
 HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)

@@ -12,11 +12,23 @@ from app.errors import JobFailed
 from app.events import WebhookEvent
 from app.routing import Router
 from app.store import NewJob
-from handlers.check_runs import CheckRun
-from handlers.ci_files import ci_touches_at
-from handlers.commands import command_of, is_human_trigger, job_for
-from handlers.fix_outcomes import RETRY, run_failure, workspace_refusal
-from handlers.fix_steps import (
+from handlers.common.check_runs import CheckRun
+from handlers.common.ci_files import ci_touches_at
+from handlers.common.commands import command_of, is_human_trigger, job_for
+from handlers.common.permissions import require_permission
+from handlers.common.progress import ProgressComment, ProgressState, Step
+from handlers.common.protected_paths import refuse_protected_changes
+from handlers.common.reactions import acknowledge
+from handlers.common.untrusted_text import defang
+from handlers.fix.outcomes import RETRY, run_failure, workspace_refusal
+from handlers.fix.prompt import SYSTEM_APPEND, build_prompt, snapshot
+from handlers.fix.pull_requests import (
+    RunStats,
+    open_or_update_draft_pr,
+    render_pr_body,
+    render_pr_title,
+)
+from handlers.fix.target import (
     FixTarget,
     bot_identity,
     issue_comments,
@@ -26,18 +38,6 @@ from handlers.fix_steps import (
     usage_record,
     without_secrets,
 )
-from handlers.permissions import require_permission
-from handlers.progress import ProgressComment, ProgressState, Step
-from handlers.prompt import SYSTEM_APPEND, build_prompt, snapshot
-from handlers.protected_paths import refuse_protected_changes
-from handlers.pull_requests import (
-    RunStats,
-    open_or_update_draft_pr,
-    render_pr_body,
-    render_pr_title,
-)
-from handlers.reactions import acknowledge
-from handlers.untrusted_text import defang
 from sandbox.container import RunSpec
 from sandbox.git_errors import GitError, PushRejected
 from sandbox.git_secrets import find_secrets

@@ -1,0 +1,1 @@
+"""`/cancel`, or the label removed: the target's jobs stop."""

@@ -1,0 +1,1 @@
+"""What the job kinds share: commands, permissions, progress, check runs, reactions, untrusted text."""

@@ -1,0 +1,1 @@
+"""`/help`: the commands, answered in the thread."""
