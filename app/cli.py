@@ -31,7 +31,7 @@ def serve(args: argparse.Namespace) -> int:
     from app.log import configure_logging
     from app.server import DrainingServer
     from app.web import create_app
-    from handlers import build_router
+    from handlers import build_registry
 
     # --host is checked as FIXWRIGHT_HOST is (a non-loopback address needs the metrics token).
     settings = load_or_explain({"FIXWRIGHT_HOST": args.host} if args.host else None)
@@ -40,7 +40,7 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
-    app = create_app(settings, build_router())
+    app = create_app(settings, build_registry())
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.config import Settings
 from app.errors import JobFailed
+from app.kinds import JobKind
 from app.sandbox_service import Sandbox
 from app.store import Job, Store
 
@@ -17,6 +18,8 @@ class Context:
     """Per-job context; handlers never reach for globals."""
 
     job: Job
+    kind: JobKind  # the job's own kind: its words, permissions, retry hint
+    kinds: Mapping[str, JobKind]  # every kind, for jobs that speak of others (`/help`, `/cancel`)
     settings: Settings
     github: (
         Any  # githubkit.GitHub authenticated as the installation, scoped to the job's repository

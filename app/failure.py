@@ -7,35 +7,34 @@ from typing import Any
 
 from githubkit.exception import GitHubException, RateLimitExceeded, RequestFailed
 
+from app.kinds import Words
 from app.store import Job
 
 FAILURE_MARKER = "<!-- fixwright:failure -->"
 
-RETRY_HINT = {
-    "fix": "Comment `/fix` to try again.",
-    "review": "Comment `/review` to try again.",
-    "help": "Comment `/help` to try again.",
-}
 
-
-def failure_comment(job: Job, reason: str, next_step: str = "") -> str:
-    """The comment text: what failed, why, and the next step (a retry hint when none is given)."""
-    step = next_step or RETRY_HINT.get(job.kind, "")
+def failure_comment(job: Job, words: Words | None, reason: str, next_step: str = "") -> str:
+    """The comment text: what failed, why, and the next step (the kind's retry hint when none is
+    given). `words` is None for a job of a kind this version no longer declares."""
+    step = next_step or (words.retry_hint if words else "")
+    noun = words.noun if words else job.kind
     return (
         f"{FAILURE_MARKER}\n"
-        f"**fixwright could not finish this {job.kind} job:** {reason}\n\n"
+        f"**fixwright could not finish this {noun} job:** {reason}\n\n"
         f"{step}\n\n"
         f"<sub>job `{job.id}` · attempt {job.attempts}</sub>"
     ).replace("\n\n\n", "\n\n")
 
 
-async def tell_thread(github: Any, job: Job, reason: str, next_step: str = "") -> None:
+async def tell_thread(
+    github: Any, job: Job, words: Words | None, reason: str, next_step: str = ""
+) -> None:
     """Post the failure comment on the job's issue or pull request."""
     if job.number is None:
         return
     owner, _, name = job.repository.partition("/")
     await github.rest.issues.async_create_comment(
-        owner, name, job.number, body=failure_comment(job, reason, next_step)
+        owner, name, job.number, body=failure_comment(job, words, reason, next_step)
     )
 
 

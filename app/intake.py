@@ -21,7 +21,7 @@ from app.events import WebhookEvent, described, parse_timestamp, payload_problem
 from app.log import get_logger
 from app.metrics import Metrics
 from app.reconcile import GITHUB_WINDOW
-from app.routing import Router
+from app.routing import Registry
 from app.signature import is_valid_signature
 from app.store import CancelScope, Delivery, NewJob, Store, StoreUnavailable
 
@@ -45,7 +45,7 @@ class Intake:
 
     settings: Settings
     store: Store
-    router: Router
+    registry: Registry
     metrics: Metrics
     wake_workers: Callable[[], None]
     # True once shutdown began: deliveries are refused with 503, so GitHub records a failure
@@ -164,8 +164,8 @@ def trigger_age(event: WebhookEvent, now: float) -> float | None:
 
 def plan_delivery(intake: Intake, event: WebhookEvent) -> Plan:
     """The jobs and cancellations a delivery asks for; none when its trigger is stale."""
-    jobs = intake.router.plan(event, intake.settings)
-    cancels = intake.router.cancel_scopes(event, intake.settings)
+    jobs = intake.registry.plan(event, intake.settings)
+    cancels = intake.registry.cancel_scopes(event, intake.settings)
     if not jobs:
         return Plan([], cancels, "recorded" if cancels else "ignored")
     for job in jobs:

@@ -14,8 +14,6 @@ from app.quota_prices import Price, run_price
 from sandbox.relay_traffic import model_sent_for
 from sandbox.usage import TOKEN_FIELDS, JobUsage
 
-# Job kinds that run Claude Code and so spend; the others (e.g. `help`) are never gated.
-METERED_KINDS = frozenset({"fix", "review"})
 HOUR = timedelta(hours=1)
 
 
@@ -208,7 +206,7 @@ def headroom(limits: QuotaLimits, usage: Usage) -> dict[str, float | int | None]
     }
 
 
-def refusal_comment(decision: QuotaDecision, kind: str) -> str:
+def refusal_comment(decision: QuotaDecision, noun: str) -> str:
     """The one comment on the thread when a job is refused before it starts."""
     when = (
         decision.resets_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -217,7 +215,7 @@ def refusal_comment(decision: QuotaDecision, kind: str) -> str:
     )
     return (
         "<!-- fixwright:quota -->\n"
-        f"**fixwright did not start this {kind} job:** the installation's quota "
+        f"**fixwright did not start this {noun} job:** the installation's quota "
         f"`{decision.limit_name}` is reached ({decision.reason}; limit {decision.limit:g}, "
         f"used {decision.used:g}).\n\n"
         f"It resets {'at ' if decision.resets_at else ''}{when}; trigger again after that, or ask "

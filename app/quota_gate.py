@@ -10,7 +10,6 @@ from app.notices import Notice, post_notice_once
 from app.quota import (
     ALLOWED,
     HOUR,
-    METERED_KINDS,
     QuotaDecision,
     Usage,
     decide,
@@ -22,16 +21,21 @@ from app.store.model import Job, Store
 
 
 async def quota_decision(
-    store: Store, settings: Settings, job: Job, now: datetime | None = None
+    store: Store,
+    settings: Settings,
+    job: Job,
+    metered: frozenset[str],
+    now: datetime | None = None,
 ) -> QuotaDecision:
-    """Whether `job` (already leased, so not counted against itself) may start now."""
-    if job.kind not in METERED_KINDS:
+    """Whether `job` (already leased, so not counted against itself) may start now; only the
+    `metered` kinds (those that run Claude Code) are held to the quotas, and counted."""
+    if job.kind not in metered:
         return ALLOWED
     now = now or datetime.now(UTC)
     counts = await store.quota_counts(
         job.installation_id,
         job.requested_by,
-        METERED_KINDS,
+        metered,
         since=now.timestamp() - HOUR.total_seconds(),
         exclude_job=job.id,
     )
@@ -51,13 +55,13 @@ async def quota_decision(
 
 
 async def post_refusal(
-    store: Store, github: Any, job: Job, decision: QuotaDecision, log: Any
+    store: Store, github: Any, job: Job, noun: str, decision: QuotaDecision, log: Any
 ) -> None:
     """The thread's one comment: the limit, the usage, and when it resets (at most one an hour
     for each person on each issue)."""
     if job.number is None:
         return
-    body = refusal_comment(decision, job.kind)
+    body = refusal_comment(decision, noun)
     notice = Notice(job.repository, job.number, job.requested_by, "quota", body)
     await post_notice_once(store, github, notice, log)
 

@@ -30,7 +30,7 @@ from app.metrics import Metrics, create_metrics, start_job_series
 from app.ops_routes import Ops, ops_routes
 from app.reconcile import reconcile_periodically
 from app.retention import sweep_periodically
-from app.routing import Router
+from app.routing import Registry
 from app.sandbox_service import open_sandbox
 from app.store import Store, open_store
 from app.webhook_endpoint import (
@@ -75,7 +75,7 @@ class Service:
 
     settings: Settings
     store: Store
-    router: Router
+    registry: Registry
     metrics: Metrics
     pool: WorkerPool
 
@@ -109,14 +109,14 @@ class FrontDoor:
 
 def create_app(
     settings: Settings,
-    router: Router,
+    registry: Registry,
     *,
     connect: GitHubConnector | None = None,
     store_factory: Callable[[], Store] | None = None,
 ) -> FrontDoor:
     """The ASGI app; the store and workers start with it and stop with it."""
     metrics = create_metrics()
-    start_job_series(metrics, sorted(router.kinds))
+    start_job_series(metrics, sorted(registry.kinds))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -148,18 +148,18 @@ def create_app(
             pool = WorkerPool(
                 settings=settings,
                 store=store,
-                router=router,
+                registry=registry,
                 connect=connect or connect_with(settings),
                 metrics=metrics,
                 docker_client=docker_client,
                 sandbox=sandbox,
             )
-            app.state.service = Service(settings, store, router, metrics, pool)
+            app.state.service = Service(settings, store, registry, metrics, pool)
             app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
             app.state.ops.health.start()  # stopped before the store closes
             stack.push_async_callback(app.state.ops.health.stop)
             app.state.intake = Intake(
-                settings, store, router, metrics, pool.wake, stopping=lambda: pool.draining
+                settings, store, registry, metrics, pool.wake, stopping=lambda: pool.draining
             )
             await pool.start()
             stack.push_async_callback(pool.stop)

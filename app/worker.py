@@ -8,7 +8,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,17 +19,19 @@ from app.config import Settings
 from app.context import Context, Sandbox
 from app.errors import JobFailed, JobRefused
 from app.events import WebhookEvent
-from app.failure import RETRY_HINT, github_failure, tell_thread
+from app.failure import github_failure, tell_thread
 from app.github_app import GitHubAuthError
 from app.github_connect import GitHubConnector
+from app.kinds import JobKind
 from app.log import get_logger
 from app.metrics import Metrics, mark_heartbeat, watch_github_calls
 from app.quota import QuotaDecision
 from app.quota_gate import post_refusal, quota_decision, refusal_summary
 from app.repo_config import PATH as REPO_CONFIG_PATH
 from app.repo_config import RepoConfigError, load_repo_config, narrowed
-from app.routing import Router
+from app.routing import Registry
 from app.store import Job, JobState, Store
+from app.trigger_gate import require_role
 from sandbox.container import remove_orphans
 
 HEARTBEAT_SECONDS = 2.0
@@ -59,7 +60,7 @@ class WorkerPool:
 
     settings: Settings
     store: Store
-    router: Router
+    registry: Registry
     connect: GitHubConnector
     metrics: Metrics
     # The Docker engine whose sandbox containers this pool owns; None on intake-only nodes.
@@ -107,7 +108,8 @@ class WorkerPool:
         self._tasks.clear()
 
     async def _reclaim(self) -> None:
-        reclaimed = await self.store.reclaim_expired()
+        notice = self.registry.interruption_notice
+        reclaimed = await self.store.reclaim_expired(notice.name if notice else None)
         if reclaimed:
             get_logger().warning("jobs.reclaimed", jobs=reclaimed, reason="lease expired")
         if self.docker_client is not None:
@@ -193,23 +195,25 @@ class WorkerPool:
             log.warning("job.put_back", reason="the service is shutting down")
 
     async def _handle(self, job: Job, event: WebhookEvent, log: Any) -> tuple[JobState, str]:
-        kind = self.router.kinds.get(job.kind)
+        kind = self.registry.kind(job.kind)
         if kind is None:
             return JobState.FAILED, f"no handler for job kind {job.kind!r}"
         async with self.connect(job, kind.permissions) as session:
             github = session.client
             await watch_github_calls(github, self.metrics)
             try:
-                settings = await self._settings_for(job, kind.permissions, github)
+                settings = await self._settings_for(job, kind, github)
             except RepoConfigError as error:
                 reason = f"`{REPO_CONFIG_PATH}` is not valid: {error}."
-                await self._tell_thread(github, job, reason, REPO_CONFIG_FIX, log)
+                await self._tell_thread(github, job, kind, reason, REPO_CONFIG_FIX, log)
                 return JobState.FAILED, reason
-            decision = await quota_decision(self.store, settings, job)
+            decision = await quota_decision(self.store, settings, job, self.registry.metered())
             if not decision.allowed:
-                return await self._refuse(github, job, decision, log)
+                return await self._refuse(github, job, kind, decision, log)
             context = Context(
                 job=job,
+                kind=kind,
+                kinds=self.registry.kinds,
                 settings=settings,
                 github=github,
                 git_token=session.token,
@@ -219,6 +223,11 @@ class WorkerPool:
                 app_slug=session.app_slug,
             )
             try:
+                required = kind.required_role(settings)
+                if required is not None:
+                    await require_role(
+                        github, self.store, job, log, required=required, what=kind.refusal
+                    )
                 return JobState.SUCCEEDED, await kind.handler(event, context)
             except JobRefused as refused:
                 return JobState.CANCELLED, f"refused: {refused.reason}"
@@ -228,7 +237,7 @@ class WorkerPool:
                 reason, next_step = failure.reason, failure.next_step
             except GitHubException as error:
                 reason, next_step = github_failure(error)
-                next_step = f"{next_step} {RETRY_HINT.get(job.kind, '')}".strip()
+                next_step = f"{next_step} {kind.words.retry_hint}".strip()
                 log.warning("job.github_error", reason=reason)
             # The boundary: a handler bug fails its job, never the worker.
             except Exception as error:
@@ -236,36 +245,34 @@ class WorkerPool:
                 reason = f"an internal error ({type(error).__name__}) stopped it"
                 next_step = (
                     f"An operator can find the details in the service log under job id `{job.id}`. "
-                    + RETRY_HINT.get(job.kind, "")
+                    + kind.words.retry_hint
                 )
-            await self._tell_thread(github, job, reason, next_step, log)
+            await self._tell_thread(github, job, kind, reason, next_step, log)
             return JobState.FAILED, reason
 
-    async def _settings_for(
-        self, job: Job, permissions: Mapping[str, str], github: Any
-    ) -> Settings:
+    async def _settings_for(self, job: Job, kind: JobKind, github: Any) -> Settings:
         """The operator's settings, narrowed by the repository's own file for jobs that read code."""
-        if "contents" not in permissions:
+        if not kind.reads_code():
             return self.settings
         return narrowed(self.settings, await load_repo_config(github, job.repository))
 
     async def _refuse(
-        self, github: Any, job: Job, decision: QuotaDecision, log: Any
+        self, github: Any, job: Job, kind: JobKind, decision: QuotaDecision, log: Any
     ) -> tuple[JobState, str]:
         """A quota is reached: the job does not start, and the thread hears why once."""
         self.metrics.quota_refusals.labels(limit=decision.limit_name).inc()
         log.info("job.refused_by_quota", limit=decision.limit_name, used=decision.used)
         try:
-            await post_refusal(self.store, github, job, decision, log)
+            await post_refusal(self.store, github, job, kind.words.noun, decision, log)
         except Exception as error:  # the job is refused all the same; the log says so
             log.warning("job.refusal_not_posted", error=repr(error))
         return JobState.CANCELLED, refusal_summary(decision)
 
     async def _tell_thread(
-        self, github: Any, job: Job, reason: str, next_step: str, log: Any
+        self, github: Any, job: Job, kind: JobKind, reason: str, next_step: str, log: Any
     ) -> None:
         try:
-            await tell_thread(github, job, reason, next_step)
+            await tell_thread(github, job, kind.words, reason, next_step)
         except Exception as error:  # the job already failed; say so in the log instead
             log.warning("job.failure_not_posted", error=repr(error))
 

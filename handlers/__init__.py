@@ -1,23 +1,24 @@
-"""What each GitHub event or command means: the routers of every job kind, composed."""
+"""What each GitHub event or command means: every job kind's declaration, composed.
+
+Adding a kind is one package under handlers/ that declares its `KIND`, and one line below.
+"""
 
 from __future__ import annotations
 
-from app.routing import Router
-from handlers import lifecycle
-from handlers.cancel import stop as cancel
-from handlers.fix import handler as fix
-from handlers.help import reply as help_reply
-from handlers.interrupted import notice as interrupted
-from handlers.review import handler as review
+from app.routing import Registry
+from handlers import cancel, fix, help, interrupted, lifecycle, review
 
 
-def build_router() -> Router:
-    """The service's routing table: every module's triggers and job handlers."""
-    return Router().include(
-        fix.router,
-        review.router,
-        help_reply.router,
-        cancel.router,
-        lifecycle.router,
-        interrupted.router,
+def build_registry() -> Registry:
+    """The service's registry: every kind (in the order `/help` lists them) and cancellation."""
+    return Registry(
+        kinds=(
+            fix.KIND,
+            review.KIND,
+            cancel.KIND,
+            help.KIND,
+            interrupted.KIND,
+        ),
+        cancellations=lifecycle.CANCELLATIONS,
+        interruption_notice=interrupted.KIND,
     )

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from app.config import Settings
 from app.events import WebhookEvent
-from app.routing import Router
+from app.routing import Cancellation
 from app.store import CancelScope
-
-router = Router()
 
 # Events GitHub delivers to every App without a subscription.
 ALWAYS_DELIVERED = frozenset({"installation", "installation_repositories"})
 
 
-@router.cancels("installation", "deleted", "suspend")
 def stop_all_jobs_of_installation(event: WebhookEvent, settings: Settings) -> CancelScope | None:
     """Uninstalled or suspended: nothing may run for it any more."""
     del settings
@@ -29,7 +26,6 @@ def stop_all_jobs_of_installation(event: WebhookEvent, settings: Settings) -> Ca
     return CancelScope(event.installation_id, None, f"cancelled: the App was {verb}")
 
 
-@router.cancels("installation_repositories", "removed")
 def stop_jobs_of_removed_repositories(
     event: WebhookEvent, settings: Settings
 ) -> CancelScope | None:
@@ -46,3 +42,9 @@ def stop_jobs_of_removed_repositories(
     return CancelScope(
         event.installation_id, names, "cancelled: the App was removed from the repository"
     )
+
+
+CANCELLATIONS = (
+    Cancellation("installation", ("deleted", "suspend"), stop_all_jobs_of_installation),
+    Cancellation("installation_repositories", ("removed",), stop_jobs_of_removed_repositories),
+)

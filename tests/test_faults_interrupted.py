@@ -6,8 +6,8 @@ import sqlite3
 from pathlib import Path
 
 from app.store import Delivery, JobState, NewJob
-from app.store.model import INTERRUPTED_NOTICE_KIND
 from app.store.sqlite import SQLiteStore
+from handlers import interrupted
 from tests.corpus import comment_on
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fixtures.service import ServiceProcess
@@ -44,7 +44,7 @@ async def expire_running_job(store: SQLiteStore, clock: Clock) -> str:
     leased = await store.lease("worker-that-dies", lease_seconds=5)
     assert leased is not None
     clock.now += 10
-    assert await store.reclaim_expired() == [leased.id]
+    assert await store.reclaim_expired(interrupted.KIND.name) == [leased.id]
     return leased.id
 
 
@@ -59,7 +59,7 @@ async def test_the_reaper_queues_one_notice_for_a_job_out_of_attempts(tmp_path: 
     assert failed is not None and failed.state is JobState.FAILED
     assert "stopped 1 times" in failed.summary
     [notice] = await store.list_jobs(JobState.QUEUED)
-    assert notice.kind == INTERRUPTED_NOTICE_KIND
+    assert notice.kind == interrupted.KIND.name
     assert (notice.target, notice.number, notice.delivery_id) == ("octo/hello#1", 1, "d-1")
     assert notice.payload["interrupted"] == {"job_id": failed_id, "kind": "fix", "attempts": 1}
     assert notice.payload["event"] == "issues"  # the original delivery stays readable
@@ -89,7 +89,7 @@ async def test_a_notice_that_is_itself_interrupted_queues_no_further_notice(
     notice_id = await expire_running_job(store, clock)
 
     notice = await store.get_job(notice_id)
-    assert notice is not None and notice.kind == INTERRUPTED_NOTICE_KIND
+    assert notice is not None and notice.kind == interrupted.KIND.name
     assert notice.state is JobState.FAILED
     assert await store.list_jobs(JobState.QUEUED) == []
     await store.close()
@@ -123,4 +123,4 @@ def test_a_job_killed_with_no_retry_left_is_reported_in_its_thread(
     wait_for(lambda: jobs_on_disk(service_process)[-1][1] == "succeeded")
     [(kind, state, summary), notice] = jobs_on_disk(service_process)
     assert (kind, state) == ("help", "failed") and "stopped 1 times" in summary
-    assert notice[:2] == (INTERRUPTED_NOTICE_KIND, "succeeded")
+    assert notice[:2] == (interrupted.KIND.name, "succeeded")

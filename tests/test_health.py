@@ -27,7 +27,7 @@ from app.health import (
     health_report,
     overall_status,
 )
-from app.routing import Router
+from app.routing import Registry
 from app.web import create_app
 from tests.fakes.github.fixtures import FakeGitHub
 from tests.fakes.github.silent import silent_github
@@ -150,7 +150,7 @@ def test_a_broken_store_makes_the_service_unhealthy(fake_github: FakeGitHub, tmp
         workers=0,
         state_dir=str(tmp_path),
     )
-    app = create_app(settings, Router())
+    app = create_app(settings, Registry([]))
     with served(app) as url:
         assert health_once_checked(url, "store").status_code == 200
         asyncio.run(app.state.ops.store.close())

@@ -14,7 +14,7 @@ from app.events import WebhookEvent, payload_problem
 from app.intake import STALE_AFTER_SECONDS, Intake, parse_payload, plan_delivery
 from app.metrics import create_metrics
 from app.store.sqlite import SQLiteStore
-from handlers import build_router
+from handlers import build_registry
 from tests.corpus import all_examples, comment_on, github_time, labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
 
@@ -77,7 +77,7 @@ async def intake(tmp_path: Path) -> AsyncIterator[Intake]:
     yield Intake(
         Settings(webhook_secrets=("s",)),
         store,
-        build_router(),
+        build_registry(),
         create_metrics(),
         lambda: None,
         clock=NOW.timestamp,

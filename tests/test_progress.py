@@ -18,7 +18,7 @@ from handlers.common.progress import (
     marker,
     render_progress,
 )
-from handlers.fix.pull_requests import RunStats
+from handlers.common.run_stats import RunStats
 from sandbox.usage import JobUsage
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.records import Comment

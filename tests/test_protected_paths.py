@@ -10,15 +10,13 @@ import yaml
 
 from app.errors import JobFailed
 from app.path_globs import fixed_directories, glob_match, pattern_problem
-from handlers import build_router
+from handlers import build_registry, fix, review
 from handlers.common.protected_paths import (
     DEFAULT_PROTECTED_PATHS,
     protected_changes,
     protected_patterns,
     refuse_protected_changes,
 )
-from handlers.fix.handler import FIX_PERMISSIONS
-from handlers.review.handler import REVIEW_PERMISSIONS
 
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 DEADLINE_SECONDS = 60
@@ -155,6 +153,6 @@ def test_the_app_never_asks_for_the_workflows_permission() -> None:
     """Neither the manifest nor any job kind's installation token includes `workflows`."""
     granted = yaml.safe_load(MANIFEST.read_text())["default_permissions"]
     assert "workflows" not in granted
-    assert "workflows" not in FIX_PERMISSIONS and "workflows" not in REVIEW_PERMISSIONS
-    kinds = build_router().kinds.values()
+    assert "workflows" not in fix.KIND.permissions and "workflows" not in review.KIND.permissions
+    kinds = build_registry().kinds.values()
     assert kinds and all("workflows" not in kind.permissions for kind in kinds)

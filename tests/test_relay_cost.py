@@ -16,7 +16,7 @@ from app.quota import day_of
 from app.quota_prices import DEFAULT_PRICES, Price
 from app.sandbox_service import Sandbox
 from app.store.sqlite import SQLiteStore
-from handlers.fix.target import run_stats, usage_record
+from handlers.common.run_stats import run_stats, usage_record
 from handlers.review.handler import combined_stats
 from sandbox.container import RunSpec
 from sandbox.relay import ModelRelay

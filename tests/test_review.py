@@ -16,7 +16,7 @@ import pytest
 
 from app.config import Settings
 from app.github_app import GitHubApp
-from handlers.review.handler import REVIEW_PERMISSIONS
+from handlers import review
 from sandbox.git_command import git_authorization
 from tests.corpus import comment_on
 from tests.fakes.github import gitrepo, pull_heads
@@ -194,7 +194,9 @@ def test_the_workspace_is_read_only_and_the_review_token_cannot_push(
     assert job["state"] == "succeeded", job
     [workspace] = [m for m in mounts if m["Destination"] == "/workspace"]
     assert workspace["RW"] is False
-    job_tokens = [t for t in state.minted_tokens() if t.requested_permissions == REVIEW_PERMISSIONS]
+    job_tokens = [
+        t for t in state.minted_tokens() if t.requested_permissions == review.KIND.permissions
+    ]
     assert job_tokens and job_tokens[0].permissions["contents"] == "read"
     pushed = push_with_review_token(fake_github, tmp_path)
     assert pushed.returncode != 0
@@ -210,7 +212,7 @@ def push_with_review_token(
 
     token = asyncio.run(
         GitHubApp(fake_github.settings()).installation_token(
-            INSTALLATION_ID, REPOSITORY, REVIEW_PERMISSIONS
+            INSTALLATION_ID, REPOSITORY, review.KIND.permissions
         )
     ).token
     header = ["-c", f"http.extraHeader=Authorization: {git_authorization(token)}"]

@@ -1,5 +1,6 @@
 """Routing is data: the registered events match the App manifest, and triggers follow the policy."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,8 +8,9 @@ import yaml
 
 from app.config import Settings
 from app.events import WebhookEvent
-from app.routing import Router, RoutingError
-from handlers import build_router
+from app.kinds import Trigger
+from app.routing import Registry, RoutingError
+from handlers import build_registry, fix
 from handlers.lifecycle import ALWAYS_DELIVERED
 
 SETTINGS = Settings(webhook_secrets=("s",))
@@ -27,40 +29,41 @@ def event(name: str, **payload: object) -> WebhookEvent:
 def test_registered_events_equal_the_manifests_default_events() -> None:
     """The App subscribes to exactly the events some handler wants (GitHub sends the lifecycle ones unasked)."""
     manifest = yaml.safe_load(MANIFEST.read_text())
-    assert build_router().events() - ALWAYS_DELIVERED == set(manifest["default_events"])
+    assert build_registry().events() - ALWAYS_DELIVERED == set(manifest["default_events"])
 
 
 def test_every_job_kind_asks_only_for_permissions_the_manifest_grants() -> None:
     """A job's down-scoped token can never ask for more than the App was given."""
     granted = yaml.safe_load(MANIFEST.read_text())["default_permissions"]
     levels = {"read": 1, "write": 2}
-    for kind in build_router().kinds.values():
+    for kind in build_registry().kinds.values():
         for permission, level in kind.permissions.items():
             assert levels[level] <= levels[granted[permission]], (kind.name, permission)
 
 
 def test_unknown_event_names_are_rejected_at_registration() -> None:
     """A typo in an event name fails when the module loads, not silently at run time."""
+    typo = replace(fix.KIND, triggers=(Trigger("issue_comments", "created", lambda e, s: None),))
     with pytest.raises(RoutingError, match="issue_comments"):
-        Router().trigger("issue_comments", "created")
+        Registry([typo])
 
 
 def test_the_trigger_label_queues_a_fix_job_and_other_labels_do_not() -> None:
     """Only the configured label on an issue, added by a human, queues a fix."""
-    router = build_router()
-    [job] = router.plan(
+    registry = build_registry()
+    [job] = registry.plan(
         event("issues", action="labeled", label={"name": "fixwright"}, issue={"number": 5}),
         SETTINGS,
     )
     assert (job.kind, job.target, job.requested_by) == ("fix", "octo-org/hello#5", "maintainer")
     assert (
-        router.plan(
+        registry.plan(
             event("issues", action="labeled", label={"name": "bug"}, issue={"number": 5}), SETTINGS
         )
         == []
     )
     assert (
-        router.plan(
+        registry.plan(
             event("issues", action="opened", label={"name": "fixwright"}, issue={"number": 5}),
             SETTINGS,
         )
@@ -70,11 +73,11 @@ def test_the_trigger_label_queues_a_fix_job_and_other_labels_do_not() -> None:
 
 def test_bots_and_edited_comments_never_trigger() -> None:
     """The App's own comments, other bots and edits of a comment are ignored."""
-    router = build_router()
+    registry = build_registry()
     issue = {"number": 3}
     bot = {"login": "fixwright[bot]", "type": "Bot"}
     assert (
-        router.plan(
+        registry.plan(
             event(
                 "issue_comment",
                 action="created",
@@ -87,7 +90,7 @@ def test_bots_and_edited_comments_never_trigger() -> None:
         == []
     )
     assert (
-        router.plan(
+        registry.plan(
             event(
                 "issue_comment", action="edited", issue=issue, comment={"body": "/help", "id": 1}
             ),
@@ -97,7 +100,7 @@ def test_bots_and_edited_comments_never_trigger() -> None:
     )
     assert (
         len(
-            router.plan(
+            registry.plan(
                 event(
                     "issue_comment",
                     action="created",
@@ -113,7 +116,7 @@ def test_bots_and_edited_comments_never_trigger() -> None:
 
 def test_commands_go_where_they_make_sense() -> None:
     """/review only on pull requests, /fix only on issues, prose mentioning a command does nothing."""
-    router = build_router()
+    registry = build_registry()
     pull = {"number": 8, "pull_request": {"url": "x"}}
     issue = {"number": 9}
 
@@ -121,7 +124,7 @@ def test_commands_go_where_they_make_sense() -> None:
         payload = event(
             "issue_comment", action="created", issue=where, comment={"body": body, "id": 2}
         )
-        return [job.kind for job in router.plan(payload, SETTINGS)]
+        return [job.kind for job in registry.plan(payload, SETTINGS)]
 
     assert kinds("/review", pull) == ["review"]
     assert kinds("/review", issue) == []

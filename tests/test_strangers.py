@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers.common.permissions import REFUSAL_MARKER
+from app.trigger_gate import REFUSAL_MARKER
 from handlers.help.reply import HELP_MARKER
 from tests.corpus import comment_on
 from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY, FakeGitHub

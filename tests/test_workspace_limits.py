@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from app.config import ConfigError, Settings, load_settings
+from handlers import fix
+from handlers.common.run_outcomes import run_failure
 from handlers.fix.handler import workspace_limits
-from handlers.fix.outcomes import code_path, run_failure, workspace_refusal
+from handlers.fix.outcomes import code_path, workspace_refusal
 from sandbox.container_stream import LineSplitter
 from sandbox.runner import Outcome, RunResult
 from sandbox.usage import JobUsage
@@ -63,7 +65,8 @@ def refused(refusal: Refusal, path: str, what: str) -> WorkspaceRefused:
 def test_a_refusal_names_the_path_and_says_what_to_do() -> None:
     """The thread hears what was found, where, why nothing was pushed, and the next step."""
     reason, next_step = workspace_refusal(
-        refused(Refusal.NESTED_REPOSITORY, "vendor/sub/.git", "a nested git repository")
+        refused(Refusal.NESTED_REPOSITORY, "vendor/sub/.git", "a nested git repository"),
+        fix.KIND.words,
     )
     assert reason == (
         "Claude's changes include a nested git repository at `vendor/sub/.git`; fixwright never "
@@ -72,7 +75,8 @@ def test_a_refusal_names_the_path_and_says_what_to_do() -> None:
     assert "`/fix <instructions>`" in next_step
 
     reason, next_step = workspace_refusal(
-        refused(Refusal.FILE_TOO_LARGE, "data.bin", "a file over the limit of 50.0 MB")
+        refused(Refusal.FILE_TOO_LARGE, "data.bin", "a file over the limit of 50.0 MB"),
+        fix.KIND.words,
     )
     assert reason == (
         "Claude's changes include a file over the limit of 50.0 MB at `data.bin`, so nothing "
@@ -80,7 +84,9 @@ def test_a_refusal_names_the_path_and_says_what_to_do() -> None:
     )
     assert "`FIXWRIGHT_WORKSPACE_MAX_FILE_BYTES`" in next_step and "`/fix`" in next_step
 
-    reason, _ = workspace_refusal(refused(Refusal.SPECIAL_FILE, "pipe", "a named pipe (FIFO)"))
+    reason, _ = workspace_refusal(
+        refused(Refusal.SPECIAL_FILE, "pipe", "a named pipe (FIFO)"), fix.KIND.words
+    )
     assert "a named pipe (FIFO) at `pipe`" in reason
 
 
@@ -104,6 +110,6 @@ def test_a_run_stopped_for_its_workspace_says_which_limit() -> None:
         seconds=4.0,
         limit_passed="more than 20.0 MB on disk",
     )
-    reason, next_step = run_failure(result, Settings())
+    reason, next_step = run_failure(result, Settings(), fix.KIND.words)
     assert "grew past its limit" in reason and "more than 20.0 MB on disk" in reason
     assert "`FIXWRIGHT_WORKSPACE_MAX_BYTES`" in next_step and "`/fix`" in next_step

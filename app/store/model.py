@@ -23,8 +23,6 @@ class JobState(StrEnum):
 
 
 FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
-# The job the reaper queues to tell a thread that its job was interrupted too often to retry.
-INTERRUPTED_NOTICE_KIND = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -175,8 +173,11 @@ class Store(Protocol):
     async def release(self, job_id: str, worker_id: str) -> bool:
         """Queue a running job again without counting its attempt (its worker is shutting down)."""
 
-    async def reclaim_expired(self) -> list[str]:
-        """Take back running jobs whose lease expired (their worker died); returns their ids."""
+    async def reclaim_expired(self, notice_kind: str | None = None) -> list[str]:
+        """Take back running jobs whose lease expired (their worker died); returns their ids.
+
+        A job out of attempts fails; with a `notice_kind`, a job of that kind is queued in the
+        same transaction to tell its thread (the reaper itself has no GitHub client)."""
 
     async def cancel(self, job_id: str, reason: str) -> bool:
         """Cancel a queued or running job; the worker notices at its next heartbeat."""

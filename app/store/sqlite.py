@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 from app.store.lane import WAL_LIMIT_BYTES, Checkpointer, Lane
 from app.store.model import (
-    INTERRUPTED_NOTICE_KIND,
     CancelScope,
     DailyUsage,
     Delivery,
@@ -152,7 +151,8 @@ LIMIT 1
 
 
 # A notice job for the thread of an interrupted job: same target and delivery, the failed job's
-# id, kind and attempts under "interrupted" in its payload (see handlers.interrupted.notice).
+# id, kind and attempts under "interrupted" in its payload (the kind is the registry's
+# `interruption_notice`).
 QUEUE_INTERRUPTED_NOTICE = """
 INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,
                   delivery_id, payload, state, max_attempts, created_at, updated_at)
@@ -450,7 +450,7 @@ class SQLiteStore:
 
         return await self._run(work)
 
-    async def reclaim_expired(self) -> list[str]:
+    async def reclaim_expired(self, notice_kind: str | None = None) -> list[str]:
         def work(db: sqlite3.Connection) -> list[str]:
             now = self._clock()
             # A cancelled job's worker died before letting go: nobody holds it any more.
@@ -476,7 +476,8 @@ class SQLiteStore:
                             job_id,
                         ),
                     )
-                    self._queue_interrupted_notice(db, job_id, now)
+                    if notice_kind is not None:
+                        self._queue_interrupted_notice(db, job_id, notice_kind, now)
                 else:
                     db.execute(
                         "UPDATE jobs SET state = 'queued', lease_owner = NULL,"
@@ -487,10 +488,11 @@ class SQLiteStore:
 
         return await self._run(work)
 
-    def _queue_interrupted_notice(self, db: sqlite3.Connection, job_id: str, now: float) -> None:
+    def _queue_interrupted_notice(
+        self, db: sqlite3.Connection, job_id: str, kind: str, now: float
+    ) -> None:
         """Queue the job that tells the thread (the reaper itself has no GitHub client)."""
-        notice = (uuid.uuid4().hex, INTERRUPTED_NOTICE_KIND, now, now, job_id)
-        db.execute(QUEUE_INTERRUPTED_NOTICE, (*notice, INTERRUPTED_NOTICE_KIND))
+        db.execute(QUEUE_INTERRUPTED_NOTICE, (uuid.uuid4().hex, kind, now, now, job_id, kind))
 
     async def cancel(self, job_id: str, reason: str) -> bool:
         def work(db: sqlite3.Connection) -> bool:

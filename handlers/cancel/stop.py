@@ -9,39 +9,36 @@ import time
 from app.config import Settings
 from app.context import Context
 from app.events import WebhookEvent
-from app.routing import Router
 from app.store import NewJob
 from handlers.common.commands import command_of, is_human_trigger, job_for
-from handlers.common.permissions import require_permission
 
-router = Router()
+NAME = "cancel"
 
 CANCEL_MARKER = "<!-- fixwright:cancelled -->"
 # How long to wait for a running job's worker to notice and remove its container.
 STOP_TIMEOUT_SECONDS = 60.0
 
 
-def cancel_job_for(event: WebhookEvent, settings: Settings) -> NewJob | None:
+def cancel_job_for(event: WebhookEvent) -> NewJob | None:
     """A cancel job runs beside the jobs it stops: its target is its own."""
-    job = job_for(event, "cancel", settings)
+    job = job_for(event, NAME)
     return dataclasses.replace(job, target=job.target + "/cancel") if job else None
 
 
-@router.trigger("issue_comment", "created")
 def plan_cancel_command(event: WebhookEvent, settings: Settings) -> NewJob | None:
     """`/cancel` on an issue or pull request."""
+    del settings
     command = command_of(event)
     if command is None or command.name != "cancel":
         return None
-    return cancel_job_for(event, settings)
+    return cancel_job_for(event)
 
 
-@router.trigger("issues", "unlabeled")
 def plan_cancel_on_unlabel(event: WebhookEvent, settings: Settings) -> NewJob | None:
     """The trigger label was removed by a human."""
     if event.label_name != settings.trigger_label or not is_human_trigger(event):
         return None
-    return cancel_job_for(event, settings)
+    return cancel_job_for(event)
 
 
 def cancelled_text(actor: str, kinds: list[str]) -> str:
@@ -53,13 +50,11 @@ def cancelled_text(actor: str, kinds: list[str]) -> str:
     )
 
 
-@router.job("cancel", permissions={"issues": "write", "metadata": "read"})
 async def cancel_jobs(event: WebhookEvent, context: Context) -> str:
     """Cancel the target's other jobs, wait until they have stopped, and say who cancelled them."""
     job = context.job
     number = job.number or 0
     actor = job.requested_by
-    await require_permission(context, actor, number, "cancels jobs")
     target = job.target.removesuffix("/cancel")
     # Only what was asked for before this cancel: a label added again afterwards starts anew.
     active = [
@@ -82,10 +77,19 @@ async def cancel_jobs(event: WebhookEvent, context: Context) -> str:
     await wait_until_stopped(context, [other.id for other in active])
     owner, name = context.owner_and_name
     await context.github.rest.issues.async_create_comment(
-        owner, name, number, body=cancelled_text(actor, [other.kind for other in active])
+        owner,
+        name,
+        number,
+        body=cancelled_text(actor, [noun_of(context, other.kind) for other in active]),
     )
     context.log.info("jobs.cancelled", by=actor, jobs=[other.id for other in active])
     return f"cancelled {len(active)} job(s)"
+
+
+def noun_of(context: Context, kind: str) -> str:
+    """What the thread calls a job of `kind` ("fix"), or its name for a kind no longer declared."""
+    declared = context.kinds.get(kind)
+    return declared.words.noun if declared else kind
 
 
 async def wait_until_stopped(context: Context, job_ids: list[str]) -> None:

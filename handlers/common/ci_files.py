@@ -21,6 +21,7 @@ import structlog
 import yaml
 
 from app.path_globs import fold, matches_any
+from handlers.common.untrusted_text import code_safe
 from sandbox.git_errors import GitError
 from sandbox.git_tree import TreeEntry, list_tree, read_blob
 
@@ -274,3 +275,29 @@ class _Budget:
             self.files, self.size = self.files - 1, self.size - size
             read.append((entry, read_blob(git_dir, entry.sha)))
         return read
+
+
+CI_TOUCHES_SHOWN = 30
+CI_NOTICE = (
+    "**This change touches files that CI executes.** CI runs them, with the repository's "
+    "secrets, when it runs this branch or this pull request; read them before it does."
+)
+
+
+def render_ci_notice(touches: Sequence[CiTouch]) -> str:
+    """A warning that names each changed file CI executes and why (for the PR and the thread)."""
+    rows = [f"> - `{code_safe(touch.path)}`: {_why(touch)}" for touch in touches[:CI_TOUCHES_SHOWN]]
+    if len(touches) > CI_TOUCHES_SHOWN:
+        rows.append(f"> - … and {len(touches) - CI_TOUCHES_SHOWN} more")
+    return "> [!WARNING]\n> " + CI_NOTICE + "\n>\n" + "\n".join(rows)
+
+
+def _why(touch: CiTouch) -> str:
+    source = f"`{code_safe(touch.source)}`"
+    if touch.reason == CiReason.RUN_STEP:
+        return f"named by a `run:` step in {source}"
+    if touch.reason == CiReason.LOCAL_ACTION:
+        return f"part of the local action `./{code_safe(touch.action)}` that {source} uses"
+    if touch.reason == CiReason.CI_SERVICE:
+        return "configuration of a CI service"
+    return "build or test configuration"

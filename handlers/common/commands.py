@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.config import Settings
 from app.events import WebhookEvent
 from app.store import NewJob
 
@@ -35,9 +34,8 @@ def is_human_trigger(event: WebhookEvent) -> bool:
     return bool(event.sender_login) and not event.sender_is_bot
 
 
-def job_for(event: WebhookEvent, kind: str, settings: Settings) -> NewJob | None:
+def job_for(event: WebhookEvent, kind: str) -> NewJob | None:
     """A job of this kind about the event's issue or pull request."""
-    del settings
     number = event.issue_number
     if number is None or not event.repository:
         return None

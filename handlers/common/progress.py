@@ -17,9 +17,9 @@ from typing import Any
 import structlog
 from githubkit.exception import GitHubException
 
-from handlers.common.ci_files import CiTouch
+from handlers.common.ci_files import CiTouch, render_ci_notice
+from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import defang
-from handlers.fix.pull_requests import RunStats, render_ci_notice, render_run_stats
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from app.errors import JobFailed
 from app.path_globs import fixed_directories, fold, matches_any
-from handlers.fix.pull_requests import code_safe
+from handlers.common.untrusted_text import code_safe
 
 # Workflows and actions run with the repository's secrets; fixwright's own settings decide who
 # may trigger it and what it may touch, so the agent does not get to propose new ones either.

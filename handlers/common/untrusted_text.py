@@ -26,3 +26,15 @@ def defang(text: str) -> str:
     """The text with @-mentions and issue-closing keywords made inert."""
     text = MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
     return CLOSING_KEYWORD.sub(lambda m: m[1] + ZERO_WIDTH_SPACE + m[2], text)
+
+
+# File names are the agent's: one of 4,096 characters must not push a body past GitHub's limit.
+PATH_SHOWN_LIMIT = 300
+
+
+def code_safe(path: str) -> str:
+    """A path fit for inline code: no backtick or control character to break out, and short."""
+    text = "".join(char if char.isprintable() else " " for char in path.replace("`", "'"))
+    if len(text) > PATH_SHOWN_LIMIT:
+        text = text[: PATH_SHOWN_LIMIT - 1] + "…"
+    return text

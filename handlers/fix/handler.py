@@ -10,20 +10,19 @@ from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent
-from app.routing import Router
-from app.store import NewJob
+from app.kinds import Words
 from handlers.common.check_runs import CheckRun
 from handlers.common.ci_files import ci_touches_at
-from handlers.common.commands import command_of, is_human_trigger, job_for
-from handlers.common.permissions import require_permission
+from handlers.common.commands import command_of
 from handlers.common.progress import ProgressComment, ProgressState, Step
 from handlers.common.protected_paths import refuse_protected_changes
 from handlers.common.reactions import acknowledge
+from handlers.common.run_outcomes import run_failure
+from handlers.common.run_stats import RunStats, run_stats, usage_record, without_secrets
 from handlers.common.untrusted_text import defang
-from handlers.fix.outcomes import RETRY, run_failure, workspace_refusal
+from handlers.fix.outcomes import workspace_refusal
 from handlers.fix.prompt import SYSTEM_APPEND, build_prompt, snapshot
 from handlers.fix.pull_requests import (
-    RunStats,
     open_or_update_draft_pr,
     render_pr_body,
     render_pr_title,
@@ -34,9 +33,6 @@ from handlers.fix.target import (
     issue_comments,
     load_target,
     noreply_identity,
-    run_stats,
-    usage_record,
-    without_secrets,
 )
 from sandbox.container import RunSpec
 from sandbox.git_errors import GitError, PushRejected
@@ -59,37 +55,8 @@ from sandbox.runner import Outcome, RunResult
 from sandbox.stream import StreamEvent, SystemInit, ToolUse
 from sandbox.workspace_walk import WalkLimits
 
-router = Router()
 
-FIX_PERMISSIONS = {
-    "contents": "write",
-    "issues": "write",
-    "pull_requests": "write",
-    "checks": "write",
-    "metadata": "read",
-}
-
-
-@router.trigger("issues", "labeled")
-def plan_fix_from_label(event: WebhookEvent, settings: Settings) -> NewJob | None:
-    """The trigger label was added to an issue by a human."""
-    if event.label_name != settings.trigger_label or not is_human_trigger(event):
-        return None
-    if event.is_pull_request:
-        return None
-    return job_for(event, "fix", settings)
-
-
-@router.trigger("issue_comment", "created")
-def plan_fix_from_comment(event: WebhookEvent, settings: Settings) -> NewJob | None:
-    """`/fix [instructions]` on an issue."""
-    command = command_of(event)
-    if command is None or command.name != "fix" or event.is_pull_request:
-        return None
-    return job_for(event, "fix", settings)
-
-
-def failure_of(error: JobFailed | GitError, branch_prefix: str) -> tuple[str, str]:
+def failure_of(error: JobFailed | GitError, branch_prefix: str, words: Words) -> tuple[str, str]:
     """(reason, next step) for the progress comment and the check run."""
     if isinstance(error, JobFailed):
         return error.reason, error.next_step
@@ -97,9 +64,9 @@ def failure_of(error: JobFailed | GitError, branch_prefix: str) -> tuple[str, st
         return (
             f"GitHub rejected the push: {error}",
             f"Let the App push to `{branch_prefix}*` branches (branch protection or rulesets), "
-            "then comment `/fix` to try again.",
+            f"{words.then_retry}",
         )
-    return f"git could not {error.step} the repository: {error}", RETRY
+    return f"git could not {error.step} the repository: {error}", words.retry_hint
 
 
 def work_branch(branch_prefix: str, issue_number: int) -> str:
@@ -117,20 +84,18 @@ def workspace_limits(settings: Settings) -> SnapshotLimits:
     return SnapshotLimits(walk=walk, max_changed_bytes=settings.workspace_max_changed_bytes)
 
 
-async def read_back(workspace: JobWorkspace, settings: Settings) -> Snapshot:
+async def read_back(workspace: JobWorkspace, context: Context) -> Snapshot:
     """The workspace read once after the run: the file list, the secret scan and the commit."""
     try:
-        return await snapshot_workspace(workspace, workspace_limits(settings))
+        return await snapshot_workspace(workspace, workspace_limits(context.settings))
     except WorkspaceRefused as refused:
-        raise JobFailed(*workspace_refusal(refused)) from None
+        raise JobFailed(*workspace_refusal(refused, context.kind.words)) from None
 
 
-@router.job("fix", permissions=FIX_PERMISSIONS)
 async def fix_issue(event: WebhookEvent, context: Context) -> str:
     """Run Claude Code on the issue and answer with a draft PR, or with why not."""
     job = context.job
     number = job.number or 0
-    await require_permission(context, job.requested_by, number, "opens fixes")
     sandbox = context.require_sandbox()
     await acknowledge(event, context)  # the first write: nothing paced before it
     target = await load_target(context)
@@ -140,7 +105,9 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         number,
         ProgressState(job_id=job.id, max_turns=context.settings.max_turns, current=Step.PREPARING),
     )
-    check = CheckRun(context.github, job.repository, target.head_sha, job.id)
+    check = CheckRun(
+        context.github, job.repository, target.head_sha, job.id, context.kind.words.check_name
+    )
     # GitHub's writes are paced (a second apart); the clone and the sandbox need not wait for them.
     announced = asyncio.create_task(announce(progress, check))
     started = time.monotonic()
@@ -164,9 +131,9 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         await context.store.set_usage(job.id, usage_record(stats))
         await announced  # the final word comes after the first
         if result.outcome is not Outcome.SUCCESS:
-            reason, next_step = run_failure(result, context.settings)
+            reason, next_step = run_failure(result, context.settings, context.kind.words)
             raise JobFailed(reason, next_step)
-        changes = await read_back(workspace, context.settings)
+        changes = await read_back(workspace, context)
         files = await changed_files(workspace, changes)
         # Before anything is committed or pushed: a push runs the repository's CI on what it holds.
         await asyncio.to_thread(
@@ -184,7 +151,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         await publish(context, target, workspace, changes, result, files, stats, progress, check)
         return f"pull request #{progress.state.pull_request_number}"
     except (JobFailed, GitError) as error:
-        reason, next_step = failure_of(error, context.settings.branch_prefix)
+        reason, next_step = failure_of(error, context.settings.branch_prefix, context.kind.words)
         await asyncio.wait([announced])
         await progress.update(progress.state.failed(reason, next_step), force=True)
         await check.complete("failure", "fixwright could not finish", f"{reason}\n\n{next_step}")

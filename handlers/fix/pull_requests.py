@@ -9,39 +9,21 @@ from typing import Any
 
 from githubkit.exception import RequestFailed
 
-from handlers.common.ci_files import CiReason, CiTouch
-from handlers.common.untrusted_text import defang
-from sandbox.usage import JobUsage
+from handlers.common.ci_files import CiTouch, render_ci_notice
+from handlers.common.run_stats import RunStats, render_run_stats
+from handlers.common.untrusted_text import code_safe, defang
 
 PR_MARKER = "<!-- fixwright:pr issue={issue_number} -->"
 PR_MARKER_PATTERN = re.compile(r"<!-- fixwright:pr issue=(?P<issue_number>\d+) -->")
 TITLE_LIMIT = 200  # GitHub allows 256; leave room for the prefix
 SUMMARY_LIMIT = 50_000  # GitHub refuses bodies over 65,536 characters
 FILES_SHOWN = 100
-CI_TOUCHES_SHOWN = 30
-# File names are the agent's: one of 4,096 characters must not push a body past GitHub's limit.
-PATH_SHOWN_LIMIT = 300
 NO_SUMMARY = "_Claude did not write a summary._"
 REVIEW_NOTE = (
     "This draft was written by Claude Code from the issue above. Review it like any other "
     "contribution before marking it ready; comment `/fix` with instructions on the issue to have "
     "fixwright revise it."
 )
-CI_NOTICE = (
-    "**This change touches files that CI executes.** CI runs them, with the repository's "
-    "secrets, when it runs this branch or this pull request; read them before it does."
-)
-
-
-@dataclass(frozen=True)
-class RunStats:
-    """What a run cost: shown under the PR body and the progress comment."""
-
-    model: str
-    turns: int
-    usage: JobUsage
-    cost_usd: float
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -87,53 +69,6 @@ def render_pr_body(
     return "\n\n".join(parts) + "\n"
 
 
-def render_ci_notice(touches: Sequence[CiTouch]) -> str:
-    """A warning that names each changed file CI executes and why (for the PR and the thread)."""
-    rows = [f"> - `{code_safe(touch.path)}`: {_why(touch)}" for touch in touches[:CI_TOUCHES_SHOWN]]
-    if len(touches) > CI_TOUCHES_SHOWN:
-        rows.append(f"> - … and {len(touches) - CI_TOUCHES_SHOWN} more")
-    return "> [!WARNING]\n> " + CI_NOTICE + "\n>\n" + "\n".join(rows)
-
-
-def _why(touch: CiTouch) -> str:
-    source = f"`{code_safe(touch.source)}`"
-    if touch.reason == CiReason.RUN_STEP:
-        return f"named by a `run:` step in {source}"
-    if touch.reason == CiReason.LOCAL_ACTION:
-        return f"part of the local action `./{code_safe(touch.action)}` that {source} uses"
-    if touch.reason == CiReason.CI_SERVICE:
-        return "configuration of a CI service"
-    return "build or test configuration"
-
-
-def render_run_stats(stats: RunStats) -> str:
-    """One line: model, turns, tokens (input, output, cache), cost and duration."""
-    usage = stats.usage
-    tokens = (
-        f"{usage.input_tokens:,} in · {usage.output_tokens:,} out · "
-        f"{usage.cache_read_input_tokens:,} cache read · "
-        f"{usage.cache_creation_input_tokens:,} cache write"
-    )
-    model = f"`{stats.model}`" if stats.model else "default model"
-    turns = f"{stats.turns} turn" + ("" if stats.turns == 1 else "s")
-    return (
-        f"🤖 {model} · {turns} · tokens: {tokens} · ${stats.cost_usd:.4f} · "
-        f"{render_duration(stats.seconds)}"
-    )
-
-
-def render_duration(seconds: float) -> str:
-    """`42 s`, `3 min 5 s`, `1 h 2 min`."""
-    whole = max(round(seconds), 0)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
 def issue_of_pr_body(body: str | None) -> int | None:
     """The issue number in a PR body's fixwright marker, or None."""
     found = PR_MARKER_PATTERN.search(body or "")
@@ -147,14 +82,6 @@ def _file_list(paths: Sequence[str]) -> str:
     if len(paths) > FILES_SHOWN:
         shown.append(f"- … and {len(paths) - FILES_SHOWN} more")
     return "\n".join(shown)
-
-
-def code_safe(path: str) -> str:
-    """A path fit for inline code: no backtick or control character to break out, and short."""
-    text = "".join(char if char.isprintable() else " " for char in path.replace("`", "'"))
-    if len(text) > PATH_SHOWN_LIMIT:
-        text = text[: PATH_SHOWN_LIMIT - 1] + "…"
-    return text
 
 
 async def open_or_update_draft_pr(

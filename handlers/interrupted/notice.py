@@ -12,11 +12,10 @@ from typing import Any
 
 from app.context import Context
 from app.events import WebhookEvent
-from app.failure import RETRY_HINT, tell_thread
-from app.routing import Router
-from app.store.model import INTERRUPTED_NOTICE_KIND
+from app.failure import tell_thread
+from app.kinds import Words
 
-router = Router()
+NAME = "interrupted"
 
 
 def interrupted_reason(attempts: int) -> str:
@@ -28,15 +27,14 @@ def interrupted_reason(attempts: int) -> str:
     )
 
 
-def interrupted_next_step(kind: str, job_id: str) -> str:
+def interrupted_next_step(words: Words | None, job_id: str) -> str:
     """How to recover: trigger it again; an operator finds the job in the log."""
-    retry = RETRY_HINT.get(kind, "Trigger it again.")
+    retry = (words.retry_hint if words else "") or "Trigger it again."
     return (
         f"{retry} If it happens again, an operator can look for job `{job_id}` in the service log."
     )
 
 
-@router.job(INTERRUPTED_NOTICE_KIND, permissions={"issues": "write", "metadata": "read"})
 async def tell_thread_job_was_interrupted(event: WebhookEvent, context: Context) -> str:
     """Post the interrupted job's failure comment on its issue or pull request."""
     del event
@@ -49,10 +47,13 @@ async def tell_thread_job_was_interrupted(event: WebhookEvent, context: Context)
         kind=str(interrupted.get("kind", "")),
         attempts=attempts,
     )
+    declared = context.kinds.get(failed.kind)
+    words = declared.words if declared else None
     await tell_thread(
         context.github,
         failed,
+        words,
         interrupted_reason(attempts),
-        interrupted_next_step(failed.kind, job_id),
+        interrupted_next_step(words, job_id),
     )
     return f"told the thread that job {job_id} was interrupted"

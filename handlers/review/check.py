@@ -6,7 +6,6 @@ from typing import Any, Self
 
 from handlers.common.check_runs import CheckOutput, CheckRun, Conclusion
 
-REVIEW_CHECK_NAME = "fixwright review"
 QUEUED = CheckOutput("Queued", "fixwright has taken the review up and will start shortly.")
 
 
@@ -15,7 +14,7 @@ class ReviewCheckRun(CheckRun):
 
     @classmethod
     async def start_review(
-        cls, github: Any, repository: str, *, head_sha: str, job_id: str
+        cls, github: Any, repository: str, *, head_sha: str, job_id: str, name: str
     ) -> Self:
         """The review's check run, queued (the one an earlier attempt made, or a new one)."""
         return await cls.start(
@@ -23,7 +22,7 @@ class ReviewCheckRun(CheckRun):
             repository,
             head_sha=head_sha,
             job_id=job_id,
-            name=REVIEW_CHECK_NAME,
+            name=name,
             queued=QUEUED,
         )
 

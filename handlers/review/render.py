@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import defang
-from handlers.fix.pull_requests import RunStats, render_run_stats
 from handlers.review.diff import FileLines, ReviewScope
 from handlers.review.findings import SEVERITIES, Finding
 from handlers.review.fingerprints import fingerprint, marker
