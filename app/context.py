@@ -9,8 +9,8 @@ from typing import Any
 from app.config import Settings
 from app.errors import JobFailed
 from app.kinds import JobKind
-from app.sandbox_service import Sandbox
 from app.store import Job, Store
+from sandbox.seams import Sandbox, Workspaces
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class Context:
     ]  # the same token, for git on the host (never the sandbox)
     log: Any  # structlog logger with the delivery, repo and job ids bound
     store: Store
-    sandbox: Sandbox | None = None
+    workspaces: Workspaces  # the host's git: clones, read-backs, commits and pushes
+    sandbox: Sandbox | None = None  # None on a node without a Docker engine
     app_slug: str = "fixwright"  # the App's bot account is `<slug>[bot]`
 
     @property

@@ -1,4 +1,5 @@
-"""The service's sandbox: the Docker engine, the model relay on a host socket, and job workspaces."""
+"""The service's sandbox: the Docker engine and the model relay on a host socket, with each run
+held to the quotas and charged to its installation's day."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.metrics import Metrics
 from app.quota_usage import budget_for_run, record_run
 from app.store.model import Store
 from sandbox.container import RunSpec, SandboxLimits
+from sandbox.host_workspaces import HostWorkspaces
 from sandbox.relay import ModelRelay
 from sandbox.runner import EventCallback, RunResult, run_in_sandbox
 from sandbox.stream import StreamEvent, SystemInit
@@ -42,14 +44,20 @@ def sandbox_limits(settings: Settings) -> SandboxLimits:
     )
 
 
+def host_workspaces(settings: Settings) -> HostWorkspaces:
+    """Job workspaces under `<state dir>/workspaces`, made if missing."""
+    parent = (Path(settings.state_dir) / "workspaces").resolve()
+    parent.mkdir(parents=True, exist_ok=True)
+    return HostWorkspaces(parent)
+
+
 @dataclass(frozen=True)
-class Sandbox:
-    """What a handler needs to run Claude Code: one call, the container never outliving it."""
+class ServiceSandbox:
+    """The `Sandbox` seam on this node's engine: one call, the container never outliving it."""
 
     settings: Settings
     docker_client: docker.DockerClient
     relay: ModelRelay
-    workspaces: Path
     # With a store, runs are held to the installation's quotas and charged to its day.
     store: Store | None = None
     metrics: Metrics | None = None
@@ -109,7 +117,7 @@ async def open_sandbox(
     *,
     store: Store | None = None,
     metrics: Metrics | None = None,
-) -> AsyncIterator[Sandbox]:
+) -> AsyncIterator[ServiceSandbox]:
     """Start the model relay (its socket in a short private directory: sun_path is 108 bytes)."""
     socket_dir = Path(tempfile.mkdtemp(prefix="fixwright-relay-"))
     relay = ModelRelay(
@@ -123,11 +131,9 @@ async def open_sandbox(
         max_in_flight=settings.relay_max_in_flight,
         extra_models=settings.relay_models,
     )
-    workspaces = (Path(settings.state_dir) / "workspaces").resolve()
-    workspaces.mkdir(parents=True, exist_ok=True)
     await relay.start()
     try:
-        yield Sandbox(settings, docker_client, relay, workspaces, store, metrics)
+        yield ServiceSandbox(settings, docker_client, relay, store, metrics)
     finally:
         await relay.stop()
         shutil.rmtree(socket_dir, ignore_errors=True)

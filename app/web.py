@@ -7,7 +7,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import docker
@@ -31,7 +31,7 @@ from app.ops_routes import Ops, ops_routes
 from app.reconcile import reconcile_periodically
 from app.retention import sweep_periodically
 from app.routing import Registry
-from app.sandbox_service import open_sandbox
+from app.sandbox_service import host_workspaces, open_sandbox
 from app.store import Store, open_store
 from app.webhook_endpoint import (
     INTERNAL_ERROR,
@@ -151,8 +151,11 @@ def create_app(
                 registry=registry,
                 connect=connect or connect_with(settings),
                 metrics=metrics,
+                workspaces=host_workspaces(settings),
+                sandbox_for=(lambda narrowed: replace(sandbox, settings=narrowed))
+                if sandbox
+                else None,
                 docker_client=docker_client,
-                sandbox=sandbox,
             )
             app.state.service = Service(settings, store, registry, metrics, pool)
             app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)

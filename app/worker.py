@@ -8,7 +8,8 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -16,7 +17,7 @@ from docker.errors import DockerException
 from githubkit.exception import GitHubException
 
 from app.config import Settings
-from app.context import Context, Sandbox
+from app.context import Context
 from app.errors import JobFailed, JobRefused
 from app.events import WebhookEvent
 from app.failure import github_failure, tell_thread
@@ -33,6 +34,7 @@ from app.routing import Registry
 from app.store import Job, JobState, Store
 from app.trigger_gate import require_role
 from sandbox.container import remove_orphans
+from sandbox.seams import Sandbox, Workspaces
 
 HEARTBEAT_SECONDS = 2.0
 REPO_CONFIG_FIX = (
@@ -63,9 +65,11 @@ class WorkerPool:
     registry: Registry
     connect: GitHubConnector
     metrics: Metrics
+    workspaces: Workspaces
+    # The sandbox for a job under its (narrowed) settings; None on a node without an engine.
+    sandbox_for: Callable[[Settings], Sandbox] | None = None
     # The Docker engine whose sandbox containers this pool owns; None on intake-only nodes.
     docker_client: Any = None
-    sandbox: Sandbox | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)  # set when no job runs
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -219,7 +223,8 @@ class WorkerPool:
                 git_token=session.token,
                 log=log,
                 store=self.store,
-                sandbox=replace(self.sandbox, settings=settings) if self.sandbox else None,
+                workspaces=self.workspaces,
+                sandbox=self.sandbox_for(settings) if self.sandbox_for else None,
                 app_slug=session.app_slug,
             )
             try:

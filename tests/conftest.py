@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.service",
     "tests.fixtures.docker",
     "tests.fixtures.sandbox",
+    "tests.fixtures.inprocess",
 ]
 
 

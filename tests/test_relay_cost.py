@@ -14,7 +14,7 @@ from app.config import Settings
 from app.metrics import create_metrics
 from app.quota import day_of
 from app.quota_prices import DEFAULT_PRICES, Price
-from app.sandbox_service import Sandbox
+from app.sandbox_service import ServiceSandbox
 from app.store.sqlite import SQLiteStore
 from handlers.common.run_stats import run_stats, usage_record
 from handlers.review.handler import combined_stats
@@ -46,7 +46,7 @@ async def test_the_ledger_and_every_summary_charge_tokens_at_the_price_table(
     fake_model.set_scenario(Scenario([Scenario.run("true"), Scenario.say("Done.")]))
     store = SQLiteStore(tmp_path / "store.db")
     metrics = create_metrics()
-    sandbox = Sandbox(settings, docker_client, sandbox_relay, short_dir, store, metrics)
+    sandbox = ServiceSandbox(settings, docker_client, sandbox_relay, store, metrics)
     workspace = copy_repository(make_repository(short_dir / "source"), short_dir / "copy")
     try:
         result = await sandbox.run(

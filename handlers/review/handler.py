@@ -31,7 +31,7 @@ from handlers.review.render import (
 )
 from handlers.review.run import find_problems
 from sandbox.git_errors import GitError
-from sandbox.git_review import ReviewCheckout, check_out_commit, remove_checkout
+from sandbox.git_review import ReviewCheckout
 
 
 async def review_pull_request(event: WebhookEvent, context: Context) -> str:
@@ -42,7 +42,7 @@ async def review_pull_request(event: WebhookEvent, context: Context) -> str:
     while the job runs.
     """
     number = context.job.number or 0
-    sandbox = context.require_sandbox()
+    context.require_sandbox()
     await acknowledge(event, context)
     pull, clone_url = await load_pull(context, number)
     await context.record("review.commit", {"head_sha": pull.head_sha, "base_sha": pull.base_sha})
@@ -68,11 +68,8 @@ async def review_pull_request(event: WebhookEvent, context: Context) -> str:
             )
             await check.finish("Nothing to review", nothing_to_review(scope, pull.head_sha))
             return "nothing to review"
-        checkout = await check_out_commit(
-            clone_url=clone_url,
-            token=await context.git_token(),
-            sha=pull.head_sha,
-            parent=sandbox.workspaces,
+        checkout = await context.workspaces.check_out(
+            clone_url=clone_url, token=await context.git_token(), sha=pull.head_sha
         )
         await check.in_progress("Claude is reviewing", f"Reviewing {len(scope.reviewed)} files.")
         focus = focus_of(event)
@@ -89,7 +86,7 @@ async def review_pull_request(event: WebhookEvent, context: Context) -> str:
         raise JobFailed(reason, next_step) from None
     finally:
         if checkout is not None:
-            await remove_checkout(checkout)
+            await context.workspaces.remove_checkout(checkout)
 
 
 def focus_of(event: WebhookEvent) -> str:

@@ -1,0 +1,51 @@
+"""The two seams a job's handler works through: the sandbox that runs Claude Code, and the host's
+git workspaces. Handlers hold only these protocols; the service passes the real ones
+(`app/sandbox_service.py`, `sandbox/host_workspaces.py`), and tests pass `tests/fakes/sandbox.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sandbox.container import RunSpec
+from sandbox.git_review import ReviewCheckout
+from sandbox.git_workspace import JobWorkspace
+from sandbox.runner import EventCallback, RunResult
+from sandbox.snapshot import Snapshot, SnapshotLimits
+
+
+class Sandbox(Protocol):
+    """Runs one task of Claude Code on a workspace; the container never outlives the call."""
+
+    async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult: ...
+
+
+class Workspaces(Protocol):
+    """The host's git for a job: a checkout to work in, read back by the host's own code,
+    committed and pushed; or a read-only checkout of one commit to review."""
+
+    async def prepare(
+        self, *, clone_url: str, token: str, default_branch: str, work_branch: str
+    ) -> JobWorkspace: ...
+
+    async def snapshot(self, workspace: JobWorkspace, limits: SnapshotLimits) -> Snapshot: ...
+
+    async def files_on_branch(self, workspace: JobWorkspace) -> list[str]: ...
+
+    async def commit(
+        self,
+        workspace: JobWorkspace,
+        snapshot: Snapshot,
+        *,
+        message: str,
+        author: tuple[str, str],
+        co_authors: Sequence[tuple[str, str]],
+    ) -> str | None: ...
+
+    async def push(self, workspace: JobWorkspace, *, clone_url: str, token: str) -> None: ...
+
+    async def remove(self, workspace: JobWorkspace) -> None: ...
+
+    async def check_out(self, *, clone_url: str, token: str, sha: str) -> ReviewCheckout: ...
+
+    async def remove_checkout(self, checkout: ReviewCheckout) -> None: ...

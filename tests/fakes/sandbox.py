@@ -1,0 +1,119 @@
+"""A sandbox that replays a scripted run: the `Sandbox` seam without Docker, the CLI or a model.
+
+Each `ScriptedRun` says what Claude Code would have done: the files it leaves in the workspace
+(written as the container would, into the mounted checkout), the tools it calls (streamed to the
+handler as the runner streams them), and how the run ends. Handlers, the worker and the intake
+run for real around it; only the container is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.container import RunSpec
+from sandbox.runner import EventCallback, Outcome, RunResult
+from sandbox.stream import AssistantText, FinalResult, StreamEvent, SystemInit, ToolUse
+from sandbox.usage import JobUsage
+
+FAKE_MODEL = "claude-sonnet-4-5"
+
+
+@dataclass(frozen=True)
+class ScriptedRun:
+    """One run played back: what it writes, which tools it calls, how it ends."""
+
+    summary: str = "Fixed it."
+    # Paths relative to the workspace: text or bytes to write, or None to delete.
+    files: Mapping[str, str | bytes | None] = field(default_factory=dict)
+    tools: Sequence[ToolUse] = ()
+    outcome: Outcome = Outcome.SUCCESS
+    usage: JobUsage = field(
+        default_factory=lambda: JobUsage(input_tokens=1_200, output_tokens=300, requests=2)
+    )
+    model: str = FAKE_MODEL
+    exit_code: int = 0
+    limit_passed: str = ""
+    # When set, the run waits for it before it ends (a long run a test cancels or interrupts).
+    hold: asyncio.Event | None = None
+
+    def events(self) -> list[StreamEvent]:
+        """What the CLI would stream: the start, each tool call, its words, the final result."""
+        turns = max(len(self.tools), 1)
+        final = FinalResult(
+            subtype="success" if self.outcome is Outcome.SUCCESS else "error_during_execution",
+            is_error=self.outcome is not Outcome.SUCCESS,
+            num_turns=turns,
+            duration_ms=1_000,
+            total_cost_usd=0.01,
+            usage={},
+            result=self.summary,
+        )
+        start = SystemInit(session_id="fake-session", model=self.model, tools=(), cwd="/workspace")
+        return [start, *self.tools, AssistantText(self.summary), final]
+
+
+def tool(name: str, **tool_input: Any) -> ToolUse:
+    """A tool call for a script: `tool("Edit", file_path="/workspace/a.py")`."""
+    return ToolUse(id=f"toolu_{name.lower()}", name=name, input=dict(tool_input))
+
+
+@dataclass
+class FakeSandbox:
+    """Plays its scripted runs in order; remembers every spec it was handed."""
+
+    runs: deque[ScriptedRun] = field(default_factory=deque)
+    specs: list[RunSpec] = field(default_factory=list)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def playing(cls, *runs: ScriptedRun) -> FakeSandbox:
+        return cls(runs=deque(runs))
+
+    async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult:
+        self.specs.append(spec)
+        self.started.set()
+        if not self.runs:
+            raise AssertionError(f"the fake sandbox has no scripted run left for {spec.job_id}")
+        run = self.runs.popleft()
+        events = run.events()
+        for event in events:
+            if on_event is not None:
+                outcome = on_event(event)
+                if inspect.isawaitable(outcome):
+                    await outcome
+        if not spec.read_only:
+            write_files(spec.workspace, run.files)
+        if run.hold is not None:
+            await run.hold.wait()
+        final = events[-1]
+        assert isinstance(final, FinalResult)
+        return RunResult(
+            outcome=run.outcome,
+            final=final,
+            exit_code=run.exit_code,
+            usage=run.usage,
+            event_count=len(events),
+            stderr_tail="",
+            seconds=1.0,
+            limit_passed=run.limit_passed,
+        )
+
+
+def write_files(workspace: Path, files: Mapping[str, str | bytes | None]) -> None:
+    """What the agent leaves in the checkout; like the container, it may write anything."""
+    for relative, content in files.items():
+        path = workspace / relative
+        if content is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)

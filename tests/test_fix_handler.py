@@ -1,0 +1,196 @@
+"""The fix job in process: its decisions and failure paths, with a scripted sandbox in place of Docker.
+
+The intake, the store, the worker, the GitHub client, host git and the fake GitHub are real; only
+the container is replaced (`tests/fakes/sandbox.py`). The real CLI in the real container is shown
+by `tests/test_fix_loop*.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from app.quota import day_of
+from app.store import JobState
+from sandbox.runner import Outcome
+from tests.corpus import comment_on
+from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
+from tests.fakes.sandbox import ScriptedRun, tool
+from tests.fixtures.inprocess import Engine, EngineFactory, finished
+from tests.test_fix_loop import BRANCH, NEW_LINE, OLD_LINE, label_delivery, progress_comments
+
+GREET = "hello/greet.py"
+SUMMARY = "greet() now puts a comma after Hello."
+
+
+def fixed_greet(engine: Engine) -> str:
+    """hello/greet.py as the fix leaves it."""
+    original = engine.github.state.branch_files(REPOSITORY, "main")[GREET]
+    return original.replace(OLD_LINE, NEW_LINE)
+
+
+def the_fix(engine: Engine, **changes: object) -> ScriptedRun:
+    run = ScriptedRun(
+        summary=SUMMARY,
+        files={GREET: fixed_greet(engine)},
+        tools=(tool("Read", file_path=f"/workspace/{GREET}"), tool("Edit", file_path=GREET)),
+    )
+    return replace(run, **changes)
+
+
+def fix_command(engine: Engine, body: str, number: int = 1) -> dict[str, object]:
+    """`/fix ...` on issue `number` as the fake holds it, written just now."""
+    issue = engine.github.state.issues[(REPOSITORY, number)]
+    payload = comment_on(REPOSITORY, INSTALLATION_ID, number, body)
+    payload["issue"].update(title=issue.title, body=issue.body)
+    return payload
+
+
+def check_runs(engine: Engine) -> list[tuple[str, str | None, str | None]]:
+    return [
+        (run.name, run.status, run.conclusion) for run in engine.github.state.check_runs.values()
+    ]
+
+
+async def test_a_label_becomes_a_draft_pull_request_with_the_scripted_change(
+    engine: Engine,
+) -> None:
+    """The change the run left is committed as the App, pushed, and opened as a draft PR."""
+    engine.script(the_fix(engine))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.SUCCEEDED
+    )
+
+    state = engine.github.state
+    [pull] = [pull for (repo, _), pull in state.pulls.items() if repo == REPOSITORY]
+    assert (pull.head, pull.draft, job.summary) == (BRANCH, True, f"pull request #{pull.number}")
+    body = state.issues[(REPOSITORY, pull.number)].body or ""
+    assert body.startswith("<!-- fixwright:pr issue=1 -->\n\nFixes #1\n") and SUMMARY in body
+    assert state.branch_files(REPOSITORY, BRANCH)[GREET] == fixed_greet(engine)
+    assert check_runs(engine) == [("fixwright", "completed", "success")]
+    [progress] = progress_comments(engine.github)
+    assert "opened a draft pull request" in progress.body and "2 turns" in progress.body
+    assert [reaction.content for reaction in state.reactions] == ["eyes"]
+    assert job.usage["output_tokens"] == 300 and job.usage["model"] == "claude-sonnet-4-5"
+
+
+async def test_the_sandbox_is_handed_the_issue_the_limits_and_the_edit_tools(
+    engine: Engine,
+) -> None:
+    """The run's spec: the checkout, the issue framed as untrusted, the job's model and turns."""
+    engine.script(the_fix(engine))
+    finished(
+        await engine.run_delivery("issue_comment", fix_command(engine, "/fix keep the signature")),
+        JobState.SUCCEEDED,
+    )
+
+    [spec] = engine.sandbox.specs
+    assert "<issue>" in spec.prompt and "greet() forgets the comma" in spec.prompt
+    assert spec.prompt.endswith("fix:\nkeep the signature\n")
+    assert (spec.model, spec.max_turns, spec.read_only) == ("claude-sonnet-4-5", 10, False)
+    assert "Edit" in spec.allowed_tools and "Bash" in spec.allowed_tools
+    assert spec.workspace.is_relative_to(engine.settings.state_dir)
+
+
+async def test_a_run_that_changes_nothing_says_so_without_a_pull_request(engine: Engine) -> None:
+    """Claude's answer is shown, the check run is neutral, and no branch is pushed."""
+    engine.script(ScriptedRun(summary="This is not a bug: the comma is intended."))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.SUCCEEDED
+    )
+
+    assert job.summary == "no change"
+    assert BRANCH not in engine.github.state.branches(REPOSITORY)
+    [progress] = progress_comments(engine.github)
+    assert "changed nothing" in progress.body and "not a bug" in progress.body
+    assert check_runs(engine) == [("fixwright", "completed", "neutral")]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reason", "next_step"),
+    [
+        (Outcome.MAX_TURNS, "limit of 10 turns", "Split the issue into smaller steps"),
+        (Outcome.TIMEOUT, "ran out of time", "Narrow the issue down"),
+        (Outcome.OUT_OF_MEMORY, "ran out of memory", "`/fix <instructions>`"),
+        (Outcome.MODEL_BUDGET, "model budget was spent", "then comment `/fix` to try again"),
+    ],
+)
+async def test_a_run_that_did_not_finish_tells_the_thread_why_and_what_next(
+    engine: Engine, outcome: Outcome, reason: str, next_step: str
+) -> None:
+    """Each way a run can end early has its own words in the progress comment and check run."""
+    engine.script(the_fix(engine, outcome=outcome, exit_code=1))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.FAILED
+    )
+
+    assert reason in job.summary
+    [progress] = progress_comments(engine.github)
+    assert reason in progress.body and next_step in progress.body
+    assert check_runs(engine) == [("fixwright", "completed", "failure")]
+    assert BRANCH not in engine.github.state.branches(REPOSITORY)
+
+
+async def test_a_change_to_a_workflow_is_never_pushed(engine: Engine) -> None:
+    """A push runs CI: a workflow the agent wrote fails the job before anything is committed."""
+    engine.script(the_fix(engine, files={".github/workflows/ci.yml": "on: push\n"}))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.FAILED
+    )
+
+    assert ".github/workflows/ci.yml" in job.summary
+    assert BRANCH not in engine.github.state.branches(REPOSITORY)
+
+
+async def test_a_change_holding_a_secret_is_never_pushed(engine: Engine) -> None:
+    """A token-shaped string in the change fails the job, naming what it looked like."""
+    leaked = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    engine.script(the_fix(engine, files={"config.py": f"TOKEN = '{leaked}'\n"}))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.FAILED
+    )
+
+    assert "looks like a secret" in job.summary
+    assert BRANCH not in engine.github.state.branches(REPOSITORY)
+    for comment in engine.github.state.issue_comments(REPOSITORY, 1):
+        assert leaked not in comment.body
+
+
+async def test_a_nested_repository_is_refused_by_path(engine: Engine) -> None:
+    """A `.git` the agent made below the root is named and never committed."""
+    engine.script(the_fix(engine, files={"vendor/lib/.git/config": "[core]\n"}))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.FAILED
+    )
+
+    assert "a nested git repository at `vendor/lib/.git`" in job.summary
+    [progress] = progress_comments(engine.github)
+    assert "`/fix <instructions>`" in progress.body
+
+
+async def test_a_stranger_is_refused_before_the_sandbox_runs(engine: Engine) -> None:
+    """Read access is below the default `write`: one reply, the job cancelled, no run."""
+    engine.github.state.set_permission(REPOSITORY, "passer-by", "read")
+    payload = label_delivery(engine.github, sender="passer-by")
+    job = finished(await engine.run_delivery("issues", payload), JobState.CANCELLED)
+
+    assert job.summary == "refused: @passer-by has read access; write is required"
+    assert engine.sandbox.specs == []
+    [reply] = engine.github.state.issue_comments(REPOSITORY, 1)
+    assert "only opens fixes when asked by someone with **write** access" in reply.body
+
+
+async def test_a_spent_quota_refuses_the_job_before_it_starts(make_engine: EngineFactory) -> None:
+    """The daily token quota reached: one comment naming the limit, no run."""
+    engine = await make_engine(quota_tokens_per_day=1)
+    await engine.store.add_usage(INSTALLATION_ID, day_of(datetime.now(UTC)), 5, 0.0)
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.CANCELLED
+    )
+
+    assert job.summary.startswith("refused: quota tokens_per_day reached")
+    assert engine.sandbox.specs == []
+    [comment] = engine.github.state.issue_comments(REPOSITORY, 1)
+    assert "did not start this fix job" in comment.body
