@@ -22,7 +22,145 @@ TOKEN_KINDS = {
 
 
 @dataclass(frozen=True)
+class Declared:
+    """One metric: its kind, name, help text, labels (few, with bounded values), buckets."""
+
+    make: type[Counter] | type[Gauge] | type[Histogram]
+    name: str
+    text: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+
+    def register(self, registry: CollectorRegistry) -> Counter | Gauge | Histogram:
+        if self.make is Histogram:
+            return Histogram(
+                self.name, self.text, self.labels, buckets=self.buckets, registry=registry
+            )
+        return self.make(self.name, self.text, self.labels, registry=registry)
+
+
+# Every metric the service exports, by its field on `Metrics` (docs/metrics.md lists them all).
+DECLARED = {
+    "deliveries": Declared(
+        Counter,
+        "fixwright_webhook_deliveries",
+        "Webhook deliveries received, by event and outcome.",
+        ("event", "outcome"),
+    ),
+    "intake_seconds": Declared(
+        Histogram,
+        "fixwright_webhook_intake_seconds",
+        "Time to verify, record and answer a webhook delivery.",
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    ),
+    "jobs_finished": Declared(
+        Counter,
+        "fixwright_jobs_finished",
+        "Jobs that ended, by kind and final state.",
+        ("kind", "state"),
+    ),
+    "job_seconds": Declared(
+        Histogram,
+        "fixwright_job_duration_seconds",
+        "Time from a job's lease to its end, by kind.",
+        ("kind",),
+        buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
+    ),
+    "queue_depth": Declared(Gauge, "fixwright_queue_depth", "Jobs waiting for a worker."),
+    "queue_oldest_age": Declared(
+        Gauge,
+        "fixwright_queue_oldest_age_seconds",
+        "How long the oldest waiting job has waited (0 when none waits).",
+    ),
+    "running_containers": Declared(
+        Gauge, "fixwright_sandbox_containers_running", "Sandbox containers this process runs now."
+    ),
+    "model_tokens": Declared(
+        Counter,
+        "fixwright_model_tokens",
+        "Model tokens used by finished runs, by kind, installation and model.",
+        ("kind", "installation", "model"),
+    ),
+    "cost_usd": Declared(
+        Counter,
+        "fixwright_model_cost_usd",
+        "What finished runs cost in US dollars, by installation.",
+        ("installation",),
+    ),
+    "relay_refusals": Declared(
+        Counter,
+        "fixwright_relay_refusals",
+        "Model requests the relay refused, by reason.",
+        ("reason",),
+    ),
+    "quota_refusals": Declared(
+        Counter,
+        "fixwright_quota_refusals",
+        "Jobs refused before they started, by the limit they reached.",
+        ("limit",),
+    ),
+    "quota_remaining_ratio": Declared(
+        Gauge,
+        "fixwright_quota_remaining_ratio",
+        "Share of today's daily limit still available, by installation and limit.",
+        ("installation", "limit"),
+    ),
+    "github_calls": Declared(
+        Counter,
+        "fixwright_github_api_calls",
+        "GitHub API calls made for jobs, by outcome (status class, or error).",
+        ("outcome",),
+    ),
+    "github_rate_limit_remaining": Declared(
+        Gauge,
+        "fixwright_github_rate_limit_remaining",
+        "GitHub's x-ratelimit-remaining on the last response that carried it.",
+    ),
+    "worker_heartbeats": Declared(
+        Counter,
+        "fixwright_worker_heartbeats",
+        "Lease heartbeats of running jobs, by outcome (kept, lost).",
+        ("outcome",),
+    ),
+    "worker_last_heartbeat": Declared(
+        Gauge,
+        "fixwright_worker_last_heartbeat_timestamp_seconds",
+        "Unix time a worker of this process last polled or heartbeat.",
+    ),
+    "workers_busy": Declared(
+        Gauge, "fixwright_workers_busy", "Workers of this process running a job."
+    ),
+    "reconciler_runs": Declared(
+        Counter,
+        "fixwright_reconciler_runs",
+        "Runs of the missed-delivery reconciler, by outcome (ok, failed).",
+        ("outcome",),
+    ),
+    "reconciler_redeliveries": Declared(
+        Counter,
+        "fixwright_reconciler_redeliveries",
+        "Deliveries the reconciler asked GitHub to send again.",
+    ),
+    "retention_runs": Declared(
+        Counter,
+        "fixwright_retention_runs",
+        "Runs of the retention sweep, by outcome (ok, failed).",
+        ("outcome",),
+    ),
+    "retention_removed": Declared(
+        Counter,
+        "fixwright_retention_removed",
+        "What retention sweeps removed, by record (deliveries, job_payloads, job_events,"
+        " notices, workspaces).",
+        ("record",),
+    ),
+}
+
+
+@dataclass(frozen=True)
 class Metrics:
+    """The registry and each metric of `DECLARED`, as typed fields."""
+
     registry: CollectorRegistry
     deliveries: Counter
     intake_seconds: Histogram
@@ -48,113 +186,10 @@ class Metrics:
 
 
 def create_metrics() -> Metrics:
-    """Every metric the service exports; labels have few, bounded values."""
+    """Every declared metric, on a registry of its own (a fresh one per test)."""
     registry = CollectorRegistry()
-
-    def counter(name: str, text: str, labels: tuple[str, ...] = ()) -> Counter:
-        return Counter(name, text, labels, registry=registry)
-
-    def gauge(name: str, text: str, labels: tuple[str, ...] = ()) -> Gauge:
-        return Gauge(name, text, labels, registry=registry)
-
-    return Metrics(
-        registry=registry,
-        deliveries=counter(
-            "fixwright_webhook_deliveries",
-            "Webhook deliveries received, by event and outcome.",
-            ("event", "outcome"),
-        ),
-        intake_seconds=Histogram(
-            "fixwright_webhook_intake_seconds",
-            "Time to verify, record and answer a webhook delivery.",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-            registry=registry,
-        ),
-        jobs_finished=counter(
-            "fixwright_jobs_finished",
-            "Jobs that ended, by kind and final state.",
-            ("kind", "state"),
-        ),
-        job_seconds=Histogram(
-            "fixwright_job_duration_seconds",
-            "Time from a job's lease to its end, by kind.",
-            ["kind"],
-            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
-            registry=registry,
-        ),
-        queue_depth=gauge("fixwright_queue_depth", "Jobs waiting for a worker."),
-        queue_oldest_age=gauge(
-            "fixwright_queue_oldest_age_seconds",
-            "How long the oldest waiting job has waited (0 when none waits).",
-        ),
-        running_containers=gauge(
-            "fixwright_sandbox_containers_running", "Sandbox containers this process runs now."
-        ),
-        model_tokens=counter(
-            "fixwright_model_tokens",
-            "Model tokens used by finished runs, by kind, installation and model.",
-            ("kind", "installation", "model"),
-        ),
-        cost_usd=counter(
-            "fixwright_model_cost_usd",
-            "What finished runs cost in US dollars, by installation.",
-            ("installation",),
-        ),
-        relay_refusals=counter(
-            "fixwright_relay_refusals",
-            "Model requests the relay refused, by reason.",
-            ("reason",),
-        ),
-        quota_refusals=counter(
-            "fixwright_quota_refusals",
-            "Jobs refused before they started, by the limit they reached.",
-            ("limit",),
-        ),
-        quota_remaining_ratio=gauge(
-            "fixwright_quota_remaining_ratio",
-            "Share of today's daily limit still available, by installation and limit.",
-            ("installation", "limit"),
-        ),
-        github_calls=counter(
-            "fixwright_github_api_calls",
-            "GitHub API calls made for jobs, by outcome (status class, or error).",
-            ("outcome",),
-        ),
-        github_rate_limit_remaining=gauge(
-            "fixwright_github_rate_limit_remaining",
-            "GitHub's x-ratelimit-remaining on the last response that carried it.",
-        ),
-        worker_heartbeats=counter(
-            "fixwright_worker_heartbeats",
-            "Lease heartbeats of running jobs, by outcome (kept, lost).",
-            ("outcome",),
-        ),
-        worker_last_heartbeat=gauge(
-            "fixwright_worker_last_heartbeat_timestamp_seconds",
-            "Unix time a worker of this process last polled or heartbeat.",
-        ),
-        workers_busy=gauge("fixwright_workers_busy", "Workers of this process running a job."),
-        reconciler_runs=counter(
-            "fixwright_reconciler_runs",
-            "Runs of the missed-delivery reconciler, by outcome (ok, failed).",
-            ("outcome",),
-        ),
-        reconciler_redeliveries=counter(
-            "fixwright_reconciler_redeliveries",
-            "Deliveries the reconciler asked GitHub to send again.",
-        ),
-        retention_runs=counter(
-            "fixwright_retention_runs",
-            "Runs of the retention sweep, by outcome (ok, failed).",
-            ("outcome",),
-        ),
-        retention_removed=counter(
-            "fixwright_retention_removed",
-            "What retention sweeps removed, by record (deliveries, job_payloads, job_events,"
-            " notices, workspaces).",
-            ("record",),
-        ),
-    )
+    made = {field: declared.register(registry) for field, declared in DECLARED.items()}
+    return Metrics(registry=registry, **made)  # type: ignore[arg-type]  # DECLARED holds each field's type
 
 
 def record_run_usage(

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,10 @@ class ServiceSandbox:
     # With a store, runs are held to the installation's quotas and charged to its day.
     store: Store | None = None
     metrics: Metrics | None = None
+
+    def with_settings(self, settings: Settings) -> ServiceSandbox:
+        """The same engine and relay under a job's settings (narrowed for its repository)."""
+        return replace(self, settings=settings)
 
     async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult:
         """Run the CLI with token budgets from the quotas (its own, and its installation's day,

@@ -7,7 +7,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -31,7 +31,7 @@ from app.ops_routes import Ops, ops_routes
 from app.reconcile import reconcile_periodically
 from app.retention import sweep_periodically
 from app.routing import Registry
-from app.sandbox_service import host_workspaces, open_sandbox
+from app.sandbox_service import ServiceSandbox, host_workspaces, open_sandbox
 from app.store import Store, open_store
 from app.webhook_endpoint import (
     INTERNAL_ERROR,
@@ -107,6 +107,122 @@ class FrontDoor:
             await self.app(scope, receive, send)
 
 
+def prepare_process(workers: int) -> None:
+    """What the process does once before serving, so first deliveries and jobs do not stall."""
+    # githubkit's first imports would stall deliveries in the first jobs: made now.
+    warm_up_github()
+    # Everything imported so far (githubkit's models above all) lives as long as the process:
+    # kept out of the collector, so a full collection no longer stalls requests for tens of ms.
+    gc.freeze()
+    asyncio.get_running_loop().set_default_executor(blocking_call_threads(workers))
+
+
+def default_store(settings: Settings) -> Store:
+    return open_store(
+        settings.store_url, max_attempts=settings.job_max_attempts, sync=settings.store_sync
+    )
+
+
+async def open_engine_sandbox(
+    stack: contextlib.AsyncExitStack, settings: Settings, store: Store, metrics: Metrics
+) -> tuple[Any, ServiceSandbox | None]:
+    """This node's Docker engine and the sandbox on it (the model relay running), or (None, None)
+    on an intake-only node or when no engine answers; both closed with `stack`."""
+    docker_client = await asyncio.to_thread(docker_engine) if settings.workers else None
+    if docker_client is None:
+        return None, None
+    stack.callback(docker_client.close)
+    sandbox = await stack.enter_async_context(
+        open_sandbox(settings, docker_client, store=store, metrics=metrics)
+    )
+    return docker_client, sandbox
+
+
+def start_background_tasks(
+    stack: contextlib.AsyncExitStack, settings: Settings, store: Store, metrics: Metrics
+) -> None:
+    """The reconciler and the retention sweep, each cancelled with `stack`."""
+    if settings.reconcile_interval_seconds:
+        reconciler = asyncio.create_task(
+            reconcile_periodically(
+                GitHubApp(settings).app_client(),
+                store,
+                metrics,
+                settings.reconcile_interval_seconds,
+            )
+        )
+        stack.callback(reconciler.cancel)
+    if settings.retention_days:
+        sweeper = asyncio.create_task(sweep_periodically(store, settings, metrics))
+        stack.callback(sweeper.cancel)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the service is made of, decided before it starts."""
+
+    settings: Settings
+    registry: Registry
+    metrics: Metrics
+    connect: GitHubConnector
+    store_factory: Callable[[], Store]
+
+
+@contextlib.asynccontextmanager
+async def run_service(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
+    """The service's lifespan: the store, the sandbox, the workers, the intake and the background
+    tasks start in that order, and stop in the reverse one."""
+    settings, metrics = wiring.settings, wiring.metrics
+    prepare_process(settings.workers)
+    store = wiring.store_factory()
+    async with contextlib.AsyncExitStack() as stack:
+        docker_client, sandbox = await open_engine_sandbox(stack, settings, store, metrics)
+        stack.push_async_callback(store.close)
+        pool = WorkerPool(
+            settings=settings,
+            store=store,
+            registry=wiring.registry,
+            connect=wiring.connect,
+            metrics=metrics,
+            workspaces=host_workspaces(settings),
+            sandbox_for=sandbox.with_settings if sandbox else None,
+            docker_client=docker_client,
+        )
+        app.state.service = Service(settings, store, wiring.registry, metrics, pool)
+        app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
+        app.state.ops.health.start()  # stopped before the store closes
+        stack.push_async_callback(app.state.ops.health.stop)
+        app.state.intake = Intake(
+            settings, store, wiring.registry, metrics, pool.wake, stopping=lambda: pool.draining
+        )
+        await pool.start()
+        stack.push_async_callback(pool.stop)
+        start_background_tasks(stack, settings, store, metrics)
+        get_logger().info(
+            "service.started",
+            workers=settings.workers,
+            store=settings.store_url.split(":")[0],
+            store_sync=getattr(store, "synchronous", None),
+            branch_prefix=settings.branch_prefix,
+            push_workflows=settings.push_filter_reminder(),
+        )
+        yield
+    get_logger().info("service.stopped")
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    return error_response(
+        error.status_code, code, f"{request.method} {request.url.path}: {error.detail}"
+    )
+
+
+async def server_error(request: Request, error: Exception) -> Response:
+    get_logger().error("request.failed", path=request.url.path, error=repr(error))
+    return error_response(500, "internal_error", INTERNAL_ERROR)
+
+
 def create_app(
     settings: Settings,
     registry: Registry,
@@ -117,92 +233,16 @@ def create_app(
     """The ASGI app; the store and workers start with it and stop with it."""
     metrics = create_metrics()
     start_job_series(metrics, sorted(registry.kinds))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # githubkit's first imports would stall deliveries in the first jobs: made now.
-        warm_up_github()
-        # Everything imported so far (githubkit's models above all) lives as long as the process:
-        # kept out of the collector, so a full collection no longer stalls requests for tens of ms.
-        gc.freeze()
-        asyncio.get_running_loop().set_default_executor(blocking_call_threads(settings.workers))
-        store = (
-            store_factory
-            or (
-                lambda: open_store(
-                    settings.store_url,
-                    max_attempts=settings.job_max_attempts,
-                    sync=settings.store_sync,
-                )
-            )
-        )()
-        docker_client = await asyncio.to_thread(docker_engine) if settings.workers else None
-        async with contextlib.AsyncExitStack() as stack:
-            sandbox = None
-            if docker_client is not None:
-                stack.callback(docker_client.close)
-                sandbox = await stack.enter_async_context(
-                    open_sandbox(settings, docker_client, store=store, metrics=metrics)
-                )
-            stack.push_async_callback(store.close)
-            pool = WorkerPool(
-                settings=settings,
-                store=store,
-                registry=registry,
-                connect=connect or connect_with(settings),
-                metrics=metrics,
-                workspaces=host_workspaces(settings),
-                sandbox_for=(lambda narrowed: replace(sandbox, settings=narrowed))
-                if sandbox
-                else None,
-                docker_client=docker_client,
-            )
-            app.state.service = Service(settings, store, registry, metrics, pool)
-            app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
-            app.state.ops.health.start()  # stopped before the store closes
-            stack.push_async_callback(app.state.ops.health.stop)
-            app.state.intake = Intake(
-                settings, store, registry, metrics, pool.wake, stopping=lambda: pool.draining
-            )
-            await pool.start()
-            stack.push_async_callback(pool.stop)
-            if settings.reconcile_interval_seconds:
-                reconciler = asyncio.create_task(
-                    reconcile_periodically(
-                        GitHubApp(settings).app_client(),
-                        store,
-                        metrics,
-                        settings.reconcile_interval_seconds,
-                    )
-                )
-                stack.callback(reconciler.cancel)
-            if settings.retention_days:
-                sweeper = asyncio.create_task(sweep_periodically(store, settings, metrics))
-                stack.callback(sweeper.cancel)
-            get_logger().info(
-                "service.started",
-                workers=settings.workers,
-                store=settings.store_url.split(":")[0],
-                store_sync=getattr(store, "synchronous", None),
-                branch_prefix=settings.branch_prefix,
-                push_workflows=settings.push_filter_reminder(),
-            )
-            yield
-        get_logger().info("service.stopped")
-
-    async def http_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return error_response(
-            error.status_code, code, f"{request.method} {request.url.path}: {error.detail}"
-        )
-
-    async def server_error(request: Request, error: Exception) -> Response:
-        get_logger().error("request.failed", path=request.url.path, error=repr(error))
-        return error_response(500, "internal_error", INTERNAL_ERROR)
-
+    wiring = Wiring(
+        settings,
+        registry,
+        metrics,
+        connect or connect_with(settings),
+        store_factory or (lambda: default_store(settings)),
+    )
     app = Starlette(
-        lifespan=lifespan, exception_handlers={HTTPException: http_error, 500: server_error}
+        lifespan=lambda app: run_service(app, wiring),
+        exception_handlers={HTTPException: http_error, 500: server_error},
     )
     webhook = WebhookEndpoint(lambda: app.state.intake)
     app.router.routes.extend([Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes()])

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import docker
 import structlog
@@ -168,6 +168,17 @@ def _model_error(status: int | None, message: str) -> Outcome:
     return Outcome.MODEL_ERROR
 
 
+@dataclass(frozen=True)
+class _Followed:
+    """What following a run showed: its final event, how many events, why it was stopped."""
+
+    final: FinalResult | None
+    event_count: int
+    stopped: Outcome | None
+    refused_forks: int
+    limit_passed: str
+
+
 async def run_in_sandbox(
     spec: RunSpec,
     limits: SandboxLimits,
@@ -201,10 +212,7 @@ async def run_in_sandbox(
     stream: ContainerStream | None = None
     usage: JobUsage | None = None
     try:
-        # This job's lease is ours: a container under its name is a dead attempt's.
-        if await asyncio.to_thread(remove_leftover, docker_client, kwargs["name"]):
-            log.warning("sandbox.leftover_removed", job_id=spec.job_id)
-        container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
+        container = await _fresh_container(docker_client, kwargs, spec.job_id)
         pids = PidsWatch(container.id)
         stream = ContainerStream(
             docker_client,
@@ -213,49 +221,26 @@ async def run_in_sandbox(
             on_output=pids.sample,
             max_line_bytes=limits.max_line_bytes,
         )
-        disk = DiskWatch(
-            spec.workspace,
-            max_bytes=limits.workspace_max_bytes,
-            max_entries=limits.workspace_max_files,
-            stop=stream.kill,
-        )
-        await asyncio.to_thread(stream.start)
-        pids.start()
-        watching = asyncio.create_task(disk.run())
-        deadline = spec.timeout_seconds or limits.timeout_seconds
-        try:
-            final, event_count, stopped = await _follow(stream, deadline, on_event)
-        finally:
-            await _stop_watching(watching)
-            refused_forks = await asyncio.to_thread(pids.stop)
-            if refused_forks:
-                log.warning("sandbox.pids_limit_reached", job_id=spec.job_id, refused=refused_forks)
-        if disk.passed is not None:
-            stopped = Outcome.WORKSPACE_LIMIT
-            log.warning("sandbox.workspace_limit_reached", job_id=spec.job_id, passed=disk.passed)
-        if stream.dropped_lines:
-            log.warning(
-                "sandbox.output_lines_dropped", job_id=spec.job_id, lines=stream.dropped_lines
-            )
+        followed = await _watch(stream, pids, spec, limits, on_event)
         ended = await asyncio.to_thread(_wait_for_exit, container)
         usage = relay.close_job(spec.job_id)
         outcome = classify(
-            final,
-            stopped=stopped,
+            followed.final,
+            stopped=followed.stopped,
             oom_killed=ended.oom_killed,
             exit_code=ended.exit_code,
             budget_exhausted=usage.budgeted >= budget,
-            refused_forks=refused_forks,
+            refused_forks=followed.refused_forks,
         )
         return RunResult(
             outcome=outcome,
-            final=final,
+            final=followed.final,
             exit_code=ended.exit_code,
             usage=usage,
-            event_count=event_count,
+            event_count=followed.event_count,
             stderr_tail=stream.stderr_tail(),
             seconds=time.monotonic() - started,
-            limit_passed=disk.passed or "",
+            limit_passed=followed.limit_passed,
         )
     finally:
         if stream is not None:
@@ -265,6 +250,50 @@ async def run_in_sandbox(
                 relay.close_job(spec.job_id)
         if container is not None:
             await asyncio.to_thread(remove_container, container)
+
+
+async def _fresh_container(
+    docker_client: docker.DockerClient, kwargs: dict[str, Any], job_id: str
+) -> Container:
+    """The job's container, created (not started); a dead attempt's under its name goes first."""
+    # This job's lease is ours: a container under its name is a dead attempt's.
+    if await asyncio.to_thread(remove_leftover, docker_client, kwargs["name"]):
+        log.warning("sandbox.leftover_removed", job_id=job_id)
+    return await asyncio.to_thread(docker_client.containers.create, **kwargs)
+
+
+async def _watch(
+    stream: ContainerStream,
+    pids: PidsWatch,
+    spec: RunSpec,
+    limits: SandboxLimits,
+    on_event: EventCallback | None,
+) -> _Followed:
+    """Start the container and follow its events, with its disk, its processes and its time
+    watched; any of them can stop it."""
+    disk = DiskWatch(
+        spec.workspace,
+        max_bytes=limits.workspace_max_bytes,
+        max_entries=limits.workspace_max_files,
+        stop=stream.kill,
+    )
+    await asyncio.to_thread(stream.start)
+    pids.start()
+    watching = asyncio.create_task(disk.run())
+    deadline = spec.timeout_seconds or limits.timeout_seconds
+    try:
+        final, event_count, stopped = await _follow(stream, deadline, on_event)
+    finally:
+        await _stop_watching(watching)
+        refused_forks = await asyncio.to_thread(pids.stop)
+        if refused_forks:
+            log.warning("sandbox.pids_limit_reached", job_id=spec.job_id, refused=refused_forks)
+    if disk.passed is not None:
+        stopped = Outcome.WORKSPACE_LIMIT
+        log.warning("sandbox.workspace_limit_reached", job_id=spec.job_id, passed=disk.passed)
+    if stream.dropped_lines:
+        log.warning("sandbox.output_lines_dropped", job_id=spec.job_id, lines=stream.dropped_lines)
+    return _Followed(final, event_count, stopped, refused_forks, disk.passed or "")
 
 
 async def _follow(

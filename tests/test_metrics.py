@@ -6,11 +6,13 @@ import re
 import socket
 import subprocess
 import uuid
+from dataclasses import fields
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.metrics import DECLARED, Metrics, create_metrics
 from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, WEBHOOK_SECRET, FakeGitHub
 from tests.fixtures.service import ServiceProcess
@@ -132,3 +134,13 @@ def test_a_metrics_token_guards_metrics_and_quota(
         assert refused.headers["www-authenticate"] == "Bearer"
         texts += [refused.text, wrong.text, allowed.text]
     assert_no_secret("".join(texts), METRICS_TOKEN, fake_github.private_key, WEBHOOK_SECRET)
+
+
+def test_each_field_of_metrics_is_made_from_its_declaration() -> None:
+    """The typed fields and the declaration table agree: same names, each of its declared kind."""
+    declared = {name: declaration.make.__name__ for name, declaration in DECLARED.items()}
+    typed = {field.name: field.type for field in fields(Metrics) if field.name != "registry"}
+    assert declared == typed
+    metrics = create_metrics()
+    for name, declaration in DECLARED.items():
+        assert isinstance(getattr(metrics, name), declaration.make), name
