@@ -107,20 +107,20 @@ def test_a_throwaway_kind_needs_nothing_but_its_declaration() -> None:
     def plan(event: WebhookEvent, settings: Settings) -> NewJob | None:
         return None
 
-    echo = JobKind(
-        name="echo",
+    throwaway = JobKind(
+        name="throwaway",
         handler=answer,
         triggers=(Trigger("issue_comment", "created", plan),),
         permissions={"issues": "write", "metadata": "read"},
         least_role=CONFIGURED_ROLE,
         refusal="echoes",
         metered=True,
-        help=(HelpLine("`/echo`", "issue", "says it back"),),
-        words=Words("echo", "/echo", "the issue", "Say less.", "fixwright echo"),
+        help=(HelpLine("`/throwaway`", "issue", "says it back"),),
+        words=Words("throwaway", "/throwaway", "the issue", "Say less.", "fixwright throwaway"),
     )
-    registry = Registry([*build_registry().kinds.values(), echo])
-    assert "echo" in registry.metered()
-    assert "| `/echo` | issue | says it back |" in help_text(SETTINGS, registry.kinds.values())
+    registry = Registry([*build_registry().kinds.values(), throwaway])
+    assert "throwaway" in registry.metered()
+    assert "| `/throwaway` | issue | says it back |" in help_text(SETTINGS, registry.kinds.values())
 
 
 def literal_strings(tree: ast.AST) -> list[tuple[int, str]]:
