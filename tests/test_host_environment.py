@@ -108,6 +108,9 @@ def test_a_real_git_subprocess_sees_exactly_the_allowed_variables(
     """`env` run by git through our runner shows the allow-list (and what git adds), no canary."""
     for name, value in {**CANARIES, "GIT_DIR": str(tmp_path), "LD_PRELOAD": "x.so"}.items():
         monkeypatch.setenv(name, value)
+    # Outside any repository: inside one (a linked worktree, say) git itself exports GIT_DIR to
+    # an alias, which would say nothing about what the runner hands down.
+    monkeypatch.chdir(tmp_path)
 
     shown = execute_git(["-c", "alias.show-env=!env", "show-env"], step="test")
 
