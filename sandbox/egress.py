@@ -57,7 +57,9 @@ def covers(pattern: str, host: str) -> bool:
     return host.removeprefix("*.").endswith(suffix) and host.removeprefix("*.") != suffix[1:]
 
 
-def narrowed(operator: Sequence[str], repository: Iterable[str]) -> tuple[tuple[str, ...], list[str]]:
+def narrowed(
+    operator: Sequence[str], repository: Iterable[str]
+) -> tuple[tuple[str, ...], list[str]]:
     """The repository's own list, kept to what the operator's allows: (patterns, problems).
 
     A repository narrows, never widens: each of its patterns must be covered by one of the

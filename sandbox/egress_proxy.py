@@ -10,8 +10,6 @@ the hosts of its filter. What it refused is read from its log when the job's pha
 from __future__ import annotations
 
 import asyncio
-import io
-import tarfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +31,6 @@ from sandbox.egress import (
 )
 
 EGRESS_ROLE = "egress"
-CONFIG_DIRECTORY = "/etc/fixwright"
 READY_SECONDS = 20.0
 # The proxy's port in /proc/net/tcp, listening (state 0A), on any address.
 LISTENING = f":{PROXY_PORT:04X} 00000000:0000 0A"
@@ -66,19 +63,13 @@ def _labels(spec: EgressSpec) -> dict[str, str]:
     return {JOB_LABEL: spec.job_id, ROLE_LABEL: EGRESS_ROLE, INSTANCE_LABEL: spec.instance}
 
 
-def _config_archive(spec: EgressSpec) -> bytes:
-    files = {
-        "tinyproxy.conf": proxy_config(f"{CONFIG_DIRECTORY}/filter"),
-        "filter": filter_file(spec.allowlist),
-    }
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o444
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+# The configuration arrives in the environment and is written to the container's own /tmp (its
+# root filesystem is read-only), then tinyproxy replaces the shell.
+START_SCRIPT = (
+    'printf "%s" "$FIXWRIGHT_PROXY_CONFIG" > /tmp/tinyproxy.conf'
+    ' && printf "%s" "$FIXWRIGHT_PROXY_FILTER" > /tmp/filter'
+    " && exec tinyproxy -d -c /tmp/tinyproxy.conf"
+)
 
 
 def _start(client: docker.DockerClient, spec: EgressSpec) -> tuple[Network, Container]:
@@ -94,6 +85,12 @@ def _start(client: docker.DockerClient, spec: EgressSpec) -> tuple[Network, Cont
         proxy = client.containers.create(
             spec.image,
             name=f"{network_name(spec.job_id)}-proxy"[:128],
+            entrypoint=["/bin/sh", "-c", START_SCRIPT],
+            command=[],
+            environment={
+                "FIXWRIGHT_PROXY_CONFIG": proxy_config("/tmp/filter"),  # noqa: S108 - its own
+                "FIXWRIGHT_PROXY_FILTER": filter_file(spec.allowlist),
+            },
             network="bridge",
             labels=_labels(spec),
             user="65534:65534",
@@ -105,7 +102,6 @@ def _start(client: docker.DockerClient, spec: EgressSpec) -> tuple[Network, Cont
             pids_limit=128,
             init=True,
         )
-        proxy.put_archive(CONFIG_DIRECTORY, _config_archive(spec))
         network.connect(proxy, aliases=[PROXY_ALIAS])
         proxy.start()
         _wait_until_listening(proxy)
@@ -146,7 +142,9 @@ async def egress_proxy(client: docker.DockerClient, spec: EgressSpec) -> AsyncIt
     """The job's proxy and network for as long as the block runs; then both are removed and
     `Egress.refused` holds what the proxy refused."""
     network, proxy = await asyncio.to_thread(_start, client, spec)
-    egress = Egress(network=network.name or network_name(spec.job_id), environment=proxy_environment())
+    egress = Egress(
+        network=network.name or network_name(spec.job_id), environment=proxy_environment()
+    )
     try:
         yield egress
     finally:

@@ -110,12 +110,18 @@ def bootstrap_base_image(client: docker.DockerClient, log: Log = print) -> None:
 
 
 def build_context(ca_bundle: Path | None) -> bytes:
-    """The build context as a tar archive: the Dockerfile and the extra CA bundle (maybe empty)."""
-    dockerfile = resources.files("sandbox").joinpath("Dockerfile").read_bytes()
+    """The build context as a tar archive: the Dockerfile, the forwarder's source and the extra CA
+    bundle (maybe empty)."""
+    files = resources.files("sandbox")
     extra_ca = ca_bundle.read_bytes() if ca_bundle else b""
+    contents = (
+        ("Dockerfile", files.joinpath("Dockerfile").read_bytes()),
+        ("forward.c", files.joinpath("forward.c").read_bytes()),
+        ("extra-ca.crt", extra_ca),
+    )
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in (("Dockerfile", dockerfile), ("extra-ca.crt", extra_ca)):
+        for name, data in contents:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o644
