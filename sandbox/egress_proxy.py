@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import docker
@@ -130,10 +130,8 @@ def _stop(network: Network, proxy: Container | None) -> str:
         except (NotFound, APIError):
             log = ""
         remove_container(proxy)
-    try:
+    with suppress(NotFound):
         network.remove()
-    except NotFound:
-        pass
     return log
 
 
