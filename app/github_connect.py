@@ -35,7 +35,8 @@ def connect_with(settings: Settings) -> GitHubConnector:
         if not slug:
             client = github_app.app_client()
             app = (await client.rest.apps.async_get_authenticated()).parsed_data
-            slug.append(app.slug or "fixwright")
+            # GitHub's schema lets GET /app answer null: the bot's name then stays the default.
+            slug.append(app.slug if app is not None and app.slug else "fixwright")
         return slug[0]
 
     @asynccontextmanager

@@ -108,6 +108,8 @@ async def check_github_app(settings: Settings) -> Component:
         )
     except (GitHubException, GitHubAuthError) as error:
         return Component(DEGRADED, f"GET /app with the App's JWT failed ({type(error).__name__})")
+    if app is None:  # GitHub's schema allows it; GitHub has not been seen to answer so
+        return Component(DEGRADED, "GitHub answered GET /app with no App")
     return Component(HEALTHY, f"GitHub accepts the JWT of App {app.slug or app.id}")
 
 
