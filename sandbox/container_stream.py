@@ -13,6 +13,7 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.utils.socket import frames_iter
 
+from sandbox.container import engine_id
 from sandbox.stream import parse_line
 
 STDOUT, STDERR = 1, 2
@@ -43,7 +44,7 @@ class ContainerStream:
     def start(self) -> None:
         """Attach before starting (so no output is missed), start, send the prompt, close stdin."""
         self._socket = self._client.api.attach_socket(
-            self._container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            engine_id(self._container), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         )
         self._container.start()
         raw = _raw_socket(self._socket)

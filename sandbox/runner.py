@@ -21,6 +21,7 @@ from sandbox.container import (
     RunSpec,
     SandboxLimits,
     container_kwargs,
+    engine_id,
     remove_container,
     remove_leftover,
 )
@@ -205,7 +206,7 @@ async def run_in_sandbox(
         if await asyncio.to_thread(remove_leftover, docker_client, kwargs["name"]):
             log.warning("sandbox.leftover_removed", job_id=spec.job_id)
         container = await asyncio.to_thread(docker_client.containers.create, **kwargs)
-        pids = PidsWatch(container.id)
+        pids = PidsWatch(engine_id(container))
         stream = ContainerStream(
             docker_client,
             container,
