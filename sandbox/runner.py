@@ -16,6 +16,7 @@ import docker
 import structlog
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
+from structlog.typing import FilteringBoundLogger
 
 from sandbox.container import (
     RunSpec,
@@ -32,7 +33,7 @@ from sandbox.stream import FinalResult, StreamEvent, Unknown
 from sandbox.usage import JobUsage
 from sandbox.workspace_watch import DiskWatch
 
-log = structlog.get_logger("fixwright.sandbox")
+log: FilteringBoundLogger = structlog.get_logger("fixwright.sandbox")
 
 # After a kill, how long to wait for the output stream to end before removing the container anyway.
 DRAIN_SECONDS = 10.0
