@@ -8,7 +8,6 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
 import docker
 from docker.errors import DockerException
@@ -44,7 +43,7 @@ from app.webhook_endpoint import (
 from app.worker import WorkerPool
 
 
-def docker_engine() -> Any:
+def docker_engine() -> docker.DockerClient | None:
     """The local Docker engine, or None (logged) when none answers: intake still works without it."""
     try:
         client = docker.from_env(timeout=30)
