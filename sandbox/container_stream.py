@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 import docker
 from docker.errors import APIError, NotFound
@@ -14,11 +15,21 @@ from docker.models.containers import Container
 from docker.utils.socket import frames_iter
 
 from sandbox.container import engine_id
-from sandbox.stream import parse_line
+from sandbox.stream import StreamEvent, parse_line
 
 STDOUT, STDERR = 1, 2
 STDERR_TAIL_BYTES = 4000
-END = object()  # queued once the output has ended
+
+
+class End(Enum):
+    """Queued once the output has ended (a member of its own type, so `item is END` narrows)."""
+
+    END = "end"
+
+
+END: Final = End.END
+# What the reading thread queues: each event as its line completes, then END.
+Queued = StreamEvent | End
 
 
 class ContainerStream:
@@ -52,7 +63,7 @@ class ContainerStream:
             raw.sendall(self._prompt)
             raw.shutdown(socket.SHUT_WR)
 
-    def read_events(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]) -> None:
+    def read_events(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Queued]) -> None:
         """Parse stdout line by line, queueing events on the loop as soon as each line is whole."""
         try:
             for stream_id, data in frames_iter(self._socket, tty=False):
@@ -70,7 +81,7 @@ class ContainerStream:
             loop.call_soon_threadsafe(queue.put_nowait, END)
 
     def _queue_line(
-        self, line: bytes, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]
+        self, line: bytes, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Queued]
     ) -> None:
         text = line.decode("utf-8", errors="replace").strip()
         if not text:

@@ -26,7 +26,7 @@ from sandbox.container import (
     remove_container,
     remove_leftover,
 )
-from sandbox.container_stream import END, ContainerStream
+from sandbox.container_stream import END, ContainerStream, Queued
 from sandbox.pids import PidsWatch
 from sandbox.relay_budget import PoolShare
 from sandbox.stream import FinalResult, StreamEvent, Unknown
@@ -274,7 +274,7 @@ async def _follow(
 ) -> tuple[FinalResult | None, int, Outcome | None]:
     """Hand each event to the callback as it arrives, until the stream ends or the run must stop."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue()
+    queue: asyncio.Queue[Queued] = asyncio.Queue()
     reader = loop.run_in_executor(None, stream.read_events, loop, queue)
     final: FinalResult | None = None
     count = 0
@@ -294,10 +294,10 @@ async def _follow(
             if isinstance(item, FinalResult):
                 final = item
             if on_event is not None:
-                outcome = on_event(item)  # type: ignore[arg-type]
+                outcome = on_event(item)
                 if inspect.isawaitable(outcome):
                     await outcome
-            stopped = reason_to_stop(item)  # type: ignore[arg-type]
+            stopped = reason_to_stop(item)
             if stopped is not None:
                 await asyncio.to_thread(stream.kill)
                 break
