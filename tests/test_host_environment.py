@@ -108,6 +108,8 @@ def test_a_real_git_subprocess_sees_exactly_the_allowed_variables(
     """`env` run by git through our runner shows the allow-list (and what git adds), no canary."""
     for name, value in {**CANARIES, "GIT_DIR": str(tmp_path), "LD_PRELOAD": "x.so"}.items():
         monkeypatch.setenv(name, value)
+    # Outside the checkout: run in a linked worktree, git exports its own GIT_DIR to aliases.
+    monkeypatch.chdir(tmp_path)
 
     shown = execute_git(["-c", "alias.show-env=!env", "show-env"], step="test")
 
