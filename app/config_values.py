@@ -157,7 +157,7 @@ SHORTEST_RETENTION_DAYS = 4
 
 
 def retention_days(raw: str, default: Any) -> int:
-    days = number(int, minimum=0)(raw, default)
+    days: int = number(int, minimum=0)(raw, default)
     if 0 < days < SHORTEST_RETENTION_DAYS:
         raise ValueError(
             f"must be 0 (keep everything) or at least {SHORTEST_RETENTION_DAYS}, got {days}: "

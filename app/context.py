@@ -6,6 +6,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from githubkit import GitHub
+from structlog.typing import FilteringBoundLogger
+
 from app.config import Settings
 from app.errors import JobFailed
 from app.kinds import JobKind
@@ -21,13 +24,11 @@ class Context:
     kind: JobKind  # the job's own kind: its words, permissions, retry hint
     kinds: Mapping[str, JobKind]  # every kind, for jobs that speak of others (`/help`, `/cancel`)
     settings: Settings
-    github: (
-        Any  # githubkit.GitHub authenticated as the installation, scoped to the job's repository
-    )
+    github: GitHub[Any]  # authenticated as the installation, scoped to the job's repository
     git_token: Callable[
         [], Awaitable[str]
     ]  # the same token, for git on the host (never the sandbox)
-    log: Any  # structlog logger with the delivery, repo and job ids bound
+    log: FilteringBoundLogger  # with the delivery, repo and job ids bound
     store: Store
     workspaces: Workspaces  # the host's git: clones, read-backs, commits and pushes
     sandbox: Sandbox | None = None  # None on a node without a Docker engine

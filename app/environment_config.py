@@ -278,7 +278,8 @@ def environment_from_devcontainer(text: str) -> EnvironmentConfig:
     if not isinstance(data, dict):
         raise EnvironmentConfigError([Problem(path, 1, "must be a JSON object")])
     problems: list[Problem] = []
-    build = data.get("build") if isinstance(data.get("build"), dict) else {}
+    build_value = data.get("build")
+    build: dict[str, Any] = build_value if isinstance(build_value, dict) else {}
     dockerfile_value = build.get("dockerfile") or data.get("dockerFile")
     image = data.get("image")
     if image is None and dockerfile_value is None:

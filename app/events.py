@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from githubkit_schemas.latest.webhooks import WebhookEvent as TypedPayload
 
 # GitHub's ids and numbers are positive, and the store keeps them in SQLite's 64-bit INTEGER.
 LARGEST_ID = 2**63 - 1
@@ -113,7 +116,8 @@ def described(value: Any) -> str:
         )
     if isinstance(value, float):  # orjson reads integers past 64 bits as floats too
         return f"the number {value!r}"
-    return {list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    containers: dict[type[object], str] = {list: "an array", dict: "an object"}
+    return containers.get(type(value), type(value).__name__)
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,7 @@ class WebhookEvent:
             "repo": self.repository or None,
         }
 
-    def typed(self) -> Any | None:
+    def typed(self) -> TypedPayload | None:
         """githubkit's typed model of the payload, or None when the model rejects it."""
         from githubkit.webhooks import parse_obj
 

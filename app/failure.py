@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from githubkit import GitHub
 from githubkit.exception import GitHubException, RateLimitExceeded, RequestFailed
 
 from app.kinds import Words
@@ -27,7 +28,7 @@ def failure_comment(job: Job, words: Words | None, reason: str, next_step: str =
 
 
 async def tell_thread(
-    github: Any, job: Job, words: Words | None, reason: str, next_step: str = ""
+    github: GitHub[Any], job: Job, words: Words | None, reason: str, next_step: str = ""
 ) -> None:
     """Post the failure comment on the job's issue or pull request."""
     if job.number is None:

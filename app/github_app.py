@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,23 +24,30 @@ import jwt
 import structlog
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from githubkit import GitHub
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from githubkit import GitHub, GitHubCore
 from githubkit.auth.base import BaseAuthStrategy
 from githubkit.exception import RequestError, RequestFailed
+from structlog.typing import FilteringBoundLogger
 
 from app.config import Settings
 from app.github_pacing import InstallationPacer, PacedTransport, PacingRules
 from app.github_retry import RetryPolicy
 from app.outbound import redacting_transport
 
+if TYPE_CHECKING:
+    from githubkit_schemas.latest.types import AppPermissionsType
+
 JWT_BACKDATE_SECONDS = 60
 JWT_LIFETIME_SECONDS = 540
 REFRESH_MARGIN = timedelta(minutes=5)
 USER_AGENT = "fixwright"
 
-log = structlog.get_logger(__name__)
+log: FilteringBoundLogger = structlog.get_logger(__name__)
 
 TokenKey = tuple[int, str, frozenset[tuple[str, str]]]
+# Returns the value of a request's Authorization header; awaited for every request.
+Credential = Callable[[], Awaitable[str]]
 
 
 # Clock differences below this are left to the JWT's own 60 s of slack.
@@ -67,10 +74,14 @@ class InstallationToken:
 
 
 @functools.lru_cache(maxsize=4)
-def signing_key(private_key: str) -> Any:
+def signing_key(private_key: str) -> RSAPrivateKey:
     """The parsed private key. Parsing and checking a PEM takes about 27 ms of CPU on the event
     loop; signing with the parsed key takes half a millisecond, and the App signs every call."""
-    return serialization.load_pem_private_key(private_key.encode(), password=None)
+    key = serialization.load_pem_private_key(private_key.encode(), password=None)
+    if not isinstance(key, RSAPrivateKey):
+        # What PyJWT raises for RS256 with another kind of key; `app_jwt` words it.
+        raise TypeError(f"RS256 needs an RSA key, not {type(key).__name__}")
+    return key
 
 
 def app_jwt(app_id: str, private_key: str, now: float) -> str:
@@ -92,7 +103,7 @@ def app_jwt(app_id: str, private_key: str, now: float) -> str:
 class _HeaderAuth(httpx.Auth):
     """Sets `Authorization` from a callable, so each request carries a current credential."""
 
-    def __init__(self, credential: Any) -> None:
+    def __init__(self, credential: Credential) -> None:
         self._credential = credential
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
@@ -109,9 +120,9 @@ class _HeaderAuth(httpx.Auth):
 class _Credential(BaseAuthStrategy):
     """A githubkit auth strategy around an async function returning the Authorization value."""
 
-    header: Any = field(repr=False)
+    header: Credential = field(repr=False)
 
-    def get_auth_flow(self, github: Any) -> httpx.Auth:
+    def get_auth_flow(self, github: GitHubCore[Any]) -> httpx.Auth:
         return _HeaderAuth(self.header)
 
 
@@ -147,8 +158,8 @@ class GitHubApp:
         return PacedTransport(transport, pacer, urlsplit(self._settings.github_api_url).path)
 
     def _github(
-        self, credential: Any, *, new_token: bool = True, installation_id: int | None = None
-    ) -> GitHub:
+        self, credential: Credential, *, new_token: bool = True, installation_id: int | None = None
+    ) -> GitHub[_Credential]:
         # A 401 is retried once only for a just-minted installation token, never for a JWT.
         policy = RetryPolicy(
             max_wait=self._settings.github_max_wait_seconds,
@@ -170,7 +181,7 @@ class GitHubApp:
             auto_retry=policy,
         )
 
-    def app_client(self) -> GitHub:
+    def app_client(self) -> GitHub[_Credential]:
         """A client authenticated as the App itself (a fresh JWT on every request)."""
 
         async def bearer() -> str:
@@ -178,7 +189,7 @@ class GitHubApp:
 
         return self._github(bearer, new_token=False)
 
-    def client(self, token: str) -> GitHub:
+    def client(self, token: str) -> GitHub[_Credential]:
         """A client authenticated with one installation token.
 
         Keep the client in a variable while calling it: `client(t).rest.x` fails, because
@@ -227,18 +238,21 @@ class GitHubApp:
         self, installation_id: int, repository: str, permissions: Mapping[str, str]
     ) -> InstallationToken:
         name = repository.partition("/")[2] or repository
+        # The names and levels come from the job kinds' declarations (a test holds them to
+        # manifest.yml); GitHub checks them, and `_explain` words its refusal.
+        wanted = cast("AppPermissionsType", dict(permissions))
         github = self.app_client()  # held: githubkit's namespaces keep only a weak reference
         try:
             try:
                 response = await github.rest.apps.async_create_installation_access_token(
-                    installation_id, repositories=[name], permissions=dict(permissions)
+                    installation_id, repositories=[name], permissions=wanted
                 )
             except RequestFailed as failure:
                 if not self._learn_clock(failure):
                     raise
                 # Signed again once, on GitHub's clock.
                 response = await github.rest.apps.async_create_installation_access_token(
-                    installation_id, repositories=[name], permissions=dict(permissions)
+                    installation_id, repositories=[name], permissions=wanted
                 )
         except RequestFailed as failure:
             raise GitHubAuthError(
@@ -309,7 +323,7 @@ class GitHubApp:
     @asynccontextmanager
     async def for_job(
         self, installation_id: int, repository: str, permissions: Mapping[str, str]
-    ) -> AsyncIterator[GitHub]:
+    ) -> AsyncIterator[GitHub[_Credential]]:
         """A client for one job's repository and permissions; its tokens are revoked at the end."""
         key = _key(installation_id, repository, permissions)
         self._jobs[key] = self._jobs.get(key, 0) + 1

@@ -7,6 +7,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from githubkit import GitHub
+
 from app.config import Settings
 from app.errors import JobFailed
 from app.github_app import GitHubApp
@@ -17,7 +19,7 @@ from app.store import Job
 class GitHubSession:
     """A job's view of GitHub: the REST client, and the token git uses on the host."""
 
-    client: Any  # githubkit.GitHub
+    client: GitHub[Any]
     token: Callable[[], Awaitable[str]]
     app_slug: str  # the App's URL name: its bot account is `<slug>[bot]`
 
@@ -35,7 +37,8 @@ def connect_with(settings: Settings) -> GitHubConnector:
         if not slug:
             client = github_app.app_client()
             app = (await client.rest.apps.async_get_authenticated()).parsed_data
-            slug.append(app.slug or "fixwright")
+            # GitHub's schema lets GET /app answer null: the bot's name then stays the default.
+            slug.append(app.slug if app is not None and app.slug else "fixwright")
         return slug[0]
 
     @asynccontextmanager

@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import docker
 from docker.errors import DockerException, ImageNotFound
 from githubkit.exception import GitHubException
 
@@ -24,6 +25,10 @@ from app.config import Settings
 from app.github_app import GitHubApp, GitHubAuthError
 from app.log import get_logger
 from app.store.model import Store
+
+if TYPE_CHECKING:
+    from app.sandbox_service import ServiceSandbox
+    from app.worker import WorkerPool
 
 HEALTHY, DEGRADED, UNHEALTHY, STARTING = "healthy", "degraded", "unhealthy", "starting"
 # The local checks (store, Docker engine, sandbox image) every few seconds; GET /app once a minute.
@@ -69,7 +74,7 @@ async def check_store(store: Store) -> Component:
     return Component(HEALTHY, "a query answered")
 
 
-async def check_docker(docker_client: Any) -> Component:
+async def check_docker(docker_client: docker.DockerClient | None) -> Component:
     if docker_client is None:
         return Component(DEGRADED, "no Docker engine: jobs that need the sandbox fail")
     try:
@@ -79,7 +84,7 @@ async def check_docker(docker_client: Any) -> Component:
     return Component(HEALTHY, "the engine answered a ping")
 
 
-async def check_image(docker_client: Any, settings: Settings) -> Component:
+async def check_image(docker_client: docker.DockerClient | None, settings: Settings) -> Component:
     if docker_client is None:
         return Component(DEGRADED, "no Docker engine to hold the sandbox image")
     try:
@@ -108,10 +113,12 @@ async def check_github_app(settings: Settings) -> Component:
         )
     except (GitHubException, GitHubAuthError) as error:
         return Component(DEGRADED, f"GET /app with the App's JWT failed ({type(error).__name__})")
+    if app is None:  # GitHub's schema allows it; GitHub has not been seen to answer so
+        return Component(DEGRADED, "GitHub answered GET /app with no App")
     return Component(HEALTHY, f"GitHub accepts the JWT of App {app.slug or app.id}")
 
 
-def check_relay(settings: Settings, sandbox: Any) -> Component:
+def check_relay(settings: Settings, sandbox: ServiceSandbox | None) -> Component:
     if not settings.anthropic_api_key:
         return Component(DEGRADED, "no model key configured (FIXWRIGHT_ANTHROPIC_API_KEY)")
     if sandbox is None:
@@ -119,7 +126,7 @@ def check_relay(settings: Settings, sandbox: Any) -> Component:
     return Component(HEALTHY, "configured and listening")
 
 
-def check_workers(pool: Any, settings: Settings) -> Component:
+def check_workers(pool: WorkerPool, settings: Settings) -> Component:
     if settings.workers == 0:
         return Component(HEALTHY, "no workers on this node (intake only)")
     alive = pool.alive_workers()
@@ -210,7 +217,11 @@ class HealthMonitor:
 
 
 def health_monitor(
-    settings: Settings, store: Store, docker_client: Any, sandbox: Any, pool: Any
+    settings: Settings,
+    store: Store,
+    docker_client: docker.DockerClient | None,
+    sandbox: ServiceSandbox | None,
+    pool: WorkerPool,
 ) -> HealthMonitor:
     """The service's checks: what each reads, and how often."""
     schedules = {

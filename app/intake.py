@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from structlog.typing import FilteringBoundLogger
 
 from app.config import Settings
 from app.errors import RequestRejected
@@ -220,7 +221,9 @@ async def accept(
     return await record(intake, event, plan_delivery(intake, event), body, log)
 
 
-async def record(intake: Intake, event: WebhookEvent, plan: Plan, body: bytes, log: Any) -> Answer:
+async def record(
+    intake: Intake, event: WebhookEvent, plan: Plan, body: bytes, log: FilteringBoundLogger
+) -> Answer:
     """Write the delivery, its jobs and cancellations in one transaction, then answer."""
     delivery = Delivery(
         id=event.delivery_id,

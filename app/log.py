@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 import orjson
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from sandbox.redaction import redact_value
 
@@ -88,5 +89,7 @@ def configure_logging(
     )
 
 
-def get_logger(**bound: Any) -> Any:
-    return structlog.get_logger("fixwright").bind(**bound)
+def get_logger(**bound: Any) -> FilteringBoundLogger:
+    """The service's logger with `bound` fields (the wrapper class `configure_logging` sets)."""
+    logger: FilteringBoundLogger = structlog.get_logger("fixwright")
+    return logger.bind(**bound)

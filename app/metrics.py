@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from githubkit import GitHub
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from sandbox.usage import TOKEN_FIELDS
@@ -218,7 +219,7 @@ def github_outcome(status: int) -> str:
     return f"{status // 100}xx"
 
 
-def github_response_hook(metrics: Metrics) -> object:
+def github_response_hook(metrics: Metrics) -> Callable[[httpx.Response], Awaitable[None]]:
     """An httpx response hook counting GitHub calls and keeping the last rate-limit remaining."""
 
     async def observe(response: httpx.Response) -> None:
@@ -234,7 +235,7 @@ def mark_heartbeat(metrics: Metrics) -> None:
     metrics.worker_last_heartbeat.set(time.time())
 
 
-async def watch_github_calls(github: Any, metrics: Metrics) -> None:
+async def watch_github_calls(github: GitHub[Any], metrics: Metrics) -> None:
     """Count the calls of a job's GitHub client (githubkit's HTTP client for the job's session)."""
     async with github.get_async_client() as http:
         hooks = http.event_hooks

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from githubkit import GitHub
+from structlog.typing import FilteringBoundLogger
+
 from app.store.model import Store
 
 # Anyone can comment `/fix` or `/help`: without a limit, a stranger's comments could make the App
@@ -23,7 +26,9 @@ class Notice:
     body: str
 
 
-async def post_notice_once(store: Store, github: Any, notice: Notice, log: Any) -> bool:
+async def post_notice_once(
+    store: Store, github: GitHub[Any], notice: Notice, log: FilteringBoundLogger
+) -> bool:
     """Comment unless the person got a notice of this kind there within the hour; False (with a
     log line) when it was skipped. The record is taken before posting, so two workers never
     both post it."""

@@ -6,8 +6,9 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import docker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,6 +20,10 @@ from app.health import STARTING, UNHEALTHY, HealthMonitor, health_monitor, healt
 from app.metrics import Metrics
 from app.quota import Usage, day_of, decide, headroom, limits_from, next_midnight
 from app.store.model import DailyUsage, Store
+
+if TYPE_CHECKING:
+    from app.sandbox_service import ServiceSandbox
+    from app.worker import WorkerPool
 
 DAILY_LIMITS = {"tokens_per_day": "tokens", "cost_per_day_usd": "cost_usd"}
 # /health answers 503 for these: a probe should send no traffic yet.
@@ -32,9 +37,9 @@ class Ops:
     settings: Settings
     store: Store
     metrics: Metrics
-    pool: Any
-    docker_client: Any = None
-    sandbox: Any = None
+    pool: WorkerPool
+    docker_client: docker.DockerClient | None = None
+    sandbox: ServiceSandbox | None = None
     started: float = field(default_factory=time.monotonic)
     # Its checks run from the service's start to its stop (see `app.web`).
     health: HealthMonitor = field(init=False)
@@ -64,7 +69,8 @@ def unauthorized() -> Response:
 
 
 def ops_of(request: Request) -> Ops:
-    return request.app.state.ops  # type: ignore[no-any-return]
+    ops: Ops = request.app.state.ops
+    return ops
 
 
 async def health(request: Request) -> Response:

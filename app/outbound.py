@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from sandbox.redaction import redact_value
 
-log = structlog.get_logger(__name__)
+log: FilteringBoundLogger = structlog.get_logger(__name__)
 
 
 class RedactingTransport(httpx.AsyncBaseTransport):

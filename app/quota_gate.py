@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from githubkit import GitHub
+from structlog.typing import FilteringBoundLogger
+
 from app.config import Settings
 from app.notices import Notice, post_notice_once
 from app.quota import (
@@ -55,7 +58,12 @@ async def quota_decision(
 
 
 async def post_refusal(
-    store: Store, github: Any, job: Job, noun: str, decision: QuotaDecision, log: Any
+    store: Store,
+    github: GitHub[Any],
+    job: Job,
+    noun: str,
+    decision: QuotaDecision,
+    log: FilteringBoundLogger,
 ) -> None:
     """The thread's one comment: the limit, the usage, and when it resets (at most one an hour
     for each person on each issue)."""

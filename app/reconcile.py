@@ -12,12 +12,18 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from githubkit import GitHub
 from githubkit.exception import GitHubException
+from githubkit.utils import UNSET
 
 from app.log import get_logger
+from app.metrics import Metrics
 from app.store import Store
+
+if TYPE_CHECKING:
+    from githubkit_schemas.latest.models import HookDeliveryItem
 
 MARKER = "reconciler.last_run"
 # GitHub keeps an App's delivery log for three days; older attempts cannot be redelivered.
@@ -68,7 +74,7 @@ def window_start(last_run: str | None, now: datetime) -> datetime:
     return max(since, now - GITHUB_WINDOW)
 
 
-def attempt_of(item: Any) -> Attempt:
+def attempt_of(item: HookDeliveryItem) -> Attempt:
     return Attempt(
         id=item.id,
         guid=item.guid,
@@ -78,13 +84,13 @@ def attempt_of(item: Any) -> Attempt:
     )
 
 
-async def list_attempts(app_client: Any, since: datetime) -> list[Attempt]:
+async def list_attempts(app_client: GitHub[Any], since: datetime) -> list[Attempt]:
     """The delivery log back to `since` (newest first, following the cursor)."""
     attempts: list[Attempt] = []
     cursor: str | None = None
     while True:
         response = await app_client.rest.apps.async_list_webhook_deliveries(
-            per_page=PAGE_SIZE, **({"cursor": cursor} if cursor else {})
+            per_page=PAGE_SIZE, cursor=cursor or UNSET
         )
         page = [attempt_of(item) for item in response.parsed_data]
         attempts.extend(attempt for attempt in page if attempt.delivered_at >= since)
@@ -102,7 +108,7 @@ def next_cursor(link_header: str) -> str | None:
 
 
 async def reconcile(
-    app_client: Any, store: Store, *, now: datetime | None = None
+    app_client: GitHub[Any], store: Store, *, now: datetime | None = None
 ) -> ReconcileReport:
     """Redeliver what GitHub failed to deliver since the last run, and remember this run."""
     now = now or datetime.now(UTC)
@@ -131,7 +137,7 @@ def describe(report: ReconcileReport) -> Sequence[str]:
 
 
 async def reconcile_periodically(
-    app_client: Any, store: Store, metrics: Any, interval_seconds: float
+    app_client: GitHub[Any], store: Store, metrics: Metrics, interval_seconds: float
 ) -> None:
     """At start-up and then every `interval_seconds`: a failed run is logged and tried next time."""
     log = get_logger()

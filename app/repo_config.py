@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from app.config import PERMISSION_LEVELS, QUOTA_LIMIT_NAMES, Settings
@@ -132,7 +133,7 @@ def narrowed(settings: Settings, config: RepoConfig) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
-async def load_repo_config(github: Any, repository: str) -> RepoConfig:
+async def load_repo_config(github: GitHub[Any], repository: str) -> RepoConfig:
     """The repository's config from its default branch; the defaults when it has none."""
     owner, _, name = repository.partition("/")
     try:

@@ -14,10 +14,10 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from app.config import Settings
 from app.log import get_logger
+from app.metrics import Metrics
 from app.store import Store, StoreUnavailable
 from app.store.model import Pruned
 from sandbox.git_review import REVIEW_DIRECTORY_PREFIX
@@ -103,7 +103,7 @@ async def sweep(store: Store, workspaces: Path, max_age_seconds: float, now: flo
 async def sweep_periodically(
     store: Store,
     settings: Settings,
-    metrics: Any,
+    metrics: Metrics,
     interval_seconds: float = SWEEP_INTERVAL_SECONDS,
 ) -> None:
     """At start-up and then every `interval_seconds`: a failed run is logged and tried next time."""

@@ -33,7 +33,7 @@ from sandbox.workspace_walk import WorkspaceRefused
 PREVIEW_CHARS = 160
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `sandbox build` and `run` to the `fixwright` command."""
     sandbox = subparsers.add_parser("sandbox", help="manage the sandbox image")
     actions = sandbox.add_subparsers(dest="sandbox_command", required=True)

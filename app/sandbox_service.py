@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import docker
 
@@ -117,7 +116,7 @@ class ServiceSandbox:
 @asynccontextmanager
 async def open_sandbox(
     settings: Settings,
-    docker_client: Any,
+    docker_client: docker.DockerClient,
     *,
     store: Store | None = None,
     metrics: Metrics | None = None,

@@ -3,14 +3,19 @@ against the least role the job's kind declares, before its handler runs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from githubkit import GitHub
 from githubkit.exception import RequestFailed
+from structlog.typing import FilteringBoundLogger
 
 from app.config import PERMISSION_LEVELS
 from app.errors import JobRefused
 from app.notices import Notice, post_notice_once
 from app.store import Job, Store
+
+if TYPE_CHECKING:
+    from githubkit_schemas.latest.models import RepositoryCollaboratorPermission
 
 REFUSAL_MARKER = "<!-- fixwright:refused -->"
 
@@ -20,14 +25,10 @@ def role_rank(role: str) -> int:
     return PERMISSION_LEVELS.index(role) if role in PERMISSION_LEVELS else -1
 
 
-def role_of(permission_response: Any) -> str:
+def role_of(permission_response: RepositoryCollaboratorPermission) -> str:
     """The finest role GitHub reports (`role_name` knows triage and maintain; `permission` does not)."""
-    role = getattr(permission_response, "role_name", None) or ""
-    return (
-        role
-        if role in PERMISSION_LEVELS
-        else str(getattr(permission_response, "permission", "none"))
-    )
+    role = permission_response.role_name
+    return role if role in PERMISSION_LEVELS else permission_response.permission
 
 
 def refusal_text(actor: str, role: str, required: str, what: str) -> str:
@@ -38,7 +39,7 @@ def refusal_text(actor: str, role: str, required: str, what: str) -> str:
     )
 
 
-async def role_on(github: Any, repository: str, actor: str) -> str:
+async def role_on(github: GitHub[Any], repository: str, actor: str) -> str:
     """The actor's role on the repository; `none` for someone who is not a collaborator at all."""
     owner, _, name = repository.partition("/")
     try:
@@ -53,7 +54,13 @@ async def role_on(github: Any, repository: str, actor: str) -> str:
 
 
 async def require_role(
-    github: Any, store: Store, job: Job, log: Any, *, required: str, what: str
+    github: GitHub[Any],
+    store: Store,
+    job: Job,
+    log: FilteringBoundLogger,
+    *,
+    required: str,
+    what: str,
 ) -> str:
     """The requester's role; raises JobRefused when it is below `required`, after one short
     comment (at most one an hour for each person on each issue).

@@ -8,7 +8,6 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import docker
 from docker.errors import DockerException
@@ -44,7 +43,7 @@ from app.webhook_endpoint import (
 from app.worker import WorkerPool
 
 
-def docker_engine() -> Any:
+def docker_engine() -> docker.DockerClient | None:
     """The local Docker engine, or None (logged) when none answers: intake still works without it."""
     try:
         client = docker.from_env(timeout=30)
@@ -125,7 +124,7 @@ def default_store(settings: Settings) -> Store:
 
 async def open_engine_sandbox(
     stack: contextlib.AsyncExitStack, settings: Settings, store: Store, metrics: Metrics
-) -> tuple[Any, ServiceSandbox | None]:
+) -> tuple[docker.DockerClient | None, ServiceSandbox | None]:
     """This node's Docker engine and the sandbox on it (the model relay running), or (None, None)
     on an intake-only node or when no engine answers; both closed with `stack`."""
     docker_client = await asyncio.to_thread(docker_engine) if settings.workers else None

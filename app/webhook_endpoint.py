@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
+from structlog.typing import FilteringBoundLogger
 
 from app.errors import RequestRejected, error_body
 from app.intake import MAX_BODY_BYTES, TOO_LARGE, Answer, Intake, accept
@@ -78,7 +80,7 @@ class WebhookEndpoint:
     def __init__(self, intake_of: Callable[[], Intake]) -> None:
         self._intake_of = intake_of
         # The counter of each (event, outcome), looked up once rather than per delivery.
-        self._counters: dict[tuple[str, str], Any] = {}
+        self._counters: dict[tuple[str, str], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -105,7 +107,7 @@ class WebhookEndpoint:
         self._counter(intake.metrics, name, answer.outcome).inc()
         intake.metrics.intake_seconds.observe(time.perf_counter() - started)
 
-    def _counter(self, metrics: Metrics, event: str, outcome: str) -> Any:
+    def _counter(self, metrics: Metrics, event: str, outcome: str) -> Counter:
         key = (event if event in KNOWN_EVENTS else "unknown", outcome)
         counter = self._counters.get(key)
         if counter is None:
@@ -113,7 +115,7 @@ class WebhookEndpoint:
         return counter
 
 
-def request_log(headers: Mapping[str, str]) -> Any:
+def request_log(headers: Mapping[str, str]) -> FilteringBoundLogger:
     """A logger for a request refused before its payload was read: the ids its headers claim."""
     return get_logger(
         delivery_id=headers.get("x-github-delivery"), event=headers.get("x-github-event") or None

@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import docker
 import structlog
 from docker.errors import DockerException
+from githubkit import GitHub
 from githubkit.exception import GitHubException
+from structlog.typing import FilteringBoundLogger
 
 from app.config import Settings
 from app.context import Context
@@ -69,7 +72,7 @@ class WorkerPool:
     # The sandbox for a job under its (narrowed) settings; None on a node without an engine.
     sandbox_for: Callable[[Settings], Sandbox] | None = None
     # The Docker engine whose sandbox containers this pool owns; None on intake-only nodes.
-    docker_client: Any = None
+    docker_client: docker.DockerClient | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)  # set when no job runs
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -117,16 +120,17 @@ class WorkerPool:
         if reclaimed:
             get_logger().warning("jobs.reclaimed", jobs=reclaimed, reason="lease expired")
         if self.docker_client is not None:
-            await self._remove_orphan_containers()  # before a worker runs a reclaimed job again
+            # before a worker runs a reclaimed job again
+            await self._remove_orphan_containers(self.docker_client)
         if reclaimed:
             self.wake()
 
-    async def _remove_orphan_containers(self) -> None:
+    async def _remove_orphan_containers(self, docker_client: docker.DockerClient) -> None:
         """Remove sandbox containers whose job is no longer running (its worker died)."""
         running = {job.id for job in await self.store.list_jobs(JobState.RUNNING, limit=100_000)}
         try:
             removed = await asyncio.to_thread(
-                remove_orphans, self.docker_client, running, self.settings.instance_id()
+                remove_orphans, docker_client, running, self.settings.instance_id()
             )
         except DockerException as error:
             get_logger().warning("sandbox.orphans_not_removed", error=str(error))
@@ -189,7 +193,9 @@ class WorkerPool:
             lease_kept=finished,
         )
 
-    async def _put_back(self, job: Job, worker_id: str, work: asyncio.Task[Any], log: Any) -> None:
+    async def _put_back(
+        self, job: Job, worker_id: str, work: asyncio.Task[Any], log: FilteringBoundLogger
+    ) -> None:
         """Shutdown interrupted the job: once its container is gone, queue it again (no attempt lost)."""
         work.cancel()
         await asyncio.wait(
@@ -198,7 +204,9 @@ class WorkerPool:
         if await self.store.release(job.id, worker_id):
             log.warning("job.put_back", reason="the service is shutting down")
 
-    async def _handle(self, job: Job, event: WebhookEvent, log: Any) -> tuple[JobState, str]:
+    async def _handle(
+        self, job: Job, event: WebhookEvent, log: FilteringBoundLogger
+    ) -> tuple[JobState, str]:
         kind = self.registry.kind(job.kind)
         if kind is None:
             return JobState.FAILED, f"no handler for job kind {job.kind!r}"
@@ -255,14 +263,19 @@ class WorkerPool:
             await self._tell_thread(github, job, kind, reason, next_step, log)
             return JobState.FAILED, reason
 
-    async def _settings_for(self, job: Job, kind: JobKind, github: Any) -> Settings:
+    async def _settings_for(self, job: Job, kind: JobKind, github: GitHub[Any]) -> Settings:
         """The operator's settings, narrowed by the repository's own file for jobs that read code."""
         if not kind.reads_code():
             return self.settings
         return narrowed(self.settings, await load_repo_config(github, job.repository))
 
     async def _refuse(
-        self, github: Any, job: Job, kind: JobKind, decision: QuotaDecision, log: Any
+        self,
+        github: GitHub[Any],
+        job: Job,
+        kind: JobKind,
+        decision: QuotaDecision,
+        log: FilteringBoundLogger,
     ) -> tuple[JobState, str]:
         """A quota is reached: the job does not start, and the thread hears why once."""
         self.metrics.quota_refusals.labels(limit=decision.limit_name).inc()
@@ -274,14 +287,22 @@ class WorkerPool:
         return JobState.CANCELLED, refusal_summary(decision)
 
     async def _tell_thread(
-        self, github: Any, job: Job, kind: JobKind, reason: str, next_step: str, log: Any
+        self,
+        github: GitHub[Any],
+        job: Job,
+        kind: JobKind,
+        reason: str,
+        next_step: str,
+        log: FilteringBoundLogger,
     ) -> None:
         try:
             await tell_thread(github, job, kind.words, reason, next_step)
         except Exception as error:  # the job already failed; say so in the log instead
             log.warning("job.failure_not_posted", error=repr(error))
 
-    async def _handle_safely(self, job: Job, event: WebhookEvent, log: Any) -> tuple[JobState, str]:
+    async def _handle_safely(
+        self, job: Job, event: WebhookEvent, log: FilteringBoundLogger
+    ) -> tuple[JobState, str]:
         """Run the handler; failures to reach GitHub at all end the job with the reason logged."""
         try:
             return await self._handle(job, event, log)

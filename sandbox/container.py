@@ -7,10 +7,12 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
+from docker.models.resource import Model
 
 AGENT_UID = 1000
 AGENT_HOME = "/home/agent"
@@ -168,7 +170,7 @@ def container_environment(capability: str, max_output_tokens: int) -> dict[str, 
 
 def container_kwargs(
     spec: RunSpec, limits: SandboxLimits, *, relay_socket: Path, capability: str
-) -> dict:
+) -> dict[str, Any]:
     """The keyword arguments for `client.containers.create`: everything that hardens the run."""
     tmpfs_options = "rw,nosuid,nodev,size=512m"
     return {
@@ -210,6 +212,14 @@ def container_kwargs(
         "tty": False,
         "detach": False,
     }
+
+
+def engine_id(model: Model) -> str:
+    """The id of a container or image the engine returned. docker-py types it as optional (a
+    model built by hand may lack one); the engine's own answers always carry it."""
+    if model.id is None:
+        raise DockerException(f"Docker returned a {type(model).__name__.lower()} without an id")
+    return model.id
 
 
 def remove_container(container: Container) -> None:

@@ -6,18 +6,30 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 import docker
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 from docker.utils.socket import frames_iter
 
-from sandbox.stream import parse_line
+from sandbox.container import engine_id
+from sandbox.stream import StreamEvent, parse_line
 
 STDOUT, STDERR = 1, 2
 STDERR_TAIL_BYTES = 4000
-END = object()  # queued once the output has ended
+
+
+class End(Enum):
+    """Queued once the output has ended (a member of its own type, so `item is END` narrows)."""
+
+    END = "end"
+
+
+END: Final = End.END
+# What the reading thread queues: each event as its line completes, then END.
+Queued = StreamEvent | End
 
 
 class ContainerStream:
@@ -43,7 +55,7 @@ class ContainerStream:
     def start(self) -> None:
         """Attach before starting (so no output is missed), start, send the prompt, close stdin."""
         self._socket = self._client.api.attach_socket(
-            self._container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            engine_id(self._container), params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         )
         self._container.start()
         raw = _raw_socket(self._socket)
@@ -51,7 +63,7 @@ class ContainerStream:
             raw.sendall(self._prompt)
             raw.shutdown(socket.SHUT_WR)
 
-    def read_events(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]) -> None:
+    def read_events(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Queued]) -> None:
         """Parse stdout line by line, queueing events on the loop as soon as each line is whole."""
         try:
             for stream_id, data in frames_iter(self._socket, tty=False):
@@ -69,7 +81,7 @@ class ContainerStream:
             loop.call_soon_threadsafe(queue.put_nowait, END)
 
     def _queue_line(
-        self, line: bytes, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]
+        self, line: bytes, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Queued]
     ) -> None:
         text = line.decode("utf-8", errors="replace").strip()
         if not text:

@@ -115,7 +115,8 @@ def _wait_until_listening(proxy: Container) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         result = proxy.exec_run(["cat", "/proc/net/tcp"], user="65534")
-        if result.exit_code == 0 and LISTENING in result.output.decode(errors="replace"):
+        output = result.output if isinstance(result.output, bytes) else b""
+        if result.exit_code == 0 and LISTENING in output.decode(errors="replace"):
             return
         time.sleep(0.05)
     raise RuntimeError(f"the egress proxy did not listen within {READY_SECONDS:.0f} s")

@@ -86,9 +86,17 @@ def _archive(files: dict[str, bytes], directories: tuple[str, ...] = ()) -> byte
     return buffer.getvalue()
 
 
-def _build(client: docker.DockerClient, context: bytes, dockerfile: str, **options: object) -> str:
+def _build(
+    client: docker.DockerClient,
+    context: bytes,
+    dockerfile: str,
+    *,
+    network_mode: str,
+    buildargs: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> str:
     """Build from a tar context; the image id, or EnvironmentFailed with the build's last words."""
-    image_id, tail = "", []
+    image_id = ""
     try:
         for chunk in client.api.build(
             fileobj=io.BytesIO(context),
@@ -97,14 +105,15 @@ def _build(client: docker.DockerClient, context: bytes, dockerfile: str, **optio
             rm=True,
             forcerm=True,
             decode=True,
-            **options,
+            network_mode=network_mode,
+            buildargs=buildargs,
+            labels=labels,
         ):
             if "error" in chunk:
                 raise EnvironmentFailed(
                     f"the environment's image did not build: {chunk['error'].strip()[-500:]}",
                     "Fix the Dockerfile (its last output is in the job's log), then try again.",
                 )
-            tail = [*tail, chunk.get("stream", "")][-20:]
             if "aux" in chunk:
                 image_id = chunk["aux"].get("ID", image_id)
     except (APIError, BuildError) as error:

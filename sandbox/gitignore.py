@@ -88,7 +88,7 @@ def parse_ignore_file(
     text: bytes, base: bytes, max_patterns: int | None = None
 ) -> list[IgnorePattern]:
     """The patterns of one `.gitignore` whose directory is `base` ("" or "dir/")."""
-    patterns = []
+    patterns: list[IgnorePattern] = []
     for raw in text.removeprefix(_UTF8_BOM).split(b"\n"):
         if not raw or raw.startswith(b"#"):
             continue

@@ -16,6 +16,7 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
+from sandbox.container import engine_id
 from sandbox.host_environment import host_environment, operator_network, private_home
 
 BASE_IMAGE = "debian:bookworm-slim"
@@ -166,7 +167,7 @@ def build_image(
         raise ImageBuildError(f"docker build reported no image for {tag}: {error}") from error
     return BuildReport(
         tag=tag,
-        image_id=image_id or image.id,
+        image_id=image_id or engine_id(image),
         size_bytes=int(image.attrs.get("Size", 0)),
         seconds=time.monotonic() - started,
         base_bootstrapped=bootstrapped,

@@ -14,11 +14,11 @@ import contextlib
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,6 +27,7 @@ import uvicorn
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from structlog.typing import FilteringBoundLogger
 
 from sandbox import relay_http
 from sandbox.relay_budget import DEFAULT_MAX_IN_FLIGHT, JobBudget, Ledger, NoRoom, PoolShare
@@ -43,7 +44,8 @@ DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 # The most output one request may ask for; the CLI is told to ask for no more (container.py).
 DEFAULT_MAX_TOKENS = 32_000
 
-log = structlog.get_logger("fixwright.relay")
+log: FilteringBoundLogger = structlog.get_logger("fixwright.relay")
+T = TypeVar("T")
 
 
 @dataclass
@@ -330,7 +332,7 @@ class RelayThread:
         self._thread.join(timeout=30)
         self._loop.close()
 
-    def _run(self, coroutine: Any) -> Any:
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
 
 

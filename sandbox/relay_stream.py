@@ -17,6 +17,7 @@ import httpx
 import structlog
 from starlette.responses import Response
 from starlette.types import Receive, Send
+from structlog.typing import FilteringBoundLogger
 
 from sandbox import relay_http
 from sandbox.relay_budget import Ledger, Reservation
@@ -25,7 +26,7 @@ from sandbox.usage import JobUsage, UsageMeter
 # Failures that mean the request never left: nothing can have been spent.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
-log = structlog.get_logger("fixwright.relay")
+log: FilteringBoundLogger = structlog.get_logger("fixwright.relay")
 
 
 async def relay_answer(

@@ -16,22 +16,24 @@ import docker
 import structlog
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
+from structlog.typing import FilteringBoundLogger
 
 from sandbox.container import (
     RunSpec,
     SandboxLimits,
     container_kwargs,
+    engine_id,
     remove_container,
     remove_leftover,
 )
-from sandbox.container_stream import END, ContainerStream
+from sandbox.container_stream import END, ContainerStream, Queued
 from sandbox.pids import PidsWatch
 from sandbox.relay_budget import PoolShare
 from sandbox.stream import FinalResult, StreamEvent, Unknown
 from sandbox.usage import JobUsage
 from sandbox.workspace_watch import DiskWatch
 
-log = structlog.get_logger("fixwright.sandbox")
+log: FilteringBoundLogger = structlog.get_logger("fixwright.sandbox")
 
 # After a kill, how long to wait for the output stream to end before removing the container anyway.
 DRAIN_SECONDS = 10.0
@@ -213,7 +215,7 @@ async def run_in_sandbox(
     usage: JobUsage | None = None
     try:
         container = await _fresh_container(docker_client, kwargs, spec.job_id)
-        pids = PidsWatch(container.id)
+        pids = PidsWatch(engine_id(container))
         stream = ContainerStream(
             docker_client,
             container,
@@ -301,7 +303,7 @@ async def _follow(
 ) -> tuple[FinalResult | None, int, Outcome | None]:
     """Hand each event to the callback as it arrives, until the stream ends or the run must stop."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue()
+    queue: asyncio.Queue[Queued] = asyncio.Queue()
     reader = loop.run_in_executor(None, stream.read_events, loop, queue)
     final: FinalResult | None = None
     count = 0
@@ -321,10 +323,10 @@ async def _follow(
             if isinstance(item, FinalResult):
                 final = item
             if on_event is not None:
-                outcome = on_event(item)  # type: ignore[arg-type]
+                outcome = on_event(item)
                 if inspect.isawaitable(outcome):
                     await outcome
-            stopped = reason_to_stop(item)  # type: ignore[arg-type]
+            stopped = reason_to_stop(item)
             if stopped is not None:
                 await asyncio.to_thread(stream.kill)
                 break

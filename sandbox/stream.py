@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+Number = TypeVar("Number", int, float)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _number(value: Any, kind: type[int] | type[float]) -> Any:
+def _number(value: Any, kind: type[Number]) -> Number:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return kind(0)
     return kind(value)

@@ -116,7 +116,7 @@ def _special_kind(mode: int) -> str:
 
 
 def _ancestors(paths: Collection[str]) -> frozenset[str]:
-    found = set()
+    found: set[str] = set()
     for path in paths:
         parts = path.split("/")[:-1]
         found.update("/".join(parts[: i + 1]) for i in range(len(parts)))

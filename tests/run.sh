@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up (see tests/setup.sh), lint, the import contract, then pytest.
+# The whole test suite: set-up (see tests/setup.sh), lint, the import contract, types, then pytest.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,4 +8,6 @@ bash tests/setup.sh
 .venv/bin/ruff format --check .
 # The layers import only downward ([tool.importlinter] in pyproject.toml).
 .venv/bin/lint-imports
+# The types of app/, handlers/ and sandbox/ ([tool.mypy] in pyproject.toml: the pure core strictly).
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

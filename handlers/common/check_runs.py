@@ -10,12 +10,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import structlog
+from githubkit import GitHub
 from githubkit.exception import GitHubException
+from structlog.typing import FilteringBoundLogger
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from githubkit.rest.paginator import Paginator
+    from githubkit_schemas.latest.models import CheckRun as GitHubCheckRun
+    from githubkit_schemas.latest.types import (
+        ReposOwnerRepoCheckRunsCheckRunIdPatchBodyAnyof0Type,
+        ReposOwnerRepoCheckRunsCheckRunIdPatchBodyAnyof1Type,
+        ReposOwnerRepoCheckRunsPostBodyOneof0Type,
+        ReposOwnerRepoCheckRunsPostBodyOneof1Type,
+    )
+
+    # The schema's bodies: one with `status: completed` and a conclusion, one without either.
+    CreateBody = (
+        ReposOwnerRepoCheckRunsPostBodyOneof0Type | ReposOwnerRepoCheckRunsPostBodyOneof1Type
+    )
+    UpdateBody = (
+        ReposOwnerRepoCheckRunsCheckRunIdPatchBodyAnyof0Type
+        | ReposOwnerRepoCheckRunsCheckRunIdPatchBodyAnyof1Type
+    )
+
+log: FilteringBoundLogger = structlog.get_logger(__name__)
 
 CHECK_NAME = "fixwright"
 TITLE_LIMIT = 200
@@ -49,7 +70,7 @@ class CheckOutput:
 QUEUED_OUTPUT = CheckOutput("Queued", "fixwright has taken the issue up and will start shortly.")
 
 
-async def branch_head_sha(github: Any, repository: str, branch: str) -> str:
+async def branch_head_sha(github: GitHub[Any], repository: str, branch: str) -> str:
     """The sha of the commit `branch` points at (the check run's head)."""
     owner, _, name = repository.partition("/")
     response = await github.rest.git.async_get_ref(owner, name, f"heads/{branch}")
@@ -60,7 +81,12 @@ class CheckRun:
     """One job's check run on one commit; `id` is None while GitHub has not accepted it."""
 
     def __init__(
-        self, github: Any, repository: str, head_sha: str, job_id: str, name: str = CHECK_NAME
+        self,
+        github: GitHub[Any],
+        repository: str,
+        head_sha: str,
+        job_id: str,
+        name: str = CHECK_NAME,
     ) -> None:
         self._github = github
         self._owner, _, self._name = repository.partition("/")
@@ -73,7 +99,7 @@ class CheckRun:
     @classmethod
     async def start(
         cls,
-        github: Any,
+        github: GitHub[Any],
         repository: str,
         *,
         head_sha: str,
@@ -127,7 +153,7 @@ class CheckRun:
 
     async def _find(self) -> int | None:
         """The check run a previous attempt of this job made on the same commit."""
-        pages = self._github.rest.paginate(
+        pages: Paginator[GitHubCheckRun] = self._github.rest.paginate(
             self._github.rest.checks.async_list_for_ref,
             owner=self._owner,
             repo=self._name,
@@ -144,22 +170,20 @@ class CheckRun:
         return None
 
     async def _create(self, fields: dict[str, Any]) -> None:
+        # `fields` is one of the schema's bodies: queued and in_progress carry no conclusion,
+        # completed carries one (see `queued`, `in_progress` and `complete`).
+        body = {"name": self.name, "head_sha": self.head_sha, "external_id": self.job_id, **fields}
         response = await self._github.rest.checks.async_create(
-            self._owner,
-            self._name,
-            data={
-                "name": self.name,
-                "head_sha": self.head_sha,
-                "external_id": self.job_id,
-                **fields,
-            },
+            self._owner, self._name, data=cast("CreateBody", body)
         )
         self.id = response.parsed_data.id
         self.html_url = response.parsed_data.html_url or ""
 
     async def _update(self, fields: dict[str, Any]) -> None:
         assert self.id is not None
-        await self._github.rest.checks.async_update(self._owner, self._name, self.id, data=fields)
+        await self._github.rest.checks.async_update(
+            self._owner, self._name, self.id, data=cast("UpdateBody", fields)
+        )
 
     def _warn(self, step: str, error: GitHubException) -> None:
         response = getattr(error, "response", None)

@@ -19,13 +19,14 @@ from typing import Any
 
 import structlog
 import yaml
+from structlog.typing import FilteringBoundLogger
 
 from app.path_globs import fold, matches_any
 from handlers.common.untrusted_text import code_safe
 from sandbox.git_errors import GitError
 from sandbox.git_tree import TreeEntry, list_tree, read_blob
 
-log = structlog.get_logger(__name__)
+log: FilteringBoundLogger = structlog.get_logger(__name__)
 
 WORKFLOWS_DIRECTORY = ".github/workflows/"
 WORKFLOW_SUFFIXES = (".yml", ".yaml")

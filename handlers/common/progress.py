@@ -12,16 +12,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
+from githubkit import GitHub
 from githubkit.exception import GitHubException
+from structlog.typing import FilteringBoundLogger
 
 from handlers.common.ci_files import CiTouch, render_ci_notice
 from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import defang
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from githubkit.rest.paginator import Paginator
+    from githubkit_schemas.latest.models import IssueComment
+
+log: FilteringBoundLogger = structlog.get_logger(__name__)
 
 MARKER = "<!-- fixwright:progress job={job_id} -->"
 MARKER_PATTERN = re.compile(r"<!-- fixwright:progress job=(?P<job_id>[^\s>]+) -->")
@@ -247,7 +253,7 @@ class ProgressComment:
 
     def __init__(
         self,
-        github: Any,
+        github: GitHub[Any],
         repository: str,
         issue_number: int,
         state: ProgressState,
@@ -270,7 +276,7 @@ class ProgressComment:
     @classmethod
     async def open(
         cls,
-        github: Any,
+        github: GitHub[Any],
         repository: str,
         issue_number: int,
         job_id: str,
@@ -353,7 +359,9 @@ class ProgressComment:
 
     async def _find(self, job_id: str) -> int | None:
         """The id of the comment carrying the job's marker, looking through every page."""
-        pages = self._github.rest.paginate(
+        # githubkit's IssuesClient has a method named `list`, which hides the builtin in its
+        # annotations (yanyongyu/githubkit#184): mypy cannot infer the pages' type.
+        pages: Paginator[IssueComment] = self._github.rest.paginate(
             self._github.rest.issues.async_list_comments,
             owner=self._owner,
             repo=self._name,
@@ -363,7 +371,8 @@ class ProgressComment:
         async for comment in pages:
             # Only a bot's comment counts: anyone can paste the marker into a comment of their own.
             by_bot = comment.user is not None and comment.user.type == "Bot"
-            if by_bot and job_of_comment(comment.body) == job_id:
+            # `body` is UNSET when GitHub leaves it out (a text or HTML media type only).
+            if by_bot and job_of_comment(comment.body or None) == job_id:
                 return comment.id
         return None
 

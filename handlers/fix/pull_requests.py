@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from handlers.common.ci_files import CiTouch, render_ci_notice
 from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import code_safe, defang
+
+if TYPE_CHECKING:
+    from githubkit_schemas.latest.models import PullRequestSimple
 
 PR_MARKER = "<!-- fixwright:pr issue={issue_number} -->"
 PR_MARKER_PATTERN = re.compile(r"<!-- fixwright:pr issue=(?P<issue_number>\d+) -->")
@@ -85,7 +89,7 @@ def _file_list(paths: Sequence[str]) -> str:
 
 
 async def open_or_update_draft_pr(
-    github: Any,
+    github: GitHub[Any],
     repository: str,
     *,
     head_branch: str,
@@ -123,16 +127,19 @@ async def open_or_update_draft_pr(
     return PullRequestRef(created.parsed_data.number, created.parsed_data.html_url, created=True)
 
 
-async def _open_pr_from(github: Any, owner: str, name: str, head_branch: str) -> int | None:
+async def _open_pr_from(github: GitHub[Any], owner: str, name: str, head_branch: str) -> int | None:
     """The number of the open PR from `owner:head_branch`, if there is one."""
     listed = await github.rest.pulls.async_list(
         owner, name, state="open", head=f"{owner}:{head_branch}", per_page=1
     )
-    return listed.parsed_data[0].number if listed.parsed_data else None
+    # githubkit's PullsClient has a method named `list`, which hides the builtin in its
+    # annotations (yanyongyu/githubkit#184): the answer's type is spelt out.
+    pulls: list[PullRequestSimple] = listed.parsed_data
+    return pulls[0].number if pulls else None
 
 
 async def _update(
-    github: Any, owner: str, name: str, number: int, title: str, body: str
+    github: GitHub[Any], owner: str, name: str, number: int, title: str, body: str
 ) -> PullRequestRef:
     updated = await github.rest.pulls.async_update(owner, name, number, title=title, body=body)
     return PullRequestRef(number, updated.parsed_data.html_url, created=False)

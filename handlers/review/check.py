@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from githubkit import GitHub
+
 from handlers.common.check_runs import CheckOutput, CheckRun, Conclusion
 
 QUEUED = CheckOutput("Queued", "fixwright has taken the review up and will start shortly.")
@@ -14,7 +16,7 @@ class ReviewCheckRun(CheckRun):
 
     @classmethod
     async def start_review(
-        cls, github: Any, repository: str, *, head_sha: str, job_id: str, name: str
+        cls, github: GitHub[Any], repository: str, *, head_sha: str, job_id: str, name: str
     ) -> Self:
         """The review's check run, queued (the one an earlier attempt made, or a new one)."""
         return await cls.start(

@@ -7,7 +7,7 @@ push while the job runs changes nothing about what is reviewed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from githubkit.exception import RequestFailed
 
@@ -15,6 +15,12 @@ from app.context import Context
 from handlers.review.diff import ChangedFile
 from handlers.review.fingerprints import fingerprints_in
 from handlers.review.prompt import PullSnapshot
+
+if TYPE_CHECKING:
+    from githubkit.rest.paginator import Paginator
+    from githubkit_schemas.latest.models import PullRequestReview, PullRequestReviewComment
+
+    from handlers.review.render import ReviewComment
 
 PAGE_SIZE = 100
 
@@ -66,7 +72,9 @@ async def posted_fingerprints(context: Context, number: int, bot_login: str) -> 
     owner, name = context.owner_and_name
     github = context.github
     bodies: list[str] = []
-    pages = github.rest.paginate(
+    # githubkit's PullsClient has a method named `list`, which hides the builtin in its
+    # annotations (yanyongyu/githubkit#184): mypy cannot infer the pages' type.
+    pages: Paginator[PullRequestReviewComment] = github.rest.paginate(
         github.rest.pulls.async_list_review_comments,
         owner=owner,
         repo=name,
@@ -80,8 +88,8 @@ async def posted_fingerprints(context: Context, number: int, bot_login: str) -> 
 
 
 async def post_review(
-    context: Context, number: int, *, commit_id: str, body: str, comments: list[dict[str, Any]]
-) -> Any:
+    context: Context, number: int, *, commit_id: str, body: str, comments: list[ReviewComment]
+) -> PullRequestReview:
     """One review with event COMMENT: fixwright never approves and never requests changes."""
     owner, name = context.owner_and_name
     github = context.github

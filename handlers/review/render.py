@@ -6,13 +6,21 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import defang
 from handlers.review.diff import FileLines, ReviewScope
 from handlers.review.findings import SEVERITIES, Finding
 from handlers.review.fingerprints import fingerprint, marker
+
+if TYPE_CHECKING:
+    from githubkit_schemas.latest.types import (
+        ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType,
+    )
+
+    # One inline comment as GitHub's create-review endpoint takes it.
+    ReviewComment: TypeAlias = ReposOwnerRepoPullsPullNumberReviewsPostBodyPropCommentsItemsType
 
 REVIEW_MARKER = "<!-- fixwright:review -->"
 BODY_LIMIT = 60_000  # GitHub refuses review bodies over 65,536 characters
@@ -101,17 +109,18 @@ def inline_body(placed: Placed) -> str:
     return "\n\n".join(parts)
 
 
-def review_comment(placed: Placed) -> dict[str, Any]:
+def review_comment(placed: Placed) -> ReviewComment:
     """The inline comment as GitHub's create-review endpoint takes it."""
     finding = placed.finding
-    comment: dict[str, Any] = {
+    comment: ReviewComment = {
         "path": finding.path,
         "line": finding.line,
         "side": finding.side,
         "body": inline_body(placed),
     }
     if finding.start_line is not None:
-        comment.update(start_line=finding.start_line, start_side=finding.side)
+        comment["start_line"] = finding.start_line
+        comment["start_side"] = finding.side
     return comment
 
 
