@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app import sandbox_cli
+from app import environment_cli, sandbox_cli
 from app.config import ConfigError, Settings, settings_from_environment
 
 
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune_parser.set_defaults(func=prune_old_records)
 
     sandbox_cli.register(commands)
+    environment_cli.register(commands)
     return parser
 
 

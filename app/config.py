@@ -22,6 +22,7 @@ from app.config_values import (
     branch_prefix_problem,
     parse_installation_quotas,
 )
+from app.environment_config import EnvironmentConfig
 from app.quota_prices import DEFAULT_PRICES, Price, parse_prices
 
 __all__ = [
@@ -37,6 +38,11 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 # How SQLite syncs commits (see app/store/sqlite.py): normal survives a crashed process, full a power cut.
 STORE_SYNC_MODES = ("normal", "full")
 SANDBOX_RUNTIMES = ("runc", "runsc")
+# The agent's network: none at all, or the job's allow-list proxy (as the set-up has).
+AGENT_EGRESS_MODES = ("none", "allowlist")
+# In `FIXWRIGHT_EGRESS_ALLOWLIST`: the registries this host's own package clients use
+# (app/egress_defaults.py).
+REGISTRIES = read.REGISTRIES
 # GitHub's repository roles, weakest first.
 PERMISSION_LEVELS = ("read", "triage", "write", "maintain", "admin")
 MIB = 1024 * 1024
@@ -215,6 +221,8 @@ class Settings:
     draft_pull_requests: bool = True
     # Paths the repository protects from a fix, besides fixwright's own (handlers/protected_paths.py).
     repo_protected_paths: tuple[str, ...] = ()
+    # The environment the repository's file describes (app/environment_config.py), if it does.
+    repo_environment: EnvironmentConfig | None = None
     store_url: str = env("sqlite:///data/fixwright.db", "the job store", read.store_url)
     store_sync: str = env("normal", "what a commit survives", read.choice(STORE_SYNC_MODES))
     workers: int = env(2, "jobs run at once by this process", _count(0))
@@ -257,6 +265,23 @@ class Settings:
         128 * MIB, "the changed content held in memory and committed", _count(1)
     )
     job_token_budget: int = env(2_000_000, "model tokens one job may use", _count(1))
+    # Environments (sandbox/environment.py): set-up behind an allow-list proxy, then cached.
+    egress_image: str = env("fixwright-egress:latest", "the allow-list proxy's image")
+    egress_allowlist: tuple[str, ...] = env(
+        (REGISTRIES,),
+        "hosts set-up may reach through the proxy",
+        read.host_patterns,
+    )
+    agent_egress: str = env("none", "the agent's network", read.choice(AGENT_EGRESS_MODES))
+    environment_setup_timeout_seconds: float = env(
+        900.0, "wall-clock limit of an environment's set-up", _seconds(10)
+    )
+    environment_cache_max_images: int = env(
+        20, "prepared environments kept on the engine", _count(1)
+    )
+    sandbox_ca_bundle: str = env(
+        "", "an extra CA bundle the set-up containers trust", read.readable_file
+    )
     state_dir: str = env("data", "where job workspaces are cloned")
     # The job rows stay, as the audit trail (app/retention.py).
     retention_days: int = env(

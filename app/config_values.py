@@ -11,8 +11,11 @@ import json
 import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from sandbox.egress import pattern_problem
 
 Parse = Callable[[str, Any], Any]
 
@@ -183,3 +186,26 @@ def parse_installation_quotas(raw: str) -> dict[int, dict[str, float]]:
             )
         quotas[int(installation)] = {name: float(value) for name, value in limits.items()}
     return quotas
+
+
+REGISTRIES = "registries"
+
+
+def host_patterns(raw: str, default: Any) -> tuple[str, ...]:
+    """Host patterns (`name`, `*.domain`, an IPv4 address) or `registries`, comma-separated."""
+    patterns = words(raw, default)
+    for pattern in patterns:
+        problem = None if pattern == REGISTRIES else pattern_problem(pattern)
+        if problem:
+            raise ValueError(
+                f"{pattern[:80]!r} {problem} (list host names, `*.` and a domain, IPv4 addresses "
+                f"or `{REGISTRIES}`, comma-separated)."
+            )
+    return patterns
+
+
+def readable_file(raw: str, default: Any) -> str:
+    """A path to a file the service can read."""
+    if raw and not Path(raw).is_file():
+        raise ValueError(f"must be a readable file, got {raw!r}.")
+    return raw

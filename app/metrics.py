@@ -142,6 +142,24 @@ DECLARED = {
         "fixwright_reconciler_redeliveries",
         "Deliveries the reconciler asked GitHub to send again.",
     ),
+    "environments": Declared(
+        Counter,
+        "fixwright_environments",
+        "Environments a job asked for, by outcome (cached, prepared, failed).",
+        ("outcome",),
+    ),
+    "environment_seconds": Declared(
+        Histogram,
+        "fixwright_environment_setup_seconds",
+        "Time to prepare an environment that was not cached (build, set-up, commit).",
+        buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800),
+    ),
+    "egress_refusals": Declared(
+        Counter,
+        "fixwright_egress_refusals",
+        "Connections the allow-list proxy refused, by phase (setup, agent).",
+        ("phase",),
+    ),
     "retention_runs": Declared(
         Counter,
         "fixwright_retention_runs",
@@ -182,6 +200,9 @@ class Metrics:
     workers_busy: Gauge
     reconciler_runs: Counter
     reconciler_redeliveries: Counter
+    environments: Counter
+    environment_seconds: Histogram
+    egress_refusals: Counter
     retention_runs: Counter
     retention_removed: Counter
 

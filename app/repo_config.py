@@ -19,6 +19,11 @@ from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
 from app.config import PERMISSION_LEVELS, QUOTA_LIMIT_NAMES, Settings
+from app.environment_config import (
+    EnvironmentConfig,
+    EnvironmentConfigError,
+    environment_from_repo_config,
+)
 from app.path_globs import pattern_problem
 
 PATH = ".github/fixwright.yml"
@@ -30,6 +35,7 @@ KEYS = (
     "draft_pull_requests",
     "limits",
     "protected_paths",
+    "environment",
 )
 MAX_PROTECTED_PATHS = 100
 
@@ -50,6 +56,7 @@ class RepoConfig:
     draft_pull_requests: bool = True
     limits: Mapping[str, float] = field(default_factory=dict)
     protected_paths: tuple[str, ...] = ()
+    environment: EnvironmentConfig | None = None
 
 
 def parse_repo_config(text: str) -> RepoConfig:
@@ -82,6 +89,11 @@ def parse_repo_config(text: str) -> RepoConfig:
             problems.append(f"unknown limit `{key}` (known: {', '.join(LIMIT_KEYS)})")
         elif not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             problems.append(f"limit `{key}` must be a positive number")
+    environment = None
+    try:
+        environment = environment_from_repo_config(text)
+    except EnvironmentConfigError as error:
+        problems += [str(problem) for problem in error.problems]
     protected = data.get("protected_paths") or []
     problems += protected_paths_problems(protected)
     if problems:
@@ -93,6 +105,7 @@ def parse_repo_config(text: str) -> RepoConfig:
         draft_pull_requests=draft,
         limits={key: float(value) for key, value in limits.items()},
         protected_paths=tuple(protected),
+        environment=environment,
     )
 
 
@@ -116,6 +129,7 @@ def narrowed(settings: Settings, config: RepoConfig) -> Settings:
     changes: dict[str, Any] = {
         "repo_limits": dict(config.limits),
         "repo_protected_paths": config.protected_paths,
+        "repo_environment": config.environment,
     }
     if config.model:
         changes["model"] = config.model

@@ -23,7 +23,13 @@ from app.quota import cost_of_run
 from app.sandbox_service import sandbox_limits
 from sandbox.container import RunSpec
 from sandbox.git_errors import GitError
-from sandbox.image import CLAUDE_CODE_VERSION, ImageBuildError, build_image, image_exists
+from sandbox.image import (
+    CLAUDE_CODE_VERSION,
+    ImageBuildError,
+    build_egress_image,
+    build_image,
+    image_exists,
+)
 from sandbox.relay import ModelRelay
 from sandbox.runner import Outcome, RunResult, run_in_sandbox
 from sandbox.stream import AssistantText, FinalResult, StreamEvent, SystemInit, ToolResult, ToolUse
@@ -61,7 +67,7 @@ def run_settings(environ: Mapping[str, str], dotenv: Path | None = Path(".env"))
 
 
 def build_command(args: argparse.Namespace) -> int:
-    """Build the sandbox image and say what was done."""
+    """Build the sandbox image and the egress proxy's, and say what was done."""
     try:
         settings = run_settings(os.environ)
         client = docker.from_env(timeout=600)
@@ -70,6 +76,11 @@ def build_command(args: argparse.Namespace) -> int:
             tag=args.tag or settings.sandbox_image,
             ca_bundle=args.ca_bundle,
             claude_code_version=args.claude_code_version,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+        build_egress_image(
+            client,
+            tag=settings.egress_image,
             log=lambda line: print(line, file=sys.stderr, flush=True),
         )
     except (ConfigError, ImageBuildError, DockerException) as error:

@@ -13,10 +13,13 @@ from pathlib import Path
 import docker
 
 from app.config import Settings
+from app.environment_service import agent_network, prepare_for_job
 from app.metrics import Metrics
 from app.quota_usage import budget_for_run, record_run
 from app.store.model import Store
 from sandbox.container import RunSpec, SandboxLimits
+from sandbox.environment import Prepared
+from sandbox.environment_spec import EnvironmentSpec
 from sandbox.host_workspaces import HostWorkspaces
 from sandbox.relay import ModelRelay
 from sandbox.runner import EventCallback, RunResult, run_in_sandbox
@@ -61,6 +64,25 @@ class ServiceSandbox:
     store: Store | None = None
     metrics: Metrics | None = None
 
+    async def prepare(
+        self,
+        spec: EnvironmentSpec,
+        *,
+        allowlist: tuple[str, ...],
+        job_id: str,
+        checkout: Path,
+    ) -> Prepared:
+        """The job's environment on this engine (set up behind its proxy, or from the cache)."""
+        return await prepare_for_job(
+            self.docker_client,
+            self.settings,
+            self.metrics,
+            spec,
+            allowlist=allowlist,
+            job_id=job_id,
+            checkout=checkout,
+        )
+
     def with_settings(self, settings: Settings) -> ServiceSandbox:
         """The same engine and relay under a job's settings (narrowed for its repository)."""
         return replace(self, settings=settings)
@@ -89,15 +111,18 @@ class ServiceSandbox:
         if self.metrics:
             self.metrics.running_containers.inc()
         try:
-            result = await run_in_sandbox(
-                spec,
-                sandbox_limits(self.settings),
-                docker_client=self.docker_client,
-                relay=self.relay,
-                on_event=watch,
-                token_budget=budget.tokens if budget else None,
-                pool=budget.pool if budget else None,
-            )
+            async with agent_network(
+                self.docker_client, self.settings, self.metrics, spec.job_id
+            ) as (network, variables):
+                result = await run_in_sandbox(
+                    replace(spec, network=network, network_environment=variables),
+                    sandbox_limits(self.settings),
+                    docker_client=self.docker_client,
+                    relay=self.relay,
+                    on_event=watch,
+                    token_budget=budget.tokens if budget else None,
+                    pool=budget.pool if budget else None,
+                )
         finally:
             if self.metrics:
                 self.metrics.running_containers.dec()

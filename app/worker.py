@@ -37,6 +37,7 @@ from app.routing import Registry
 from app.store import Job, JobState, Store
 from app.trigger_gate import require_role
 from sandbox.container import remove_orphans
+from sandbox.egress_proxy import remove_orphan_networks
 from sandbox.seams import Sandbox, Workspaces
 
 HEARTBEAT_SECONDS = 2.0
@@ -131,6 +132,9 @@ class WorkerPool:
         try:
             removed = await asyncio.to_thread(
                 remove_orphans, docker_client, running, self.settings.instance_id()
+            )
+            await asyncio.to_thread(
+                remove_orphan_networks, docker_client, running, self.settings.instance_id()
             )
         except DockerException as error:
             get_logger().warning("sandbox.orphans_not_removed", error=str(error))

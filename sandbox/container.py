@@ -18,13 +18,15 @@ AGENT_UID = 1000
 AGENT_HOME = "/home/agent"
 WORKSPACE = "/workspace"
 RELAY_SOCKET_IN_CONTAINER = "/run/fixwright/model.sock"
-# The loopback port inside the container where socat forwards to the relay socket. The container
+# The loopback port inside the container where the forwarder listens for the relay. The container
 # has its own network namespace with nothing else in it, so any fixed port is free.
 RELAY_PORT = 8377
 JOB_LABEL = "fixwright.job"
 ROLE_LABEL = "fixwright.role"
 INSTANCE_LABEL = "fixwright.instance"
 ROLE = "sandbox"
+# The containers a job runs besides its sandbox: its environment's set-up, its egress proxy.
+JOB_ROLES = frozenset({ROLE, "setup", "egress"})
 
 # Tools the CLI may use without asking: nobody is there to answer a permission prompt.
 EDIT_TOOLS = ("Bash", "Read", "Edit", "MultiEdit", "Write", "Glob", "Grep", "LS", "TodoWrite")
@@ -49,19 +51,14 @@ OWN_SETTINGS = json.dumps(
     separators=(",", ":"),
 )
 
-# Starts the forwarder from the container's loopback to the relay socket, waits until it listens
-# (read from /proc/net/tcp, without connecting), then execs the CLI with stdin (the prompt) intact.
-ENTRYPOINT_SCRIPT = (
-    "socat TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:{socket} "
-    "</dev/null >/dev/null 2>&1 &\n"
-    "tries=0\n"
-    "until grep -q ':{port_hex} 00000000:0000 0A' /proc/net/tcp; do\n"
-    "  tries=$((tries + 1)); [ $tries -lt 500 ] || {{ echo 'relay forwarder did not start' >&2; "
-    "exit 90; }}\n"
-    "  sleep 0.01\n"
-    "done\n"
-    'exec "$@"\n'
-).format(port=RELAY_PORT, port_hex=f"{RELAY_PORT:04X}", socket=RELAY_SOCKET_IN_CONTAINER)
+# The forwarder (sandbox/forward.c, static, in every image fixwright runs) listens on the
+# container's loopback, then becomes the CLI (exec: stdin, the prompt, stays the CLI's) while a
+# child process forwards each connection to the relay socket.
+FORWARDER = "/usr/local/bin/fixwright-forward"
+ENTRYPOINT = [FORWARDER, str(RELAY_PORT), RELAY_SOCKET_IN_CONTAINER, "--"]
+# The CLI's state (its session, `.claude.json`) in a home of its own: in a prepared environment
+# the agent's home is the image's, read-only, holding what the set-up installed there.
+CLAUDE_STATE = f"{AGENT_HOME}/.claude"
 FORWARDER_FAILED_EXIT = 90
 
 
@@ -100,6 +97,11 @@ class RunSpec:
     disallowed_tools: tuple[str, ...] = ALWAYS_DISALLOWED
     read_only: bool = False
     timeout_seconds: float | None = None
+    # A prepared environment's image (None: the sandbox image), and the network of the job's
+    # egress proxy with the variables that name it (the operator's `FIXWRIGHT_AGENT_EGRESS`).
+    image: str | None = None
+    network: str | None = None
+    network_environment: tuple[tuple[str, str], ...] = ()
 
 
 def container_name(job_id: str) -> str:
@@ -157,6 +159,7 @@ def container_environment(capability: str, max_output_tokens: int) -> dict[str, 
     The CLI is told to ask for no more output per request than the relay lets through.
     """
     return {
+        "CLAUDE_CONFIG_DIR": CLAUDE_STATE,
         "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{RELAY_PORT}",
         "ANTHROPIC_API_KEY": capability,
         "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(max_output_tokens),
@@ -168,17 +171,35 @@ def container_environment(capability: str, max_output_tokens: int) -> dict[str, 
     }
 
 
+def home_mounts(spec: RunSpec, tmpfs_options: str) -> dict[str, str]:
+    """Writable places: /tmp, and the home, or in a prepared image only the CLI's state in it."""
+    owned = f"{tmpfs_options},uid={AGENT_UID},gid={AGENT_UID}"
+    home = CLAUDE_STATE if spec.image else AGENT_HOME
+    return {"/tmp": tmpfs_options, home: owned}  # noqa: S108 - the container's own /tmp
+
+
+def network_settings(spec: RunSpec) -> dict[str, str]:
+    """No network at all; or, when the operator allows the agent its proxy, the proxy's network."""
+    if spec.network is None:
+        return {"network_mode": "none"}
+    return {"network": spec.network}
+
+
 def container_kwargs(
     spec: RunSpec, limits: SandboxLimits, *, relay_socket: Path, capability: str
 ) -> dict[str, Any]:
     """The keyword arguments for `client.containers.create`: everything that hardens the run."""
     tmpfs_options = "rw,nosuid,nodev,size=512m"
+    environment = {
+        **dict(spec.network_environment),
+        **container_environment(capability, limits.max_output_tokens),
+    }
     return {
-        "image": limits.image,
+        "image": spec.image or limits.image,
         "name": container_name(spec.job_id),
-        "entrypoint": ["/bin/sh", "-c", ENTRYPOINT_SCRIPT, "fixwright-agent"],
+        "entrypoint": ENTRYPOINT,
         "command": claude_command(spec, limits),
-        "environment": container_environment(capability, limits.max_output_tokens),
+        "environment": environment,
         "user": f"{AGENT_UID}:{AGENT_UID}",
         "working_dir": WORKSPACE,
         "labels": {
@@ -186,14 +207,11 @@ def container_kwargs(
             ROLE_LABEL: ROLE,
             INSTANCE_LABEL: limits.instance,
         },
-        "network_mode": "none",
+        **network_settings(spec),
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "read_only": True,
-        "tmpfs": {
-            "/tmp": tmpfs_options,  # noqa: S108 - the container's own /tmp, not the host's
-            AGENT_HOME: f"{tmpfs_options},uid={AGENT_UID},gid={AGENT_UID}",
-        },
+        "tmpfs": home_mounts(spec, tmpfs_options),
         "volumes": {
             str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
             str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},
@@ -247,12 +265,13 @@ def remove_leftover(client: docker.DockerClient, name: str) -> bool:
 def remove_orphans(
     client: docker.DockerClient, live_job_ids: Collection[str], instance_id: str
 ) -> list[str]:
-    """Remove this deployment's sandbox containers that no running job owns; return their job ids."""
+    """Remove this deployment's containers (sandbox, set-up, egress proxy) that no running job
+    owns; return their job ids."""
     removed: list[str] = []
-    labels = [f"{ROLE_LABEL}={ROLE}", f"{INSTANCE_LABEL}={instance_id}"]
+    labels = [f"{INSTANCE_LABEL}={instance_id}", JOB_LABEL]
     for container in client.containers.list(all=True, filters={"label": labels}):
         job_id = container.labels.get(JOB_LABEL, "")
-        if job_id in live_job_ids:
+        if job_id in live_job_ids or container.labels.get(ROLE_LABEL) not in JOB_ROLES:
             continue
         remove_container(container)
         removed.append(job_id)

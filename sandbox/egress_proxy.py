@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -44,6 +44,7 @@ class EgressSpec:
     allowlist: tuple[str, ...]
     job_id: str
     instance: str
+    phase: str = "setup"  # or "agent": a job may have one of each, one after the other
 
 
 @dataclass
@@ -55,8 +56,8 @@ class Egress:
     refused: list[str] = field(default_factory=list)  # filled in when the proxy stops
 
 
-def network_name(job_id: str) -> str:
-    return f"fixwright-egress-{job_id}"[:64]
+def network_name(spec: EgressSpec) -> str:
+    return f"fixwright-egress-{spec.phase}-{spec.job_id}"[:64]
 
 
 def _labels(spec: EgressSpec) -> dict[str, str]:
@@ -74,7 +75,7 @@ START_SCRIPT = (
 
 def _start(client: docker.DockerClient, spec: EgressSpec) -> tuple[Network, Container]:
     network = client.networks.create(
-        network_name(spec.job_id),
+        network_name(spec),
         driver="bridge",
         internal=True,
         options={"com.docker.network.bridge.inhibit_ipv4": "true"},
@@ -84,7 +85,7 @@ def _start(client: docker.DockerClient, spec: EgressSpec) -> tuple[Network, Cont
     try:
         proxy = client.containers.create(
             spec.image,
-            name=f"{network_name(spec.job_id)}-proxy"[:128],
+            name=f"{network_name(spec)}-proxy"[:128],
             entrypoint=["/bin/sh", "-c", START_SCRIPT],
             command=[],
             environment={
@@ -141,11 +142,26 @@ async def egress_proxy(client: docker.DockerClient, spec: EgressSpec) -> AsyncIt
     """The job's proxy and network for as long as the block runs; then both are removed and
     `Egress.refused` holds what the proxy refused."""
     network, proxy = await asyncio.to_thread(_start, client, spec)
-    egress = Egress(
-        network=network.name or network_name(spec.job_id), environment=proxy_environment()
-    )
+    egress = Egress(network=network.name or network_name(spec), environment=proxy_environment())
     try:
         yield egress
     finally:
         log = await asyncio.to_thread(_stop, network, proxy)
         egress.refused = refused_hosts(log)
+
+
+def remove_orphan_networks(
+    client: docker.DockerClient, live_job_ids: Collection[str], instance_id: str
+) -> list[str]:
+    """Remove this deployment's egress networks that no running job owns (their proxy is gone
+    first: `remove_orphans` removes containers); the job ids."""
+    removed = []
+    labels = [f"{INSTANCE_LABEL}={instance_id}", f"{ROLE_LABEL}={EGRESS_ROLE}"]
+    for network in client.networks.list(filters={"label": labels}):
+        job_id = (network.attrs.get("Labels") or {}).get(JOB_LABEL, "")
+        if job_id in live_job_ids:
+            continue
+        with suppress(NotFound, APIError):
+            network.remove()
+            removed.append(job_id)
+    return removed

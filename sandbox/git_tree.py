@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.git_command import run_git
+from sandbox.git_command import run_git, run_git_bytes
+from sandbox.git_errors import GitError
 
 REGULAR_FILE_MODES = ("100644", "100755")  # not symlinks (120000), whose blob is a target path
 
@@ -50,3 +51,22 @@ def list_tree(git_dir: Path, commit: str, paths: Sequence[str]) -> list[TreeEntr
 def read_blob(git_dir: Path, sha: str) -> str:
     """A blob's content as text (bytes that are not UTF-8 replaced)."""
     return run_git([*_git(git_dir), "cat-file", "blob", sha], step="read").stdout
+
+
+def archive_directory(git_dir: Path, commit: str, directory: str, max_bytes: int) -> bytes:
+    """A directory of `commit` as a tar archive (a Docker build context), from the host's git.
+
+    Paths come from the repository, but the archive is git's own: no `..`, no absolute path, links
+    kept as links. Larger than `max_bytes` is refused (a `GitError` saying so)."""
+    tree = f"{commit}:{directory}" if directory not in ("", ".") else f"{commit}^{{tree}}"
+    listed = run_git([*_git(git_dir), "ls-tree", "-r", "-l", "-z", tree], step="read").stdout
+    size = sum(
+        int(fields[3])
+        for record in listed.split("\0")
+        if len(fields := record.split(maxsplit=4)) > 3 and fields[3].isdigit()
+    )
+    if size > max_bytes:
+        raise GitError(
+            "read", f"the build context `{directory}` holds {size:,} bytes, over {max_bytes:,}"
+        )
+    return run_git_bytes([*_git(git_dir), "archive", "--format=tar", tree], step="read")

@@ -173,3 +173,29 @@ def build_image(
         base_bootstrapped=bootstrapped,
         claude_code_version=claude_code_version,
     )
+
+
+def build_egress_image(client: docker.DockerClient, *, tag: str, log: Log = print) -> str:
+    """Build the allow-list proxy's image (Debian's tinyproxy) on the same base; its id."""
+    ensure_base_image(client, log)
+    dockerfile = resources.files("sandbox").joinpath("Dockerfile.egress").read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size, info.mode = len(dockerfile), 0o644
+        archive.addfile(info, io.BytesIO(dockerfile))
+    image_id = ""
+    for chunk in client.api.build(
+        fileobj=io.BytesIO(buffer.getvalue()),
+        custom_context=True,
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        decode=True,
+    ):
+        if "error" in chunk:
+            raise ImageBuildError(f"docker build of {tag} failed: {chunk['error'].strip()}")
+        if "aux" in chunk:
+            image_id = chunk["aux"].get("ID", image_id)
+    log(f"built {tag}")
+    return image_id

@@ -5,9 +5,12 @@ git workspaces. Handlers hold only these protocols; the service passes the real 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from sandbox.container import RunSpec
+from sandbox.environment import Prepared
+from sandbox.environment_spec import EnvironmentSpec
 from sandbox.git_review import ReviewCheckout
 from sandbox.git_workspace import JobWorkspace
 from sandbox.runner import EventCallback, RunResult
@@ -15,9 +18,19 @@ from sandbox.snapshot import Snapshot, SnapshotLimits
 
 
 class Sandbox(Protocol):
-    """Runs one task of Claude Code on a workspace; the container never outlives the call."""
+    """Runs one task of Claude Code on a workspace; the container never outlives the call. Also
+    prepares the environment a run starts from, when the repository describes one."""
 
     async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult: ...
+
+    async def prepare(
+        self,
+        spec: EnvironmentSpec,
+        *,
+        allowlist: tuple[str, ...],
+        job_id: str,
+        checkout: Path,
+    ) -> Prepared: ...
 
 
 class Workspaces(Protocol):

@@ -9,7 +9,6 @@ from pathlib import Path
 from app.config import Settings
 from app.sandbox_service import sandbox_limits
 from sandbox.container import (
-    ENTRYPOINT_SCRIPT,
     READ_ONLY_TOOLS,
     RunSpec,
     SandboxLimits,
@@ -46,7 +45,12 @@ def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
     assert kwargs == {
         "image": "fixwright-sandbox:test",
         "name": "fixwright-job-job-42",
-        "entrypoint": ["/bin/sh", "-c", ENTRYPOINT_SCRIPT, "fixwright-agent"],
+        "entrypoint": [
+            "/usr/local/bin/fixwright-forward",
+            "8377",
+            "/run/fixwright/model.sock",
+            "--",
+        ],
         "command": [
             "claude",
             "-p",
@@ -70,6 +74,7 @@ def test_container_kwargs_are_exactly_the_hardened_spec() -> None:
             "claude-sonnet-4-5",
         ],
         "environment": {
+            "CLAUDE_CONFIG_DIR": "/home/agent/.claude",
             "ANTHROPIC_BASE_URL": "http://127.0.0.1:8377",
             "ANTHROPIC_API_KEY": "cap-123",
             "CLAUDE_CODE_MAX_OUTPUT_TOKENS": "32000",

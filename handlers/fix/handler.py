@@ -17,6 +17,7 @@ from handlers.common.protected_paths import refuse_protected_changes
 from handlers.common.reactions import acknowledge
 from handlers.common.run_outcomes import run_failure
 from handlers.common.run_stats import run_stats, usage_record, without_secrets
+from handlers.fix.environment import prepare_environment
 from handlers.fix.outcomes import workspace_refusal
 from handlers.fix.publish import publish
 from handlers.fix.run import run_claude
@@ -91,7 +92,8 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             default_branch=target.default_branch,
             work_branch=work_branch(context.settings.branch_prefix, number),
         )
-        result, model = await run_claude(event, context, workspace, progress)
+        image = await prepare_environment(context, workspace)
+        result, model = await run_claude(event, context, workspace, progress, image)
         result = without_secrets(result, context.settings.secret_values())
         stats = run_stats(
             result, model or context.settings.model, time.monotonic() - started, context.settings

@@ -38,8 +38,10 @@ async def run_claude(
     context: Context,
     workspace: JobWorkspace,
     progress: ProgressComment,
+    image: str | None = None,
 ) -> tuple[RunResult, str]:
-    """Claude Code in the sandbox on the workspace, and the model it used; progress follows its turns."""
+    """Claude Code in the sandbox on the workspace (in the prepared environment's image, if any),
+    and the model it used; progress follows its turns."""
     spec = RunSpec(
         job_id=context.job.id,
         workspace=workspace.path,
@@ -48,6 +50,7 @@ async def run_claude(
         model=context.settings.model,
         max_turns=context.settings.max_turns,
         timeout_seconds=context.settings.sandbox_timeout_seconds,
+        image=image,
     )
     turns = 0
     model = ""

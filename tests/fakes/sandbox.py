@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.container import RunSpec
+from sandbox.environment import EnvironmentFailed, Prepared
+from sandbox.environment_spec import EnvironmentSpec
 from sandbox.runner import EventCallback, Outcome, RunResult
 from sandbox.stream import AssistantText, FinalResult, StreamEvent, SystemInit, ToolUse
 from sandbox.usage import JobUsage
@@ -65,11 +67,29 @@ def tool(name: str, **tool_input: Any) -> ToolUse:
 
 @dataclass
 class FakeSandbox:
-    """Plays its scripted runs in order; remembers every spec it was handed."""
+    """Plays its scripted runs in order; remembers every spec it was handed. Environments are
+    "prepared" as `environment_outcome` says: an image name, or the failure to raise."""
 
     runs: deque[ScriptedRun] = field(default_factory=deque)
     specs: list[RunSpec] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    environment_outcome: Prepared | EnvironmentFailed = field(
+        default_factory=lambda: Prepared("fixwright-env:prepared", "0" * 64, False, 1.0)
+    )
+    environments: list[tuple[EnvironmentSpec, tuple[str, ...]]] = field(default_factory=list)
+
+    async def prepare(
+        self,
+        spec: EnvironmentSpec,
+        *,
+        allowlist: tuple[str, ...],
+        job_id: str,
+        checkout: Path,
+    ) -> Prepared:
+        self.environments.append((spec, allowlist))
+        if isinstance(self.environment_outcome, EnvironmentFailed):
+            raise self.environment_outcome
+        return self.environment_outcome
 
     @classmethod
     def playing(cls, *runs: ScriptedRun) -> FakeSandbox:
