@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.docker",
     "tests.fixtures.sandbox",
     "tests.fixtures.inprocess",
+    "tests.fixtures.environments",
 ]
 
 

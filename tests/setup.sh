@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs: the project in .venv, a Docker engine (as root on Debian,
-# when none runs), the sandbox image, and the @octokit/webhooks-examples corpus.
+# when none runs), the sandbox and egress proxy images, the @octokit/webhooks-examples corpus, and
+# the wheels the environment tests serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WEBHOOK_EXAMPLES_VERSION=7.6.1
+PIP_WHEEL_VERSION=24.3.1
+PYTEST_WHEEL_VERSION=8.3.4
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -64,6 +67,16 @@ ensure_prometheus() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
+ensure_wheels() {
+    # A package index the environment tests serve on the host and let through the egress proxy.
+    local marker="tests/.wheels/pytest-$PYTEST_WHEEL_VERSION-py3-none-any.whl"
+    [ -f "$marker" ] && return
+    log "downloading the wheels the environment tests install"
+    .venv/bin/pip download --quiet --disable-pip-version-check --only-binary=:all: \
+        --python-version 3.11 --dest tests/.wheels \
+        "pip==$PIP_WHEEL_VERSION" "pytest==$PYTEST_WHEEL_VERSION"
+}
+
 ensure_sandbox_image() {
     docker_answers || return 0
     local ca_args=()
@@ -91,4 +104,5 @@ ensure_venv
 ensure_docker
 ensure_prometheus
 ensure_corpus
+ensure_wheels
 ensure_sandbox_image
