@@ -94,20 +94,6 @@ async def test_the_sandbox_is_handed_the_issue_the_limits_and_the_edit_tools(
     assert spec.workspace.is_relative_to(engine.settings.state_dir)
 
 
-async def test_a_run_that_changes_nothing_says_so_without_a_pull_request(engine: Engine) -> None:
-    """Claude's answer is shown, the check run is neutral, and no branch is pushed."""
-    engine.script(ScriptedRun(summary="This is not a bug: the comma is intended."))
-    job = finished(
-        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.SUCCEEDED
-    )
-
-    assert job.summary == "no change"
-    assert BRANCH not in engine.github.state.branches(REPOSITORY)
-    [progress] = progress_comments(engine.github)
-    assert "changed nothing" in progress.body and "not a bug" in progress.body
-    assert check_runs(engine) == [("fixwright", "completed", "neutral")]
-
-
 @pytest.mark.parametrize(
     ("outcome", "reason", "next_step"),
     [
@@ -130,17 +116,6 @@ async def test_a_run_that_did_not_finish_tells_the_thread_why_and_what_next(
     [progress] = progress_comments(engine.github)
     assert reason in progress.body and next_step in progress.body
     assert check_runs(engine) == [("fixwright", "completed", "failure")]
-    assert BRANCH not in engine.github.state.branches(REPOSITORY)
-
-
-async def test_a_change_to_a_workflow_is_never_pushed(engine: Engine) -> None:
-    """A push runs CI: a workflow the agent wrote fails the job before anything is committed."""
-    engine.script(the_fix(engine, files={".github/workflows/ci.yml": "on: push\n"}))
-    job = finished(
-        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.FAILED
-    )
-
-    assert ".github/workflows/ci.yml" in job.summary
     assert BRANCH not in engine.github.state.branches(REPOSITORY)
 
 
