@@ -8,14 +8,15 @@ by `tests/test_fix_loop*.py`.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.quota import day_of
 from app.store import JobState
+from handlers.common.progress import job_of_comment
 from sandbox.runner import Outcome
-from tests.corpus import comment_on
+from tests.corpus import comment_on, github_time
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
 from tests.fakes.sandbox import ScriptedRun, tool
 from tests.fixtures.inprocess import Engine, EngineFactory, finished
@@ -169,3 +170,50 @@ async def test_a_spent_quota_refuses_the_job_before_it_starts(make_engine: Engin
     assert engine.sandbox.specs == []
     [comment] = engine.github.state.issue_comments(REPOSITORY, 1)
     assert "did not start this fix job" in comment.body
+
+
+async def test_a_redelivered_webhook_runs_one_job(engine: Engine) -> None:
+    """GitHub redelivering the same delivery id is acknowledged as a duplicate and does nothing."""
+    engine.script(the_fix(engine))
+    payload = label_delivery(engine.github)
+    first = await engine.deliver("issues", payload, delivery_id="d-1")
+    second = await engine.deliver("issues", payload, delivery_id="d-1")
+    assert (first.body["status"], second.body) == ("queued", {"status": "duplicate"})
+    [job] = await engine.run_all()
+    finished(job, JobState.SUCCEEDED)
+    again = await engine.deliver("issues", payload, delivery_id="d-1")
+
+    assert again.body == {"status": "duplicate"}
+    assert await engine.run_all() == []
+    assert len(engine.github.state.pulls) == 1
+    assert len(progress_comments(engine.github)) == 1
+    assert len(engine.github.state.check_runs) == 1
+
+
+async def test_labeling_again_reuses_the_branch_and_the_pull_request(engine: Engine) -> None:
+    """Label removed and added again: the second job pushes onto the same branch and PR."""
+    engine.script(the_fix(engine))
+    first_label = label_delivery(engine.github)
+    # GitHub moves the issue's updated_at with each label; the same body again would be a replay.
+    first_label["issue"]["updated_at"] = github_time(datetime.now(UTC) - timedelta(minutes=5))
+    finished(await engine.run_delivery("issues", first_label), JobState.SUCCEEDED)
+    state = engine.github.state
+    [pull] = state.pulls.values()
+
+    readme = "# hello\n\nGreets people, politely: `greet('World')` is `Hello, World!`.\n"
+    second_summary = "The README now shows what greet() returns."
+    engine.script(ScriptedRun(summary=second_summary, files={"README.md": readme}))
+    unlabeled = {**label_delivery(engine.github), "action": "unlabeled"}
+    await engine.deliver("issues", unlabeled)  # nothing runs any more: nothing to cancel
+    await engine.run_all()
+    finished(await engine.run_delivery("issues", label_delivery(engine.github)), JobState.SUCCEEDED)
+
+    assert list(state.pulls.values()) == [pull]
+    body = state.issues[(REPOSITORY, pull.number)].body or ""
+    assert second_summary in body and "`README.md`" in body and SUMMARY not in body
+    files = state.branch_files(REPOSITORY, BRANCH)
+    assert NEW_LINE in files[GREET] and files["README.md"] == readme
+    comments = progress_comments(engine.github)
+    assert len(comments) == 2
+    assert len({job_of_comment(c.body) for c in comments}) == 2
+    assert all(f"[#{pull.number}]" in c.body for c in comments)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.store import JobState
+from app.store import Job, JobState
 from handlers.review.run import REVIEW_DISALLOWED, REVIEW_TOOLS
 from sandbox.runner import Outcome
 from tests.corpus import comment_on
@@ -55,7 +55,9 @@ def review_run(*findings: dict[str, Any], **changes: Any) -> ScriptedRun:
     return replace(run, **changes)
 
 
-async def request_review(engine: Engine, number: int, body: str = "/review", **kwargs: Any):
+async def request_review(
+    engine: Engine, number: int, body: str = "/review", **kwargs: Any
+) -> Job | None:
     """Comment `body` on pull request `number` and run the job it queues to its end."""
     payload = review_comment(engine.github.state, number, body, **kwargs)
     return await engine.run_delivery("issue_comment", payload)
