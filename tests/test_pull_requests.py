@@ -10,16 +10,14 @@ from githubkit.exception import RequestFailed
 
 from app.github_app import GitHubApp
 from handlers.common.ci_files import CiReason, CiTouch
+from handlers.common.run_stats import RunStats, render_duration, render_run_stats
+from handlers.common.untrusted_text import PATH_SHOWN_LIMIT
 from handlers.fix.pull_requests import (
-    PATH_SHOWN_LIMIT,
     PullRequestRef,
-    RunStats,
     issue_of_pr_body,
     open_or_update_draft_pr,
-    render_duration,
     render_pr_body,
     render_pr_title,
-    render_run_stats,
 )
 from sandbox.usage import JobUsage
 from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY, FakeGitHub

@@ -17,7 +17,7 @@ from app.quota_prices import DEFAULT_PRICES, Price
 from app.sandbox_service import ServiceSandbox
 from app.store.sqlite import SQLiteStore
 from handlers.common.run_stats import run_stats, usage_record
-from handlers.review.handler import combined_stats
+from handlers.review.run import combined_stats
 from sandbox.container import RunSpec
 from sandbox.relay import ModelRelay
 from sandbox.usage import TOKEN_FIELDS

@@ -10,7 +10,6 @@ from app.config import Settings
 from handlers.review.diff import ChangedFile, commentable_lines, select_files
 from handlers.review.findings import Finding, FindingsError, parse_findings
 from handlers.review.fingerprints import fingerprint, fingerprints_in
-from handlers.review.handler import review_tools
 from handlers.review.prompt import PullSnapshot, build_review_prompt
 from handlers.review.render import (
     SummaryFacts,
@@ -21,6 +20,7 @@ from handlers.review.render import (
     render_summary,
     review_comment,
 )
+from handlers.review.run import review_tools
 
 PATCH = "@@ -1,3 +1,4 @@\n a = 1\n-b = 2\n+b = 3\n+c = 4\n d = 5\n@@ -10,2 +11,2 @@\n x = 1\n-y = 2\n+y = 3"
 FINDING = {

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from handlers.review.handler import REVIEW_DISALLOWED, REVIEW_TOOLS
 from handlers.review.prompt import REVIEW_SYSTEM_APPEND
+from handlers.review.run import REVIEW_DISALLOWED, REVIEW_TOOLS
 from sandbox.container import EDIT_TOOLS
 from sandbox.runner import Outcome
 from tests.fakes.model.scenario import Scenario, ToolCall
