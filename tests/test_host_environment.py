@@ -108,6 +108,10 @@ def test_a_real_git_subprocess_sees_exactly_the_allowed_variables(
     """`env` run by git through our runner shows the allow-list (and what git adds), no canary."""
     for name, value in {**CANARIES, "GIT_DIR": str(tmp_path), "LD_PRELOAD": "x.so"}.items():
         monkeypatch.setenv(name, value)
+    # Outside any repository: in a linked worktree git itself exports GIT_DIR to aliases.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
 
     shown = execute_git(["-c", "alias.show-env=!env", "show-env"], step="test")
 
