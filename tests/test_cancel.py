@@ -1,25 +1,19 @@
-"""Stopping work: uninstalling the App or removing repositories cancels jobs; `/cancel` stops a running one."""
+"""Stopping work: uninstalling the App or removing repositories cancels jobs; `/cancel` stops a running one.
+
+In process, on the scripted sandbox; that cancelling a run removes its container is shown on the
+real engine by `tests/test_sandbox_limits.py`.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
+import asyncio
 
-import docker
-import pytest
-
-from app.config import Settings
-from sandbox.container import INSTANCE_LABEL
+from app.store import JobState
 from tests.corpus import aimed_at, comment_on, example, labeled_issue
-from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
-from tests.fakes.model.scenario import Scenario
-from tests.fixtures.service import ServiceProcess
-from tests.waiting import wait_for
-
-
-def job_rows(service: ServiceProcess) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(service.store_path) as db:
-        return db.execute("SELECT kind, state, summary FROM jobs ORDER BY created_at").fetchall()
+from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
+from tests.fixtures.inprocess import Engine, EngineFactory, ended, finished
+from tests.test_fix_handler import the_fix
+from tests.test_fix_loop import label_delivery
 
 
 def lifecycle(event: str, action: str, **extra: object) -> dict:
@@ -30,84 +24,55 @@ def lifecycle(event: str, action: str, **extra: object) -> dict:
     return payload
 
 
-def test_uninstalling_the_app_cancels_its_queued_jobs(service_process: ServiceProcess) -> None:
+async def job_rows(engine: Engine) -> list[tuple[str, str, str]]:
+    """(kind, state, summary) of every job."""
+    return [(job.kind, job.state.value, job.summary) for job in await engine.store.list_jobs()]
+
+
+async def test_uninstalling_the_app_cancels_its_queued_jobs(engine: Engine) -> None:
     """installation.deleted: the queued fix job is cancelled with the reason, in the same delivery."""
-    service_process.start(FIXWRIGHT_WORKERS="0")
-    service_process.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
-    response = service_process.post("installation", lifecycle("installation", "deleted"))
-    assert response.status_code == 202 and response.json() == {"status": "recorded"}
-    assert job_rows(service_process) == [("fix", "cancelled", "cancelled: the App was uninstalled")]
+    await engine.deliver("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+    answer = await engine.deliver("installation", lifecycle("installation", "deleted"))
+
+    assert (answer.status, answer.body) == (202, {"status": "recorded"})
+    assert await job_rows(engine) == [("fix", "cancelled", "cancelled: the App was uninstalled")]
+    assert await engine.run_all() == []
 
 
-def test_removing_a_repository_cancels_only_its_jobs(service_process: ServiceProcess) -> None:
+async def test_removing_a_repository_cancels_only_its_jobs(engine: Engine) -> None:
     """installation_repositories.removed cancels jobs of the removed repository and no other."""
-    service_process.start(FIXWRIGHT_WORKERS="0")
-    service_process.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
-    service_process.post("issues", labeled_issue("octo-org/other", INSTALLATION_ID, 2))
+    await engine.deliver("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+    await engine.deliver("issues", labeled_issue("octo-org/other", INSTALLATION_ID, 2))
     removed = lifecycle(
         "installation_repositories",
         "removed",
         repositories_removed=[{"id": 1, "name": "hello", "full_name": REPOSITORY}],
     )
-    assert service_process.post("installation_repositories", removed).json() == {
-        "status": "recorded"
+    answer = await engine.deliver("installation_repositories", removed)
+
+    assert answer.body == {"status": "recorded"}
+    jobs = await engine.store.list_jobs()
+    assert {(job.repository, job.state) for job in jobs} == {
+        (REPOSITORY, JobState.CANCELLED),
+        ("octo-org/other", JobState.QUEUED),
     }
-    assert [(kind, state) for kind, state, _ in job_rows(service_process)] == [
-        ("fix", "cancelled"),
-        ("fix", "queued"),
-    ]
 
 
-@pytest.mark.docker
-def test_cancel_stops_a_running_fix_and_says_who(
-    agent_service_process: ServiceProcess,
-    fake_github: FakeGitHub,
-    fake_model,
-    docker_client: docker.DockerClient,
-) -> None:
-    """`/cancel` by a maintainer: the container is gone, the job is cancelled, the thread names who."""
-    fake_model.set_scenario(
-        Scenario([Scenario.run("tail -f /dev/null", "Wait"), Scenario.say("done")])
-    )
-    # Nothing but the cancel ends the step before the deadlines below: `tail -f` never exits,
-    # the CLI's own Bash timeout is two minutes, and the sandbox's is raised to ten.
-    agent_service = agent_service_process.start(
-        FIXWRIGHT_WORKERS="2", FIXWRIGHT_SANDBOX_TIMEOUT_SECONDS="600"
-    )
-    agent_service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
+async def test_cancel_stops_a_running_fix_and_says_who(make_engine: EngineFactory) -> None:
+    """`/cancel` by a maintainer while the run goes on: the fix ends cancelled naming who, once, and nothing is pushed."""
+    engine = await make_engine(job_lease_seconds=3)
+    never = asyncio.Event()
+    engine.script(the_fix(engine, hold=never))
+    [fix_id] = (await engine.deliver("issues", label_delivery(engine.github))).body["jobs"]
+    fix = await engine.start_next()
 
-    instance = Settings(store_url=agent_service.env["FIXWRIGHT_STORE_URL"]).instance_id()
+    cancel = comment_on(REPOSITORY, INSTALLATION_ID, 1, "/cancel")
+    finished(await engine.run_delivery("issue_comment", cancel), JobState.SUCCEEDED)
+    job = finished(await ended(fix), JobState.CANCELLED)
 
-    def sandbox_containers() -> list:
-        labels = [f"{INSTANCE_LABEL}={instance}"]
-        return docker_client.containers.list(all=True, sparse=True, filters={"label": labels})
-
-    def running_the_step() -> bool:
-        """The scripted Bash step runs inside the sandbox container."""
-        for container in sandbox_containers():
-            with contextlib.suppress(docker.errors.APIError):  # not running (yet, or any more)
-                if any("tail -f /dev/null" in " ".join(p) for p in container.top()["Processes"]):
-                    return True
-        return False
-
-    wait_for(running_the_step, timeout=60)
-    agent_service.post("issue_comment", comment_on(REPOSITORY, INSTALLATION_ID, 1, "/cancel"))
-    notice = wait_for(
-        lambda: [
-            c
-            for c in fake_github.state.issue_comments(REPOSITORY, 1)
-            if "Cancelled by @octocat" in c.body
-        ],
-        timeout=30,
-    )
-    assert len(notice) == 1
-    assert sandbox_containers() == []
-    rows = wait_for(
-        lambda: (
-            [r for r in job_rows(agent_service) if r[0] == "cancel" and r[1] == "succeeded"]
-            and job_rows(agent_service)
-        )
-    )
-    kinds = {kind: (state, summary) for kind, state, summary in rows}
-    assert kinds["fix"] == ("cancelled", "cancelled by @octocat")
-    assert fake_model.tool_results == []  # the step was stopped, it never returned
+    assert (job.id, job.summary) == (fix_id, "cancelled by @octocat")
+    assert not never.is_set()  # nothing but the cancel ended the run
+    state = engine.github.state
+    notices = [c for c in state.issue_comments(REPOSITORY, 1) if "Cancelled by @octocat" in c.body]
+    assert len(notices) == 1
+    assert state.pulls == {} and state.branches(REPOSITORY) == ["main"]

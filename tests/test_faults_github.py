@@ -1,11 +1,12 @@
-"""The fix loop under GitHub's faults at PR creation: a blip is retried, an outage and a rate limit are explained."""
+"""The fix job under GitHub's faults at PR creation: a blip is retried, an outage and a rate limit are explained.
+
+In process, on the scripted sandbox: the GitHub client, its retry policy and the fake GitHub are real.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from githubkit.exception import SecondaryRateLimitExceeded
@@ -13,9 +14,11 @@ from githubkit.exception import SecondaryRateLimitExceeded
 from app.failure import FAILURE_MARKER
 from app.github_app import GitHubApp
 from app.github_retry import RetryPolicy
+from app.store import Job, JobState
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
-from tests.fixtures.service import ServiceProcess
-from tests.test_fix_loop import FIX, label_delivery, progress_comments, wait_for_jobs
+from tests.fixtures.inprocess import Engine, EngineFactory, finished
+from tests.test_fix_handler import the_fix
+from tests.test_fix_loop import label_delivery, progress_comments
 
 PULLS = f"/repos/{REPOSITORY}/pulls"
 SECONDARY_LIMIT = {"message": "You have exceeded a secondary rate limit. Please wait."}
@@ -34,78 +37,60 @@ def failure_comments(fake_github: FakeGitHub) -> list[str]:
     ]
 
 
-def stored_summary(service: ServiceProcess, job_id: str) -> tuple[str, str]:
-    with sqlite3.connect(service.store_path) as db:
-        return db.execute("SELECT state, summary FROM jobs WHERE id = ?", (job_id,)).fetchone()
-
-
 def secondary_limit_headers() -> dict[str, str]:
     """A secondary limit as GitHub sends it without `retry-after`: remaining 0, reset soon."""
     return {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 5)}
 
 
-def run_fix(service: ServiceProcess, fake_github: FakeGitHub) -> tuple[dict[str, Any], str]:
-    [job_id] = service.post("issues", label_delivery(fake_github)).json()["jobs"]
-    [job] = wait_for_jobs(service)
-    return job, job_id
+async def run_fix(engine: Engine) -> Job:
+    """The scripted fix for issue 1, run to its end."""
+    engine.script(the_fix(engine))
+    return await engine.run_delivery("issues", label_delivery(engine.github))
 
 
-@pytest.mark.docker
-def test_a_502_then_200_on_pr_creation_opens_one_pull_request(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model: Any
-) -> None:
+async def test_a_502_then_200_on_pr_creation_opens_one_pull_request(engine: Engine) -> None:
     """GitHub fails the PR creation once: the retry opens it, and there is exactly one."""
-    fake_model.set_scenario(FIX)
-    fake_github.state.fail_next("POST", PULLS, status=502)
-    job, _ = run_fix(agent_service, fake_github)
+    engine.github.state.fail_next("POST", PULLS, status=502)
+    finished(await run_fix(engine), JobState.SUCCEEDED)
 
-    assert job["state"] == "succeeded", job
-    assert statuses(fake_github, "POST", PULLS) == [502, 201]
-    assert len(fake_github.state.pulls) == 1
-    [comment] = progress_comments(fake_github)
+    assert statuses(engine.github, "POST", PULLS) == [502, 201]
+    assert len(engine.github.state.pulls) == 1
+    [comment] = progress_comments(engine.github)
     assert "opened a draft pull request" in comment.body
-    assert failure_comments(fake_github) == []
+    assert failure_comments(engine.github) == []
 
 
-@pytest.mark.docker
-def test_four_502s_on_pr_creation_fail_the_job_with_a_github_api_error(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model: Any
+async def test_four_502s_on_pr_creation_fail_the_job_with_a_github_api_error(
+    engine: Engine,
 ) -> None:
     """GitHub keeps failing: after three retries the job fails, said in the thread and the job record."""
-    fake_model.set_scenario(FIX)
     for _ in range(4):
-        fake_github.state.fail_next("POST", PULLS, status=502)
-    job, job_id = run_fix(agent_service, fake_github)
+        engine.github.state.fail_next("POST", PULLS, status=502)
+    job = finished(await run_fix(engine), JobState.FAILED)
 
-    assert job["state"] == "failed", job
-    assert statuses(fake_github, "POST", PULLS) == [502, 502, 502, 502]
-    assert fake_github.state.pulls == {}
-    [body] = failure_comments(fake_github)  # posted once the API answered again
+    assert statuses(engine.github, "POST", PULLS) == [502, 502, 502, 502]
+    assert engine.github.state.pulls == {}
+    [body] = failure_comments(engine.github)  # posted once the API answered again
     assert "GitHub API error" in body and "502" in body and f"POST {PULLS}" in body
     assert "Comment `/fix` to try again." in body
-    state, summary = stored_summary(agent_service, job_id)
-    assert state == "failed" and "GitHub API error" in summary
+    assert "GitHub API error" in job.summary
 
 
-@pytest.mark.docker
-def test_a_secondary_limit_longer_than_the_job_may_wait_fails_it_with_the_rate_limit(
-    agent_service_process: ServiceProcess, fake_github: FakeGitHub, fake_model: Any
+async def test_a_secondary_limit_longer_than_the_job_may_wait_fails_it_with_the_rate_limit(
+    make_engine: EngineFactory,
 ) -> None:
     """A secondary limit without retry-after means a minute or more: past a 5 s allowance the job fails saying so."""
-    fake_model.set_scenario(FIX)
-    service = agent_service_process.start(FIXWRIGHT_GITHUB_MAX_WAIT_SECONDS="5")
-    fake_github.state.fail_next(
+    engine = await make_engine(github_max_wait_seconds=5)
+    engine.github.state.fail_next(
         "POST", PULLS, status=403, body=SECONDARY_LIMIT, headers=secondary_limit_headers()
     )
-    job, job_id = run_fix(service, fake_github)
+    job = finished(await run_fix(engine), JobState.FAILED)
 
-    assert job["state"] == "failed", job
-    assert statuses(fake_github, "POST", PULLS) == [403]  # not retried: the wait is too long
-    assert fake_github.state.pulls == {}
-    [body] = failure_comments(fake_github)
+    assert statuses(engine.github, "POST", PULLS) == [403]  # not retried: the wait is too long
+    assert engine.github.state.pulls == {}
+    [body] = failure_comments(engine.github)
     assert "rate limit" in body and "Wait until" in body
-    state, summary = stored_summary(service, job_id)
-    assert state == "failed" and "rate limit" in summary
+    assert "rate limit" in job.summary
 
 
 async def test_a_secondary_limit_without_retry_after_waits_at_least_a_minute(

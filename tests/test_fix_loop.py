@@ -163,61 +163,6 @@ def test_a_maintainers_label_becomes_a_draft_pull_request(
     print(comment.body, pr_issue.body, sep="\n----\n")
 
 
-def test_a_redelivered_webhook_runs_one_job(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model: Any
-) -> None:
-    """GitHub redelivering the same delivery id is acknowledged as a duplicate and does nothing."""
-    fake_model.set_scenario(FIX)
-    payload = label_delivery(fake_github)
-    first = agent_service.post("issues", payload, delivery_id="d-1")
-    second = agent_service.post("issues", payload, delivery_id="d-1")
-    assert (first.json()["status"], second.json()["status"]) == ("queued", "duplicate")
-    [job] = wait_for_jobs(agent_service)
-    assert job["state"] == "succeeded", job
-    again = agent_service.post("issues", payload, delivery_id="d-1")
-    assert again.json()["status"] == "duplicate"
-
-    assert len(fake_github.state.pulls) == 1
-    assert len(progress_comments(fake_github)) == 1
-    assert len(fake_github.state.check_runs) == 1
-    assert len(finished_jobs(agent_service)) == 1
-
-
-def test_labeling_again_reuses_the_branch_and_the_pull_request(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model: Any
-) -> None:
-    """Label removed and added again: the second job pushes onto the same branch and PR."""
-    fake_model.set_scenario(FIX)
-    agent_service.post("issues", label_delivery(fake_github))
-    wait_for_jobs(agent_service)
-    [pull] = fake_github.state.pulls.values()
-
-    readme = "# hello\n\nGreets people, politely: `greet('World')` is `Hello, World!`.\n"
-    second_summary = "The README now shows what greet() returns."
-    fake_model.set_scenario(
-        Scenario(
-            [Scenario.write_file("/workspace/README.md", readme), Scenario.say(second_summary)]
-        )
-    )
-    unlabeled = {**label_delivery(fake_github), "action": "unlabeled"}
-    agent_service.post("issues", unlabeled)  # nothing runs any more: nothing to cancel
-    wait_for_jobs(agent_service, 2)
-    agent_service.post("issues", label_delivery(fake_github))
-    first, second = [job for job in wait_for_jobs(agent_service, 3) if job["kind"] == "fix"]
-
-    assert (first["state"], second["state"]) == ("succeeded", "succeeded"), second
-    state = fake_github.state
-    assert list(state.pulls.values()) == [pull]
-    body = state.issues[(REPOSITORY, pull.number)].body
-    assert second_summary in body and "`README.md`" in body and SUMMARY not in body
-    files = state.branch_files(REPOSITORY, BRANCH)
-    assert NEW_LINE in files["hello/greet.py"] and files["README.md"] == readme
-    comments = progress_comments(fake_github)
-    assert len(comments) == 2
-    assert len({job_of_comment(c.body) for c in comments}) == 2
-    assert all(f"[#{pull.number}]" in c.body for c in comments)
-
-
 def test_a_server_killed_mid_run_leaves_no_container_and_one_pull_request(
     agent_service_process: ServiceProcess,
     fake_github: FakeGitHub,

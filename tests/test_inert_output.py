@@ -2,27 +2,20 @@
 
 Claude read text anyone could write, so its review (summary and inline comments) and the fix's
 commit message may repeat `@someone` (a notification to a stranger) or `Fixes #12` (which closes
-issue 12 once the commit reaches the default branch). End to end, on the real CLI and sandbox.
+issue 12 once the commit reaches the default branch). In process, on the scripted sandbox: what
+Claude says is the run's answer, and everything after it is the service's own code.
 """
 
 from __future__ import annotations
 
-import pytest
-
+from app.store import JobState
 from tests.fakes.github import gitrepo
-from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
-from tests.fakes.model.scenario import Scenario
-from tests.fixtures.service import ServiceProcess
-from tests.test_fix_loop import BRANCH, NEW_LINE, OLD_LINE, bare_path, label_delivery, wait_for_jobs
-from tests.test_review import (
-    UNDEFINED,
-    one_review,
-    open_feature_pull,
-    request_review,
-    review_scenario,
-)
-
-pytestmark = pytest.mark.docker
+from tests.fakes.github.fixtures import REPOSITORY
+from tests.fixtures.inprocess import Engine, finished
+from tests.test_fix_handler import the_fix
+from tests.test_fix_loop import BRANCH, bare_path, label_delivery
+from tests.test_review import UNDEFINED, open_feature_pull
+from tests.test_review_handler import request_review, review_run
 
 LOUD = ("@admin", "Fixes #1", "closes #2", "resolves octo-org/hello#3")
 SUGGESTION = '    return "Bye " + name  # @admin may keep this'
@@ -33,11 +26,9 @@ def assert_inert(text: str) -> None:
         assert phrase not in text, f"{phrase!r} reached GitHub as it is"
 
 
-def test_a_review_repeats_no_mention_and_no_closing_keyword(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
-) -> None:
+async def test_a_review_repeats_no_mention_and_no_closing_keyword(engine: Engine) -> None:
     """Every inline comment and the summary are defanged; the committable suggestion is left exactly as Claude wrote it."""
-    state = fake_github.state
+    state = engine.github.state
     number = open_feature_pull(state)
     inline = {
         **UNDEFINED,
@@ -46,10 +37,10 @@ def test_a_review_repeats_no_mention_and_no_closing_keyword(
         "suggestion": SUGGESTION,
     }
     outside = {**inline, "path": "README.md", "line": 3, "suggestion": None}
-    fake_model.set_scenario(review_scenario(inline, outside))
-    job = request_review(agent_service, state, number, "/review ask @admin")
-    assert job["state"] == "succeeded", job
-    review = one_review(state, number)
+    engine.script(review_run(inline, outside))
+    finished(await request_review(engine, number, "/review ask @admin"), JobState.SUCCEEDED)
+
+    [review] = state.pull_reviews(REPOSITORY, number)
     assert_inert(review.body)
     [comment] = review.comments
     fence = f"```suggestion\n{SUGGESTION}\n```"
@@ -58,20 +49,15 @@ def test_a_review_repeats_no_mention_and_no_closing_keyword(
     assert "farewell() breaks" in comment["body"] and "farewell() breaks" in review.body
 
 
-def test_a_fix_commit_message_closes_only_its_own_issue(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
-) -> None:
+async def test_a_fix_commit_message_closes_only_its_own_issue(engine: Engine) -> None:
     """The commit message keeps its own `Fix #1` and defangs the issue title and Claude's summary."""
-    state = fake_github.state
+    state = engine.github.state
     state.issues[(REPOSITORY, 1)].title = "greet() forgets the comma, closes #2 cc @admin"
     summary = "Added the comma. Fixes #1 and closes #2 too; resolves octo-org/hello#3, @admin."
-    fake_model.set_scenario(
-        Scenario.fix_file("/workspace/hello/greet.py", OLD_LINE, NEW_LINE, summary=summary)
-    )
-    assert agent_service.post("issues", label_delivery(fake_github)).status_code == 202
-    [job] = wait_for_jobs(agent_service)
-    assert job["state"] == "succeeded", job
-    message = gitrepo.commit_message(bare_path(fake_github), f"refs/heads/{BRANCH}")
+    engine.script(the_fix(engine, summary=summary))
+    finished(await engine.run_delivery("issues", label_delivery(engine.github)), JobState.SUCCEEDED)
+
+    message = gitrepo.commit_message(bare_path(engine.github), f"refs/heads/{BRANCH}")
     assert message.startswith("Fix #1: greet() forgets the comma")
     assert_inert(message.removeprefix("Fix #1"))
     assert "Added the comma." in message

@@ -1,59 +1,61 @@
-"""A failed job tells its GitHub thread why, in words, with the next step."""
+"""A failed job tells its GitHub thread why, in words, with the next step; what no thread can hear
+goes to the operator's log. In process, on the scripted sandbox."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from app.store import JobState
 from tests.corpus import MAINTAINER, labeled_issue
-from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
+from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
 from tests.fakes.github.silent import silent_github
-from tests.fixtures.service import ServiceProcess
-from tests.waiting import wait_for
+from tests.fixtures.inprocess import Engine, EngineFactory, finished, log_events
 
 
-def test_a_job_that_fails_says_so_in_the_thread(
-    service: ServiceProcess, fake_github: FakeGitHub
-) -> None:
+async def test_a_job_that_fails_says_so_in_the_thread(engine: Engine) -> None:
     """When GitHub refuses the job's first call, the issue gets a comment with the reason and a retry hint."""
     permission = f"/repos/{REPOSITORY}/collaborators/{MAINTAINER}/permission"
-    fake_github.state.fail_next("GET", permission, status=403)
-    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
-    comment = wait_for(lambda: list(fake_github.state.comments.values()))[0]
-    assert "could not finish this fix job" in comment.body
-    assert "`/fix`" in comment.body
-    assert comment.issue_number == 1
-    finished = wait_for(
-        lambda: [line for line in service.log_lines() if line["event"] == "job.finished"]
+    engine.github.state.fail_next("GET", permission, status=403)
+    job = finished(
+        await engine.run_delivery("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1)),
+        JobState.FAILED,
     )
-    assert finished[0]["state"] == "failed"
+
+    [comment] = engine.github.state.comments.values()
+    assert "could not finish this fix job" in comment.body
+    assert f"answered 403 to GET {permission}" in comment.body
+    assert "`/fix`" in comment.body and comment.issue_number == 1
+    assert "GitHub API error" in job.summary
+    assert engine.sandbox.specs == []
 
 
-def test_a_job_github_will_not_authorize_fails_with_the_operators_remedy_logged(
-    service: ServiceProcess, fake_github: FakeGitHub
+async def test_a_job_github_will_not_authorize_fails_with_the_operators_remedy_logged(
+    engine: Engine, logged: list[dict[str, Any]]
 ) -> None:
     """A delivery for a repository the installation does not cover fails, and the log says what to change."""
-    service.post("issues", labeled_issue("octo-org/elsewhere", INSTALLATION_ID, 4))
-    [finished] = wait_for(
-        lambda: [line for line in service.log_lines() if line["event"] == "job.finished"]
+    job = finished(
+        await engine.run_delivery(
+            "issues", labeled_issue("octo-org/elsewhere", INSTALLATION_ID, 4)
+        ),
+        JobState.FAILED,
     )
-    assert finished["state"] == "failed"
-    assert "octo-org/elsewhere" in finished["summary"]
-    [remedy] = [line for line in service.log_lines() if line["event"] == "job.github_auth_failed"]
-    assert remedy["level"] == "error"
-    assert fake_github.state.comments == {}
+
+    assert "octo-org/elsewhere" in job.summary
+    [remedy] = log_events(logged, "job.github_auth_failed")
+    assert remedy["log_level"] == "error" and "octo-org/elsewhere" in remedy["remedy"]
+    assert engine.github.state.comments == {}
 
 
-def test_a_github_that_never_answers_ends_the_job_instead_of_holding_it(
-    service_process: ServiceProcess,
+async def test_a_github_that_never_answers_ends_the_job_instead_of_holding_it(
+    make_engine: EngineFactory,
 ) -> None:
     """Each GitHub request gives up after FIXWRIGHT_GITHUB_TIMEOUT_SECONDS, so a hung GitHub
     fails the job (its retries spent) rather than holding it and its worker for good."""
     with silent_github() as url:
-        service = service_process.start(
-            FIXWRIGHT_GITHUB_API_URL=url, FIXWRIGHT_GITHUB_TIMEOUT_SECONDS="1"
+        engine = await make_engine(github_api_url=url, github_timeout_seconds=1)
+        job = finished(
+            await engine.run_delivery("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1)),
+            JobState.FAILED,
         )
-        service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
-        [finished] = wait_for(
-            lambda: [line for line in service.log_lines() if line["event"] == "job.finished"], 90
-        )
-    assert finished["state"] == "failed"
-    assert "Cannot reach GitHub" in finished["summary"], finished
-    assert "ReadTimeout" in finished["summary"]
+
+    assert "Cannot reach GitHub" in job.summary and "ReadTimeout" in job.summary, job.summary

@@ -1,22 +1,28 @@
-"""Quotas before a job starts: a job over a limit does not start, and the thread hears why once."""
+"""Quotas before a job starts: a job over a limit does not start, and the thread hears why once.
+
+The refusals run in process, on the scripted sandbox; `/quota` is read from a running service.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-import docker
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
+from app.config import load_settings
 from app.quota import day_of
 from app.store import Delivery, JobState, NewJob
 from app.store.sqlite import SQLiteStore
 from tests.corpus import labeled_issue
-from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY, FakeGitHub
+from tests.fakes.github.fixtures import INSTALLATION_ID, MAINTAINER, REPOSITORY
+from tests.fixtures.inprocess import EngineFactory, finished
 from tests.fixtures.service import ServiceProcess
-from tests.waiting import wait_for
+from tests.test_config import minimal
 
 OTHER_ISSUE = 2
 
@@ -56,14 +62,6 @@ async def earlier_job(store: SQLiteStore, *, finish: bool) -> None:
         await store.finish(job.id, "another-node", JobState.SUCCEEDED, "pull request #9")
 
 
-def refused_job(service: ServiceProcess) -> dict:
-    [line] = wait_for(
-        lambda: [line for line in service.log_lines() if line["event"] == "job.finished"],
-        timeout=30,
-    )
-    return line
-
-
 CASES = {
     "tokens_per_day": (
         {"FIXWRIGHT_QUOTA_TOKENS_PER_DAY": "1000"},
@@ -93,31 +91,36 @@ CASES = {
 
 
 @pytest.mark.parametrize("limit", list(CASES))
-def test_a_job_over_a_limit_is_refused_with_one_comment(
-    limit: str,
-    service_process: ServiceProcess,
-    fake_github: FakeGitHub,
-    docker_client: docker.DockerClient,
+async def test_a_job_over_a_limit_is_refused_with_one_comment(
+    limit: str, make_engine: EngineFactory
 ) -> None:
-    """The job ends refused, the issue gets one comment naming limit, usage and reset, no container runs."""
+    """The job ends refused, the issue gets one comment naming limit, usage and reset, no run starts."""
     env, prepare, usage_text, reset_text = CASES[limit]
-    seed(service_process.store_path, prepare)
-    service_process.env.update(env)
-    service = service_process.start()
-    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
-    job = refused_job(service)
-    assert job["state"] == "cancelled"
-    assert job["summary"].startswith(f"refused: quota {limit} reached")
-    [comment] = fake_github.state.issue_comments(REPOSITORY, 1)
+    engine = await make_engine(**settings_of(env))
+    await prepare(engine.store)
+    job = finished(
+        await engine.run_delivery("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1)),
+        JobState.CANCELLED,
+    )
+
+    assert job.summary.startswith(f"refused: quota {limit} reached")
+    [comment] = engine.github.state.issue_comments(REPOSITORY, 1)
     assert f"`{limit}`" in comment.body
     assert usage_text in comment.body and reset_text in comment.body
-    containers = docker_client.containers.list(
-        all=True, filters={"label": f"fixwright.job={job['job_id']}"}
-    )
-    assert containers == []
-    metrics = httpx.get(service.url + "/metrics/prometheus").text
+    assert engine.sandbox.specs == []
+    metrics = generate_latest(engine.metrics.registry).decode()
     assert f'fixwright_quota_refusals_total{{limit="{limit}"}} 1.0' in metrics
     assert 'fixwright_jobs_finished_total{kind="fix",state="cancelled"} 1.0' in metrics
+
+
+def settings_of(env: dict[str, str]) -> dict[str, object]:
+    """The settings a case's variables stand for, read as the service reads them."""
+    settings = load_settings(minimal(**env), dotenv=None)
+    return {
+        field.name: getattr(settings, field.name)
+        for field in fields(settings)
+        if field.name.startswith("quota_")
+    }
 
 
 def test_quota_reports_usage_and_refusal_per_installation(service_process: ServiceProcess) -> None:

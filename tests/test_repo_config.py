@@ -97,19 +97,6 @@ def test_the_repositorys_model_and_turn_limit_reach_claude_code(
     assert "limit of 1 turn" in progress.body
 
 
-def test_an_invalid_file_stops_the_job_and_says_what_is_wrong(
-    service: ServiceProcess, fake_github: FakeGitHub
-) -> None:
-    """Fail closed: the maintainer meant to restrict something, so nothing runs; the thread names the problem."""
-    fake_github.state.push_branch(
-        REPOSITORY, "main", {".github/fixwright.yml": "max_turns: many\n"}, "Configure"
-    )
-    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
-    [comment] = wait_for(lambda: fake_github.state.issue_comments(REPOSITORY, 1))
-    assert "`.github/fixwright.yml` is not valid" in comment.body
-    assert "`max_turns` must be a whole number" in comment.body
-
-
 def test_protected_paths_extend_what_a_fix_may_not_change() -> None:
     """`protected_paths` is read as a list of patterns and reaches the job's settings as an addition."""
     config = parse_repo_config("protected_paths:\n  - deploy/**\n  - '**/secrets.env'\n")
@@ -128,19 +115,3 @@ def test_each_bad_protected_path_is_named() -> None:
     assert "'/deploy'" in problems[1] and "3 must be" in problems[2]
     with pytest.raises(RepoConfigError, match="must be a list of path patterns"):
         parse_repo_config("protected_paths: deploy/**\n")
-
-
-def test_an_invalid_protected_path_is_reported_in_the_thread(
-    service: ServiceProcess, fake_github: FakeGitHub
-) -> None:
-    """A bad `protected_paths` entry stops the job like any other bad key, and the thread names it."""
-    fake_github.state.push_branch(
-        REPOSITORY,
-        "main",
-        {".github/fixwright.yml": "protected_paths:\n  - 'deploy/[abc].sh'\n"},
-        "Configure",
-    )
-    service.post("issues", labeled_issue(REPOSITORY, INSTALLATION_ID, 1))
-    [comment] = wait_for(lambda: fake_github.state.issue_comments(REPOSITORY, 1))
-    assert "`.github/fixwright.yml` is not valid" in comment.body
-    assert "`protected_paths` entry 'deploy/[abc].sh' uses `[]`" in comment.body

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from app.github_app import GitHubApp
 from handlers import review
 from sandbox.git_command import git_authorization
 from tests.corpus import comment_on
-from tests.fakes.github import gitrepo, pull_heads
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.github.records import Comment, Review
 from tests.fakes.model.scenario import Scenario
@@ -230,150 +228,3 @@ def push_with_review_token(
         text=True,
         check=False,
     )
-
-
-def test_a_second_review_after_a_new_commit_posts_only_new_findings(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
-) -> None:
-    """Re-running `/review` skips a finding already posted on an unchanged line and says what is new."""
-    state = fake_github.state
-    number = open_feature_pull(state)
-    fake_model.set_scenario(review_scenario(UNDEFINED))
-    assert request_review(agent_service, state, number)["state"] == "succeeded"
-    state.push_branch(
-        REPOSITORY, "feature", {"hello/extra.py": "def add(a, b):\n    return a - b\n"}
-    )
-    wrong_sum = {
-        "path": "hello/extra.py",
-        "line": 2,
-        "side": "RIGHT",
-        "severity": "critical",
-        "title": "add() subtracts",
-        "body": "`a - b` should be `a + b`.",
-        "suggestion": "    return a + b",
-    }
-    fake_model.set_scenario(review_scenario(UNDEFINED, wrong_sum))
-    assert request_review(agent_service, state, number, runs=2)["state"] == "succeeded"
-    first, second = state.pull_reviews(REPOSITORY, number)
-    assert [c["path"] for c in first.comments] == ["hello/greet.py"]
-    assert [(c["path"], c["line"]) for c in second.comments] == [("hello/extra.py", 2)]
-    assert "**1 new** inline comment" in second.body
-    assert "1 already posted by an earlier review and not repeated" in second.body
-
-
-def test_malformed_findings_are_retried_once_then_reported(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
-) -> None:
-    """An answer without a valid findings block gets one retry naming the problem, then a clear failure comment."""
-    state = fake_github.state
-    number = open_feature_pull(state)
-    fake_model.set_scenario(Scenario([Scenario.say("Looks fine to me, no JSON here.")]))
-    job = request_review(agent_service, state, number)
-    assert job["state"] == "failed"
-    first_prompts = [  # the opening request of each run: no assistant turn yet
-        r.body["messages"]
-        for r in fake_model.requests
-        if r.body.get("tools") and all(m["role"] != "assistant" for m in r.body["messages"])
-    ]
-    assert len(first_prompts) == 2
-    assert "could not be used: the answer does not end with a ```json block" in json.dumps(
-        first_prompts[1]
-    )
-    [comment] = [c for c in state.issue_comments(REPOSITORY, number) if c.user == state.bot_login]
-    assert "did not hold its findings in the expected form, twice" in comment.body
-    assert "Comment `/review` to try again" in comment.body
-    assert state.pull_reviews(REPOSITORY, number) == []
-    [check] = state.check_runs.values()
-    assert check.conclusion == "neutral"
-
-
-def test_a_pull_request_from_a_fork_is_reviewed_from_refs_pull_head(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
-) -> None:
-    """A fork's PR is checked out through the base repository's `refs/pull/N/head` and reviewed inline."""
-    state = fake_github.state
-    fork = pull_heads.fork(state, REPOSITORY, "contributor")
-    state.push_branch(fork.full_name, "patch-1", FEATURE_FILES, message="Add farewell")
-    number = pull_heads.open_fork_pull_request(
-        state, REPOSITORY, fork.full_name, "patch-1", "Say goodbye", "From a fork."
-    ).number
-    fake_model.set_scenario(review_scenario(UNDEFINED))
-    assert request_review(agent_service, state, number)["state"] == "succeeded"
-    review = one_review(state, number)
-    assert [(c["path"], c["line"]) for c in review.comments] == [("hello/greet.py", 10)]
-    assert "farewell" in fake_model.tool_results[0]
-    assert "(from a fork)" in json.dumps(fake_model.requests[-1].body)
-    assert state.branches(REPOSITORY) == ["main"]
-
-
-def recorded_commits(service: ServiceProcess, job_id: str) -> list[dict[str, Any]]:
-    """The `review.commit` entries of a job's event log, read from the service's store."""
-    with closing(sqlite3.connect(f"file:{service.store_path}?mode=ro", uri=True)) as store:
-        rows = store.execute(
-            "SELECT data FROM job_events WHERE job_id = ? AND kind = 'review.commit'", (job_id,)
-        ).fetchall()
-    return [json.loads(data) for (data,) in rows]
-
-
-LATE_GREET = GREET_V2.replace("+ nam\n", "+ name\n")
-
-
-def test_a_push_after_the_job_started_changes_nothing_that_is_reviewed(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
-) -> None:
-    """A push landing right after the job read the PR: the diff, the checkout and the review's commit stay the recorded head."""
-    state = fake_github.state
-    number = open_feature_pull(state)
-    recorded = gitrepo.branch_sha(state.repositories[REPOSITORY].path, "feature")
-    late: list[str] = []
-
-    def push_meanwhile() -> None:
-        files = {"hello/greet.py": LATE_GREET, "hello/late.py": "LATE = True\n"}
-        late.append(state.push_branch(REPOSITORY, "feature", files, message="Late push"))
-
-    state.after_answer("GET", f"/repos/{REPOSITORY}/pulls/{number}", push_meanwhile)
-    fake_model.set_scenario(
-        Scenario(
-            [
-                Scenario.read("/workspace/hello/greet.py"),
-                Scenario.read("/workspace/hello/late.py"),
-                Scenario.say(answer(UNDEFINED)),
-            ]
-        )
-    )
-    job = request_review(agent_service, state, number)
-    assert job["state"] == "succeeded", job
-    assert late and late[0] != recorded  # the push landed while the job ran
-    review = one_review(state, number)
-    assert review.commit_id == recorded
-    assert [(c["path"], c["line"]) for c in review.comments] == [("hello/greet.py", 10)]
-    prompt = json.dumps(fake_model.api.scenario_requests[0].body["messages"][0])
-    assert "hello/greet.py" in prompt and "late.py" not in prompt
-    greet, missing = fake_model.tool_result_blocks[:2]
-    assert '"Bye " + nam\n' in greet.content and '"Bye " + name' not in greet.content
-    assert missing.is_error  # the late file is not in the checkout
-    assert f"at `{recorded[:7]}`" in review.body
-    [check] = state.check_runs.values()
-    assert check.head_sha == recorded
-    assert recorded_commits(agent_service, job["job_id"])[0]["head_sha"] == recorded
-
-
-def test_a_review_goes_on_when_its_comment_was_deleted_before_the_reaction(
-    agent_service: ServiceProcess, fake_github: FakeGitHub, fake_model
-) -> None:
-    """GitHub answers 404 to the 👀 on a deleted `/review` comment; the review is posted anyway and the log says why."""
-    state = fake_github.state
-    number = open_feature_pull(state)
-    payload = review_comment(state, number, "/review")
-    del state.comments[payload["comment"]["id"]]  # deleted before the job runs
-    fake_model.set_scenario(review_scenario(UNDEFINED))
-    assert agent_service.post("issue_comment", payload).status_code == 202
-    job = wait_for(lambda: finished_jobs(agent_service)[:1], timeout=120)[0]
-    assert job["state"] == "succeeded", job
-    assert [(c["path"], c["line"]) for c in one_review(state, number).comments] == [
-        ("hello/greet.py", 10)
-    ]
-    assert state.reactions == []
-    [skipped] = [line for line in agent_service.log_lines() if line["event"] == "reaction.skipped"]
-    assert skipped["status"] == 404
-    assert "no longer exists" in skipped["reason"]

@@ -43,6 +43,8 @@ class ScriptedRun:
     limit_passed: str = ""
     # When set, the run waits for it before it ends (a long run a test cancels or interrupts).
     hold: asyncio.Event | None = None
+    # Paths relative to the workspace the run reads before it writes: what Claude would see.
+    reads: Sequence[str] = ()
 
     def events(self) -> list[StreamEvent]:
         """What the CLI would stream: the start, each tool call, its words, the final result."""
@@ -73,6 +75,8 @@ class FakeSandbox:
     runs: deque[ScriptedRun] = field(default_factory=deque)
     specs: list[RunSpec] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    # For each run, the text of the files it `reads` (None for a file not in the workspace).
+    seen: list[dict[str, str | None]] = field(default_factory=list)
     environment_outcome: Prepared | EnvironmentFailed = field(
         default_factory=lambda: Prepared("fixwright-env:prepared", "0" * 64, False, 1.0)
     )
@@ -101,6 +105,7 @@ class FakeSandbox:
         if not self.runs:
             raise AssertionError(f"the fake sandbox has no scripted run left for {spec.job_id}")
         run = self.runs.popleft()
+        self.seen.append({path: read_text(spec.workspace / path) for path in run.reads})
         events = run.events()
         for event in events:
             if on_event is not None:
@@ -123,6 +128,11 @@ class FakeSandbox:
             seconds=1.0,
             limit_passed=run.limit_passed,
         )
+
+
+def read_text(path: Path) -> str | None:
+    """A file of the workspace as the agent would read it, or None when there is none."""
+    return path.read_text() if path.is_file() else None
 
 
 def write_files(workspace: Path, files: Mapping[str, str | bytes | None]) -> None:
