@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import tarfile
 import time
 from collections.abc import Callable
@@ -214,10 +215,16 @@ def _run_setup(
                 f"{FENCE}\n{shown}\n{FENCE}",
                 "Fix the set-up commands (or the hosts they reach), then try again.",
             )
+        tooled = client.images.get(image_id).attrs["Config"]
         committed = container.commit(
             repository=ENVIRONMENT_REPOSITORY,
             tag=key[:32],
-            conf={"Labels": {KEY_LABEL: key, ROLE_LABEL: ENVIRONMENT_ROLE}},
+            # The setup container's own command goes; the image keeps the base's.
+            changes=[
+                f"ENTRYPOINT {json.dumps(tooled.get('Entrypoint') or [])}",
+                f"CMD {json.dumps(tooled.get('Cmd') or [])}",
+                f"LABEL {ROLE_LABEL}={ENVIRONMENT_ROLE} {KEY_LABEL}={key}",
+            ],
         )
         return str(committed.id)
     finally:
@@ -249,6 +256,7 @@ async def prepare_environment(
         if not spec.setup:
             await asyncio.to_thread(_tooled_only, client, spec, base_id, key, cache)
             return Prepared(image_tag(key), key, False, time.monotonic() - started)
+    failed: EnvironmentFailed | None = None
     async with egress_proxy(client, egress) as session:
         try:
             key, hit = await asyncio.to_thread(
@@ -260,8 +268,11 @@ async def prepare_environment(
                 cache,
             )
         except EnvironmentFailed as failure:
-            failure.refused = session.refused
-            raise
+            failed = failure
+    # The proxy's refusals are known once it has stopped.
+    if failed is not None:
+        failed.refused = session.refused
+        raise failed
     return Prepared(image_tag(key), key, hit, time.monotonic() - started, session.refused)
 
 

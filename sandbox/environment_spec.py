@@ -76,9 +76,15 @@ def tools_dockerfile(base_image_id: str, tools_image: str) -> str:
     )
 
 
-def setup_script(commands: Sequence[str]) -> str:
-    """One shell script: each command in turn, announced, stopping at the first that fails."""
+def setup_script(commands: Sequence[str], environment: Mapping[str, str] | None = None) -> str:
+    """One shell script: its variables exported, then each command in turn, announced, stopping
+    at the first that fails.
+
+    The variables (the proxy's address, the CA bundle's path) are the script's, not the
+    container's: a committed container keeps its configuration, and the environment's image must
+    not tell every later process to use a proxy that is gone."""
     lines = ["set -e"]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in (environment or {}).items()]
     for number, command in enumerate(commands, 1):
         lines.append(
             f"printf '%s\\n' {shlex.quote(f'fixwright setup [{number}/{len(commands)}]: {command[:200]}')} >&2"
@@ -116,9 +122,9 @@ def setup_container_kwargs(
     environment, committed once it succeeds."""
     return {
         "image": image,
-        "entrypoint": ["/bin/sh", "-c", setup_script(commands)],
+        "entrypoint": ["/bin/sh", "-c", setup_script(commands, environment)],
         "command": [],
-        "environment": {"HOME": AGENT_HOME, **environment},
+        "environment": {"HOME": AGENT_HOME},
         "user": f"{AGENT_UID}:{AGENT_UID}",
         "working_dir": WORKSPACE,
         "labels": {JOB_LABEL: job_id, ROLE_LABEL: SETUP_ROLE, INSTANCE_LABEL: limits.instance},

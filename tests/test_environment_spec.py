@@ -77,10 +77,8 @@ def test_the_setup_container_is_hardened_and_sees_the_checkout_read_only() -> No
     assert kwargs["cap_drop"] == ["ALL"] and kwargs["security_opt"] == ["no-new-privileges"]
     assert kwargs["user"] == "1000:1000" and kwargs["network"] == "fixwright-egress-setup-job-7"
     assert kwargs["volumes"] == {"/srv/jobs/7/workspace": {"bind": "/workspace", "mode": "ro"}}
-    assert kwargs["environment"] == {
-        "HOME": "/home/agent",
-        "HTTPS_PROXY": "http://egress-proxy:8888",
-    }
+    assert kwargs["environment"] == {"HOME": "/home/agent"}
+    assert "export HTTPS_PROXY=http://egress-proxy:8888\n" in kwargs["entrypoint"][2]
     assert (kwargs["mem_limit"], kwargs["pids_limit"], kwargs["nano_cpus"]) == ("1g", 256, 10**9)
     assert kwargs["labels"] == {
         "fixwright.job": "job-7",

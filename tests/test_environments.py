@@ -34,7 +34,7 @@ def install_pytest(index: PackageIndex) -> tuple[str, ...]:
     return (
         f"curl -fsS {index.wheel('pip')} -o /tmp/pip.whl",
         "python3 /tmp/pip.whl/pip install --quiet --user --break-system-packages --no-index "
-        f"--find-links {index.url}/ pytest",
+        f"--trusted-host {index.host} --find-links {index.url}/ pytest",
         "env > $HOME/setup-environment.txt",
     )
 
@@ -76,14 +76,16 @@ async def prepare(
 
 
 def run_in(client: docker.DockerClient, image: str, command: str, **options: Any) -> str:
-    """A command in a container from `image`, as the agent's user, with no network."""
+    """A command in a container from `image`, as the agent's user, with no network unless
+    `options` name one."""
+    network = {} if "network" in options else {"network_mode": "none"}
     output = client.containers.run(
         image,
         ["sh", "-c", command],
         entrypoint=[],
         user="1000:1000",
-        network_mode="none",
         remove=True,
+        **network,
         **options,
     )
     return bytes(output).decode()
@@ -124,7 +126,8 @@ async def test_set_up_installs_through_the_proxy_and_a_second_job_finds_it_cache
     created = docker_client.events(
         since=since, until=until, decode=True, filters={"type": "container", "event": "create"}
     )
-    assert [event for event in created if event["Actor"]["Attributes"].get("fixwright.job")] == []
+    roles = [event["Actor"]["Attributes"].get("fixwright.role") for event in created]
+    assert "setup" not in roles and "egress" not in roles
 
 
 async def test_a_host_off_the_list_is_refused_logged_and_counted(
@@ -187,7 +190,6 @@ async def test_the_internal_network_reaches_neither_the_host_nor_anything_but_th
             f"curl -fsS {package_index.url}/{MARKER}; "
             f"curl -sS --noproxy '*' --max-time 5 {package_index.url}/{MARKER} || echo NO-ROUTE-HOST; "
             "curl -sS --noproxy '*' --max-time 5 http://example.com/ || echo NO-ROUTE-OUT",
-            network_mode=None,
             network=session.network,
             environment=session.environment,
         )
@@ -270,6 +272,8 @@ async def test_no_secret_reaches_the_set_up_or_the_proxy(
     seen = run_in(docker_client, prepared.image, "cat $HOME/setup-environment.txt")
     assert "HTTPS_PROXY=http://egress-proxy:8888" in seen
     assert CANARY not in seen and "FIXWRIGHT" not in seen
+    image = docker_client.images.get(prepared.image).attrs["Config"]
+    assert not any("PROXY" in variable for variable in image["Env"]), image["Env"]
 
     job_id = f"env-canary-{uuid.uuid4().hex[:8]}"
     egress = EgressSpec(egress_image, (package_index.host,), job_id, LIMITS.instance)
