@@ -1,0 +1,90 @@
+"""The fix loop in the repository's own environment, end to end: the service prepares it behind
+the job's proxy, the real CLI runs the repository's tests with what the set-up installed, and a
+second job starts from the cached environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
+from tests.fakes.model.scenario import Scenario
+from tests.fixtures.environments import PackageIndex
+from tests.fixtures.service import ServiceProcess
+from tests.test_environments import install_pytest
+from tests.test_fix_loop import BRANCH, NEW_LINE, OLD_LINE, label_delivery, wait_for_jobs
+
+pytestmark = pytest.mark.docker
+
+# Bytecode and pytest's cache would land in the checkout: the run keeps it clean.
+TESTS = "python3 -B -m pytest -q -p no:cacheprovider tests/test_greet.py"
+
+
+def environment_file(index: PackageIndex, sandbox_image: str) -> str:
+    commands = "".join(f"    - {command!r}\n" for command in install_pytest(index))
+    return f"environment:\n  image: {sandbox_image}\n  setup:\n{commands}"
+
+
+def scenario() -> Scenario:
+    return Scenario(
+        [
+            Scenario.run(TESTS),
+            Scenario.edit_file("/workspace/hello/greet.py", OLD_LINE, NEW_LINE),
+            Scenario.run(TESTS),
+            Scenario.say("greet() puts the comma back; the test passes."),
+        ]
+    )
+
+
+def tool_results(fake_model: Any) -> list[str]:
+    """The text of every tool result the model was sent, in order."""
+    texts = []
+    for request in fake_model.api.scenario_requests:
+        for message in request.body["messages"]:
+            content = message.get("content")
+            for block in content if isinstance(content, list) else []:
+                if isinstance(block, dict) and block.get("type") == "tool_result":
+                    inner = block.get("content")
+                    texts.append(inner if isinstance(inner, str) else repr(inner))
+    return texts
+
+
+def environment_lines(service: ServiceProcess) -> list[dict[str, Any]]:
+    return [line for line in service.log_lines() if line["event"] == "environment.ready"]
+
+
+def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
+    agent_service_process: ServiceProcess,
+    fake_github: FakeGitHub,
+    fake_model: Any,
+    egress_image: str,
+    sandbox_image: str,
+    package_index: PackageIndex,
+) -> None:
+    """Set-up installs pytest through the proxy; the agent runs it; the next job is cached."""
+    fake_github.state.push_branch(
+        REPOSITORY,
+        "main",
+        {".github/fixwright.yml": environment_file(package_index, sandbox_image)},
+    )
+    service = agent_service_process.start(
+        FIXWRIGHT_EGRESS_IMAGE=egress_image,
+        FIXWRIGHT_EGRESS_ALLOWLIST=package_index.host,
+    )
+    fake_model.set_scenario(scenario())
+    service.post("issues", label_delivery(fake_github))
+    [job] = wait_for_jobs(service)
+
+    assert job["state"] == "succeeded", job
+    results = tool_results(fake_model)
+    assert any("1 failed" in text for text in results), results
+    assert any("1 passed" in text for text in results), results
+    assert fake_github.state.branch_files(REPOSITORY, BRANCH)["hello/greet.py"].count(NEW_LINE)
+    [prepared] = environment_lines(service)
+    assert prepared["cached"] is False and prepared["refused"] == []
+
+    fake_model.set_scenario(scenario())
+    service.post("issues", label_delivery(fake_github))
+    wait_for_jobs(service, 2)
+    assert [line["cached"] for line in environment_lines(service)] == [False, True]
