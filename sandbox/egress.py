@@ -115,8 +115,12 @@ def refused_hosts(log: str) -> list[str]:
     return [match["host"] for match in REFUSED.finditer(log)]
 
 
+# The container's own loopback is not behind the proxy: the relay forwarder listens there.
+LOCAL = "127.0.0.1,localhost"
+
+
 def proxy_environment(proxy_host: str = PROXY_ALIAS) -> dict[str, str]:
     """What a container behind the proxy is given: both spellings, as tools read either."""
     url = f"http://{proxy_host}:{PROXY_PORT}"
     names = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
-    return {**dict.fromkeys(names, url), "NO_PROXY": "", "no_proxy": ""}
+    return {**dict.fromkeys(names, url), "NO_PROXY": LOCAL, "no_proxy": LOCAL}

@@ -89,3 +89,5 @@ def test_the_proxy_denies_by_default_and_tunnels_only_to_web_ports() -> None:
     ]
     environment = proxy_environment()
     assert environment["HTTPS_PROXY"] == environment["http_proxy"] == "http://egress-proxy:8888"
+    # The relay forwarder on the container's loopback is reached directly, never through it.
+    assert environment["NO_PROXY"] == environment["no_proxy"] == "127.0.0.1,localhost"

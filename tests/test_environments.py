@@ -7,6 +7,7 @@ import io
 import tarfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,16 @@ import pytest
 from app.config import Settings
 from app.environment_service import prepare_for_job
 from app.metrics import create_metrics
+from app.sandbox_service import ServiceSandbox
+from sandbox.container import RunSpec
 from sandbox.egress_proxy import EgressSpec, egress_proxy
 from sandbox.environment import EnvironmentCache, EnvironmentFailed, Prepared, prepare_environment
 from sandbox.environment_spec import EnvironmentSpec, SetupLimits
 from sandbox.runner import Outcome
+from sandbox.workspace import copy_repository
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.environments import MARKER, PackageIndex
+from tests.fixtures.sandbox import make_repository
 
 pytestmark = pytest.mark.docker
 
@@ -318,3 +323,46 @@ async def test_the_agent_uses_what_set_up_installed_and_still_has_no_network(
     results = [event.content for event in run.events if type(event).__name__ == "ToolResult"]
     assert any("pytest 8." in text for text in results), results
     assert any("NO-NET" in text for text in results), results
+
+
+async def test_an_operator_may_let_the_agent_through_the_proxy_and_no_further(
+    docker_client: docker.DockerClient,
+    sandbox_relay: Any,
+    sandbox_settings: Settings,
+    egress_image: str,
+    package_index: PackageIndex,
+    fake_model: Any,
+    short_dir: Path,
+) -> None:
+    """`FIXWRIGHT_AGENT_EGRESS=allowlist`: the served host answers, another is refused and counted."""
+    settings = replace(
+        sandbox_settings,
+        agent_egress="allowlist",
+        egress_image=egress_image,
+        egress_allowlist=(package_index.host,),
+    )
+    metrics = create_metrics()
+    sandbox = ServiceSandbox(settings, docker_client, sandbox_relay, None, metrics)
+    workspace = copy_repository(make_repository(short_dir / "source"), short_dir / "copy")
+    fake_model.set_scenario(
+        Scenario(
+            [
+                Scenario.run(f"curl -fsS --max-time 10 {package_index.url}/{MARKER}"),
+                Scenario.run("curl -sS --max-time 10 http://example.com/ || echo REFUSED"),
+                Scenario.say("Looked around."),
+            ]
+        )
+    )
+    result = await sandbox.run(
+        RunSpec(
+            job_id=f"agent-egress-{uuid.uuid4().hex[:8]}", workspace=workspace.path, prompt="Go."
+        )
+    )
+
+    assert result.outcome is Outcome.SUCCESS
+    sent = repr([request.body for request in fake_model.api.scenario_requests])
+    assert "fetched through the proxy" in sent and "REFUSED" in sent
+    assert (
+        metrics.registry.get_sample_value("fixwright_egress_refusals_total", {"phase": "agent"})
+        == 1
+    )
