@@ -141,8 +141,11 @@ def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.01
 
 
 @contextmanager
-def agent_service(workers: int, scenario: Scenario = FIX) -> Iterator[AgentService]:
-    """Fake GitHub and model in threads, `fixwright serve` as a subprocess with `workers`."""
+def agent_service(
+    workers: int, scenario: Scenario = FIX, **settings: str
+) -> Iterator[AgentService]:
+    """Fake GitHub and model in threads, `fixwright serve` as a subprocess with `workers` (and
+    any other FIXWRIGHT_* `settings`)."""
     # A stopped benchmark (SIGTERM) still stops the service it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with ExitStack() as stack:
@@ -170,6 +173,7 @@ def agent_service(workers: int, scenario: Scenario = FIX) -> Iterator[AgentServi
             FIXWRIGHT_QUOTA_JOBS_PER_USER_PER_HOUR="0",
             FIXWRIGHT_QUOTA_CONCURRENT_JOBS="0",
         )
+        env.update(settings)
         service = ServiceProcess(
             env=env, log_path=scratch / "service.log", store_path=scratch / "store" / "fixwright.db"
         )
