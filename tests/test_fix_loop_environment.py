@@ -10,7 +10,7 @@ import pytest
 
 from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
 from tests.fakes.model.scenario import Scenario
-from tests.fixtures.environments import PackageIndex
+from tests.fixtures.environments import MARKER, PackageIndex
 from tests.fixtures.service import ServiceProcess
 from tests.test_environments import install_pytest
 from tests.test_fix_loop import BRANCH, NEW_LINE, OLD_LINE, label_delivery, wait_for_jobs
@@ -88,3 +88,44 @@ def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
     service.post("issues", label_delivery(fake_github))
     wait_for_jobs(service, 2)
     assert [line["cached"] for line in environment_lines(service)] == [False, True]
+
+
+def test_a_devcontainer_repository_is_prepared_from_its_own_dockerfile(
+    agent_service_process: ServiceProcess,
+    fake_github: FakeGitHub,
+    fake_model: Any,
+    egress_image: str,
+    sandbox_image: str,
+    package_index: PackageIndex,
+) -> None:
+    """`.devcontainer/devcontainer.json` names a Dockerfile on a local image; its `RUN` step and
+    the `postCreateCommand` fetch through the proxy, and the agent finds both results."""
+    dockerfile = (
+        f"FROM {sandbox_image}\nUSER root\n"
+        f"RUN curl -fsS {package_index.url}/{MARKER} -o /opt/from-the-build\nUSER agent\n"
+    )
+    devcontainer = (
+        "{\n  // the project's development container\n"
+        '  "build": {"dockerfile": "Dockerfile"},\n'
+        f'  "postCreateCommand": "curl -fsS {package_index.url}/{MARKER} -o $HOME/from-set-up",\n'
+        "}\n"
+    )
+    fake_github.state.push_branch(
+        REPOSITORY,
+        "main",
+        {".devcontainer/devcontainer.json": devcontainer, ".devcontainer/Dockerfile": dockerfile},
+    )
+    service = agent_service_process.start(
+        FIXWRIGHT_EGRESS_IMAGE=egress_image, FIXWRIGHT_EGRESS_ALLOWLIST=package_index.host
+    )
+    fake_model.set_scenario(
+        Scenario([Scenario.run("cat /opt/from-the-build $HOME/from-set-up"), Scenario.say("Seen.")])
+    )
+    service.post("issues", label_delivery(fake_github))
+    [job] = wait_for_jobs(service)
+
+    assert job["state"] == "succeeded", job
+    [prepared] = environment_lines(service)
+    assert prepared["described_in"] == ".devcontainer/devcontainer.json"
+    [result] = [text for text in tool_results(fake_model) if "fetched" in text]
+    assert result.count("fetched through the proxy") == 2
