@@ -13,11 +13,12 @@ import importlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sandbox.host_environment import host_environment, operator_network, private_home
+from sandbox.host_environment import host_environment, operator_network
 
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 ASK_SECONDS = 10
@@ -37,17 +38,19 @@ def _ask(*argv: str) -> str:
     """A client's answer about its own configuration ("" when it is absent or fails)."""
     if shutil.which(argv[0]) is None and argv[0] != sys.executable:
         return ""
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=ASK_SECONDS,
-            check=False,
-            env=host_environment(operator_network(), home=private_home()),
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    # A home of its own, thrown away: npm writes its logs and cache there.
+    with tempfile.TemporaryDirectory(prefix="fixwright-ask-") as home:
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=ASK_SECONDS,
+                check=False,
+                env=host_environment(operator_network(), home=home),
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
     return done.stdout if done.returncode == 0 else ""
 
 
