@@ -12,12 +12,17 @@ from sandbox.git_review import ReviewCheckout
 from sandbox.git_workspace import JobWorkspace
 from sandbox.runner import EventCallback, RunResult
 from sandbox.snapshot import Snapshot, SnapshotLimits
+from sandbox.test_output import TestRun
+from sandbox.verify_container import VerifySpec
 
 
 class Sandbox(Protocol):
-    """Runs one task of Claude Code on a workspace; the container never outlives the call."""
+    """Runs one task of Claude Code on a workspace, or a repository's tests on a copy of a tree
+    the host's git holds; the container never outlives the call."""
 
     async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult: ...
+
+    async def verify(self, spec: VerifySpec) -> TestRun: ...
 
 
 class Workspaces(Protocol):
