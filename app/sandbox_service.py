@@ -75,7 +75,9 @@ class ServiceSandbox:
         installation_id = job.installation_id if job else None
         model = spec.model or self.settings.model
         budget = (
-            await budget_for_run(self.store, self.settings, installation_id, model)
+            await budget_for_run(
+                self.store, self.settings, installation_id, model, job.usage if job else None
+            )
             if self.store
             else None
         )
