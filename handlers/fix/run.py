@@ -38,12 +38,14 @@ async def run_claude(
     context: Context,
     workspace: JobWorkspace,
     progress: ProgressComment,
+    prompt: str | None = None,
 ) -> tuple[RunResult, str]:
-    """Claude Code in the sandbox on the workspace, and the model it used; progress follows its turns."""
+    """Claude Code in the sandbox on the workspace, and the model it used; progress follows its
+    turns. The prompt is the issue's unless one is given (a repair round's)."""
     spec = RunSpec(
         job_id=context.job.id,
         workspace=workspace.path,
-        prompt=await fix_prompt(event, context),
+        prompt=prompt or await fix_prompt(event, context),
         append_system_prompt=SYSTEM_APPEND,
         model=context.settings.model,
         max_turns=context.settings.max_turns,
