@@ -182,6 +182,22 @@ async def test_without_a_command_the_pr_says_not_verified_and_why(engine: Engine
     assert counted(engine, "not_verified") == 1
 
 
+async def test_hostile_project_files_are_read_safely_and_named_in_the_pr(engine: Engine) -> None:
+    """A package.json past the size cap and a pyproject.toml nested past any parser's depth are
+    left unread; the job goes on, not verified, and the PR says why."""
+    huge = '{"scripts": {"test": "jest"}, "pad": "' + "x" * 300_000 + '"}'
+    configure(
+        engine, {"package.json": huge, "pyproject.toml": "x = " + "[" * 20_000 + "]" * 20_000}
+    )
+    engine.script(the_fix(engine))
+    await run_fix(engine)
+
+    assert engine.sandbox.verify_specs == []
+    _, body = the_pull(engine)
+    assert "⚪ **Not verified**" in body
+    assert "`package.json` is over 256 KB" in body and "`pyproject.toml` could not be read" in body
+
+
 async def test_the_repositorys_command_runs_and_verify_false_turns_it_off(
     make_engine: EngineFactory,
 ) -> None:
