@@ -282,6 +282,17 @@ class Settings:
     sandbox_ca_bundle: str = env(
         "", "an extra CA bundle the set-up containers trust", read.readable_file
     )
+    # A fix's tests, run by the host before and after the change (handlers/fix/verify.py).
+    verify_timeout_seconds: float = env(
+        600.0, "the longest one test run may take, and a repository's default", _seconds(1)
+    )
+    verify_max_rounds: int = env(
+        2, "the most repair rounds after failing tests a repository may ask for", _count(0)
+    )
+    # Set per job from the repository's `verify:` (app/repo_config.py): its own test command
+    # (empty: detected from its files), or verification turned off.
+    repo_verify_command: str = ""
+    repo_verify_off: bool = False
     state_dir: str = env("data", "where job workspaces are cloned")
     # The job rows stay, as the audit trail (app/retention.py).
     retention_days: int = env(

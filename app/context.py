@@ -12,6 +12,7 @@ from structlog.typing import FilteringBoundLogger
 from app.config import Settings
 from app.errors import JobFailed
 from app.kinds import JobKind
+from app.metrics import Metrics
 from app.store import Job, Store
 from sandbox.seams import Sandbox, Workspaces
 
@@ -33,6 +34,7 @@ class Context:
     workspaces: Workspaces  # the host's git: clones, read-backs, commits and pushes
     sandbox: Sandbox | None = None  # None on a node without a Docker engine
     app_slug: str = "fixwright"  # the App's bot account is `<slug>[bot]`
+    metrics: Metrics | None = None  # the service's, for what a handler counts itself
 
     @property
     def delivery_id(self) -> str:

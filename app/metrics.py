@@ -40,6 +40,10 @@ class Declared:
         return self.make(self.name, self.text, self.labels, registry=registry)
 
 
+# What became of a fix's verification: its tests pass or fail after the change, no command was
+# known, or they could not run to their end (the environment, the time limit).
+VERIFICATION_RESULTS = ("passed", "failed", "not_verified", "error")
+
 # Every metric the service exports, by its field on `Metrics` (docs/metrics.md lists them all).
 DECLARED = {
     "deliveries": Declared(
@@ -160,6 +164,13 @@ DECLARED = {
         "Connections the allow-list proxy refused, by phase (setup, agent).",
         ("phase",),
     ),
+    "verifications": Declared(
+        Counter,
+        "fixwright_verifications",
+        "Fixes whose tests the host ran before and after the change, by result (passed, failed,"
+        " not_verified, error).",
+        ("result",),
+    ),
     "retention_runs": Declared(
         Counter,
         "fixwright_retention_runs",
@@ -203,6 +214,7 @@ class Metrics:
     environments: Counter
     environment_seconds: Histogram
     egress_refusals: Counter
+    verifications: Counter
     retention_runs: Counter
     retention_removed: Counter
 
@@ -265,7 +277,10 @@ async def watch_github_calls(github: GitHub[Any], metrics: Metrics) -> None:
 
 
 def start_job_series(metrics: Metrics, kinds: list[str]) -> None:
-    """Export every (kind, state) at 0 from the start, so a first job shows as an increase."""
+    """Export every (kind, state) and verification result at 0 from the start, so a first job
+    shows as an increase."""
+    for result in VERIFICATION_RESULTS:
+        metrics.verifications.labels(result=result)
     for kind in kinds:
         metrics.job_seconds.labels(kind=kind)
         for state in ("succeeded", "failed", "cancelled"):

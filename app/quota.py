@@ -84,6 +84,37 @@ def limits_for(
     return with_overrides(defaults, per_installation.get(installation_id or 0, {}))
 
 
+def job_tokens_spent(record: Mapping[str, object]) -> int:
+    """The budgeted tokens a job's record says its runs used so far (cache reads a tenth)."""
+    counts = [record.get(name, 0) for name in TOKEN_FIELDS]
+    spent = JobUsage(*(count if isinstance(count, int) else 0 for count in counts))
+    return spent.budgeted
+
+
+def less_job_spend(limits: QuotaLimits, record: Mapping[str, object]) -> QuotaLimits:
+    """The per-job limits less what the job's earlier runs spent, as its record holds it: a
+    fix's repair rounds share the job's budget. A spent limit leaves the least there is (a token,
+    a millionth of a dollar), never 0, which would mean no limit."""
+    tokens = job_tokens_spent(record)
+    cost = record.get("cost_usd", 0.0)
+    spent_usd = float(cost) if isinstance(cost, int | float) else 0.0
+    if limits.tokens_per_job and tokens:
+        limits = replace(limits, tokens_per_job=max(1, limits.tokens_per_job - tokens))
+    if limits.cost_per_job_usd and spent_usd > 0:
+        limits = replace(limits, cost_per_job_usd=max(1e-6, limits.cost_per_job_usd - spent_usd))
+    return limits
+
+
+def job_budget_spent(limits: QuotaLimits, record: Mapping[str, object]) -> bool:
+    """Whether a job's earlier runs used up its tokens or its spend."""
+    cost = record.get("cost_usd", 0.0)
+    spent_usd = float(cost) if isinstance(cost, int | float) else 0.0
+    return bool(
+        (limits.tokens_per_job and job_tokens_spent(record) >= limits.tokens_per_job)
+        or (limits.cost_per_job_usd and spent_usd >= limits.cost_per_job_usd)
+    )
+
+
 def next_midnight(now: datetime) -> datetime:
     """When the daily quotas reset: the next 00:00 UTC."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

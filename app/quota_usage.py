@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from app.config import Settings
 from app.metrics import Metrics, record_run_usage
-from app.quota import Usage, cost_of_run, day_of, day_token_budget, limits_from, run_token_budget
+from app.quota import (
+    Usage,
+    cost_of_run,
+    day_of,
+    day_token_budget,
+    less_job_spend,
+    limits_from,
+    run_token_budget,
+)
 from app.quota_prices import family_of, run_price
 from app.store.model import DailyUsage, Store
 from sandbox.relay_budget import PoolShare
@@ -40,13 +50,17 @@ def pool_key(installation_id: int | None) -> str:
 
 
 async def budget_for_run(
-    store: Store, settings: Settings, installation_id: int | None, model: str
+    store: Store,
+    settings: Settings,
+    installation_id: int | None,
+    model: str,
+    job_record: Mapping[str, Any] | None = None,
 ) -> RunBudget:
     """The run's budgets, from the installation's recorded spend (which runs still open are not
-    in yet: the relay's pool accounts for those). The run's own is never below 1, or the runner
-    would use its default."""
+    in yet: the relay's pool accounts for those) and from what the job's earlier runs spent (its
+    usage record). The run's own is never below 1, or the runner would use its default."""
     spent = await usage_today(store, installation_id, datetime.now(UTC))
-    limits = limits_from(settings, installation_id)
+    limits = less_job_spend(limits_from(settings, installation_id), job_record or {})
     usage = Usage(tokens_today=spent.tokens, cost_today_usd=spent.cost_usd)
     price = run_price(model_sent_for(model), settings.relay_models, settings.model_prices)
     day = day_token_budget(limits, usage, price)

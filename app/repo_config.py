@@ -1,9 +1,10 @@
 """A repository's own settings, `.github/fixwright.yml` on its default branch: they may narrow, never widen.
 
 A maintainer can pick the model, lower the turn limit and the budgets, require a higher role to
-trigger, ask for ready (non-draft) pull requests, and protect more paths from a fix. Nothing here
-can raise what the operator allows: limits only go down, the required role only goes up, and the
-protected paths are added to fixwright's own, never put in their place.
+trigger, ask for ready (non-draft) pull requests, protect more paths from a fix, and say how a
+fix's tests run (`verify:`). Nothing here can raise what the operator allows: limits only go down,
+the required role only goes up, the protected paths are added to fixwright's own, never put in
+their place, and a test run's time and repair rounds are at most the operator's.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ KEYS = (
     "limits",
     "protected_paths",
     "environment",
+    "verify",
 )
 MAX_PROTECTED_PATHS = 100
+VERIFY_KEYS = ("command", "timeout", "max_rounds")
+MAX_COMMAND_CHARACTERS = 2_000
+MAX_REPAIR_ROUNDS = 10
 
 
 class RepoConfigError(Exception):
@@ -49,6 +54,17 @@ class RepoConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class VerifyConfig:
+    """`verify:`: the test command (empty: detected from the repository's files), its time limit,
+    the repair rounds after a failure, or verification turned off (`verify: false`)."""
+
+    command: str = ""
+    timeout_seconds: float | None = None
+    max_rounds: int = 1
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class RepoConfig:
     model: str | None = None
     max_turns: int | None = None
@@ -57,6 +73,7 @@ class RepoConfig:
     limits: Mapping[str, float] = field(default_factory=dict)
     protected_paths: tuple[str, ...] = ()
     environment: EnvironmentConfig | None = None
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
 
 
 def parse_repo_config(text: str) -> RepoConfig:
@@ -96,6 +113,8 @@ def parse_repo_config(text: str) -> RepoConfig:
         problems += [str(problem) for problem in error.problems]
     protected = data.get("protected_paths") or []
     problems += protected_paths_problems(protected)
+    verify, verify_problems = parse_verify(data.get("verify"))
+    problems += verify_problems
     if problems:
         raise RepoConfigError(problems)
     return RepoConfig(
@@ -106,7 +125,51 @@ def parse_repo_config(text: str) -> RepoConfig:
         limits={key: float(value) for key, value in limits.items()},
         protected_paths=tuple(protected),
         environment=environment,
+        verify=verify,
     )
+
+
+def parse_verify(value: object) -> tuple[VerifyConfig, list[str]]:
+    """`verify:` read: a mapping of `command`, `timeout` and `max_rounds`, or false (off)."""
+    if value is None or value is True:
+        return VerifyConfig(), []
+    if value is False:
+        return VerifyConfig(enabled=False), []
+    if not isinstance(value, dict):
+        return VerifyConfig(), [
+            "`verify` must be a mapping (`command`, `timeout`, `max_rounds`) or false"
+        ]
+    problems = [
+        f"unknown setting `verify.{str(key)[:40]}` (known: {', '.join(VERIFY_KEYS)})"
+        for key in value
+        if key not in VERIFY_KEYS
+    ]
+    command = value.get("command", "")
+    if not isinstance(command, str) or "\0" in command:
+        problems.append("`verify.command` must be a shell command")
+        command = ""
+    elif len(command) > MAX_COMMAND_CHARACTERS:
+        problems.append(f"`verify.command` may be at most {MAX_COMMAND_CHARACTERS:,} characters")
+    timeout = value.get("timeout")
+    if timeout is not None and (
+        not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout < 1e9
+    ):
+        problems.append("`verify.timeout` must be a positive number of seconds")
+        timeout = None
+    rounds = value.get("max_rounds", 1)
+    if (
+        not isinstance(rounds, int)
+        or isinstance(rounds, bool)
+        or not 0 <= rounds <= MAX_REPAIR_ROUNDS
+    ):
+        problems.append(f"`verify.max_rounds` must be a whole number from 0 to {MAX_REPAIR_ROUNDS}")
+        rounds = 1
+    config = VerifyConfig(
+        command=command.strip(),
+        timeout_seconds=float(timeout) if timeout is not None else None,
+        max_rounds=rounds,
+    )
+    return config, problems
 
 
 def protected_paths_problems(patterns: object) -> list[str]:
@@ -144,6 +207,14 @@ def narrowed(settings: Settings, config: RepoConfig) -> Settings:
             settings.job_token_budget, int(config.limits["tokens_per_job"])
         )
     changes["draft_pull_requests"] = config.draft_pull_requests
+    verify = config.verify
+    changes["repo_verify_command"] = verify.command
+    changes["repo_verify_off"] = not verify.enabled
+    changes["verify_max_rounds"] = min(settings.verify_max_rounds, verify.max_rounds)
+    if verify.timeout_seconds is not None:
+        changes["verify_timeout_seconds"] = min(
+            settings.verify_timeout_seconds, verify.timeout_seconds
+        )
     return dataclasses.replace(settings, **changes)
 
 

@@ -24,6 +24,9 @@ from sandbox.host_workspaces import HostWorkspaces
 from sandbox.relay import ModelRelay
 from sandbox.runner import EventCallback, RunResult, run_in_sandbox
 from sandbox.stream import StreamEvent, SystemInit
+from sandbox.test_output import TestRun
+from sandbox.verify_container import VerifySpec
+from sandbox.verify_runner import run_verification
 
 
 def sandbox_limits(settings: Settings) -> SandboxLimits:
@@ -94,7 +97,9 @@ class ServiceSandbox:
         installation_id = job.installation_id if job else None
         model = spec.model or self.settings.model
         budget = (
-            await budget_for_run(self.store, self.settings, installation_id, model)
+            await budget_for_run(
+                self.store, self.settings, installation_id, model, job.usage if job else None
+            )
             if self.store
             else None
         )
@@ -136,6 +141,22 @@ class ServiceSandbox:
                 result.usage,
             )
         return result
+
+    async def verify(self, spec: VerifySpec) -> TestRun:
+        """Run the repository's tests on a copy of a tree, in the job's image (the settings' when
+        it has none) with the sandbox's limits and no network; nothing is charged."""
+        if self.metrics:
+            self.metrics.running_containers.inc()
+        try:
+            return await run_verification(
+                spec,
+                sandbox_limits(self.settings),
+                docker_client=self.docker_client,
+                secrets=self.settings.secret_values(),
+            )
+        finally:
+            if self.metrics:
+                self.metrics.running_containers.dec()
 
 
 @asynccontextmanager

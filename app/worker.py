@@ -238,6 +238,7 @@ class WorkerPool:
                 workspaces=self.workspaces,
                 sandbox=self.sandbox_for(settings) if self.sandbox_for else None,
                 app_slug=session.app_slug,
+                metrics=self.metrics,
             )
             try:
                 required = kind.required_role(settings)

@@ -171,10 +171,11 @@ def container_environment(capability: str, max_output_tokens: int) -> dict[str, 
     }
 
 
-def home_mounts(spec: RunSpec, tmpfs_options: str) -> dict[str, str]:
-    """Writable places: /tmp, and the home, or in a prepared image only the CLI's state in it."""
+def home_mounts(prepared_image: bool, tmpfs_options: str) -> dict[str, str]:
+    """Writable places: /tmp, and the home; in a prepared environment the home is the image's
+    (read-only, holding what the set-up installed) and only the CLI's state in it is writable."""
     owned = f"{tmpfs_options},uid={AGENT_UID},gid={AGENT_UID}"
-    home = CLAUDE_STATE if spec.image else AGENT_HOME
+    home = CLAUDE_STATE if prepared_image else AGENT_HOME
     return {"/tmp": tmpfs_options, home: owned}  # noqa: S108 - the container's own /tmp
 
 
@@ -211,7 +212,7 @@ def container_kwargs(
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "read_only": True,
-        "tmpfs": home_mounts(spec, tmpfs_options),
+        "tmpfs": home_mounts(spec.image is not None, tmpfs_options),
         "volumes": {
             str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
             str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},

@@ -15,13 +15,18 @@ from sandbox.git_review import ReviewCheckout
 from sandbox.git_workspace import JobWorkspace
 from sandbox.runner import EventCallback, RunResult
 from sandbox.snapshot import Snapshot, SnapshotLimits
+from sandbox.test_output import TestRun
+from sandbox.verify_container import VerifySpec
 
 
 class Sandbox(Protocol):
-    """Runs one task of Claude Code on a workspace; the container never outlives the call. Also
-    prepares the environment a run starts from, when the repository describes one."""
+    """Runs one task of Claude Code on a workspace, or a repository's tests on a copy of a tree
+    the host's git holds; the container never outlives the call. Also prepares the environment
+    those start from, when the repository describes one."""
 
     async def run(self, spec: RunSpec, on_event: EventCallback | None = None) -> RunResult: ...
+
+    async def verify(self, spec: VerifySpec) -> TestRun: ...
 
     async def prepare(
         self,

@@ -12,7 +12,7 @@ from sandbox.environment import EnvironmentFailed, Prepared
 from tests.fakes.github.fixtures import REPOSITORY
 from tests.fakes.github.gitrepo import rev_parse_blob
 from tests.fixtures.inprocess import Engine, EngineFactory, finished
-from tests.test_fix_handler import the_fix
+from tests.test_fix_handler import fix_command, the_fix
 from tests.test_fix_loop import label_delivery, progress_comments
 
 ENVIRONMENT = (
@@ -150,5 +150,7 @@ async def test_a_repository_cannot_widen_the_operators_allow_list(
     )
     engine.sandbox.environment_outcome = Prepared("fixwright-env:narrow", "1" * 64, True, 0.1)
     engine.script(the_fix(engine))
-    finished(await engine.run_delivery("issues", label_delivery(engine.github)), JobState.SUCCEEDED)
+    # A comment, not the same label again: a body seen before is a replay, whatever its delivery id.
+    again = fix_command(engine, "/fix")
+    finished(await engine.run_delivery("issue_comment", again), JobState.SUCCEEDED)
     assert engine.sandbox.environments[-1][1] == ("pkgs.mirror.example",)

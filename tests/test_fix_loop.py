@@ -6,8 +6,9 @@ readers of what the fake GitHub, the scripted model and the Docker engine saw.
 
 from __future__ import annotations
 
+import itertools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import docker
@@ -31,6 +32,7 @@ NEW_LINE = 'return f"Hello, {name}!"'
 SUMMARY = "greet() now puts a comma after Hello and ends with an exclamation mark."
 FIX = Scenario.fix_file("/workspace/hello/greet.py", OLD_LINE, NEW_LINE, summary=SUMMARY)
 JOB_TIMEOUT = 120
+LABELS = itertools.count()
 
 
 # Helpers shared by the fix loop's test modules.
@@ -42,10 +44,12 @@ def label_delivery(
     """`issues.labeled` for issue `number` as the fake holds it, labeled just now by `sender`."""
     issue = fake_github.state.issues[(REPOSITORY, number)]
     payload = labeled_issue(REPOSITORY, INSTALLATION_ID, number, sender=sender)
+    # Each label is a later event than the last: the same body twice would be a replay.
+    labelled_at = datetime.now(UTC) + timedelta(seconds=next(LABELS))
     payload["issue"].update(
         title=issue.title,
         body=issue.body,
-        updated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        updated_at=labelled_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     payload["issue"]["user"] = {**payload["issue"]["user"], "login": issue.user}
     return payload

@@ -70,12 +70,13 @@ def test_the_comment_starts_with_the_jobs_hidden_marker() -> None:
 
 
 def test_a_queued_job_shows_the_whole_checklist_with_queued_current() -> None:
-    """A new job lists all five steps, the first marked as the one in progress."""
+    """A new job lists all six steps, the first marked as the one in progress."""
     checklist = lines_of(render_progress(ProgressState(job_id=JOB)))
     assert checklist == [
         "- [ ] ⏳ **Queued**",
         "- [ ] Preparing the workspace",
         "- [ ] Claude is working",
+        "- [ ] Running the tests",
         "- [ ] Pushing the changes",
         "- [ ] Done",
     ]
@@ -87,7 +88,7 @@ def test_while_claude_works_the_turn_count_and_last_action_show() -> None:
     checklist = lines_of(render_progress(state))
     assert checklist[:2] == ["- [x] Queued", "- [x] Preparing the workspace"]
     assert checklist[2] == "- [ ] ⏳ **Claude is working (turn 3 of 30; last: `Bash pytest -q`)**"
-    assert checklist[3:] == ["- [ ] Pushing the changes", "- [ ] Done"]
+    assert checklist[3:] == ["- [ ] Running the tests", "- [ ] Pushing the changes", "- [ ] Done"]
 
 
 def test_a_later_update_without_an_action_keeps_the_last_one() -> None:
@@ -148,6 +149,7 @@ def test_a_run_that_changed_nothing_shows_claudes_answer_and_says_so() -> None:
     assert "changed nothing" in body
     assert "no pull request" in body
     assert "This is not a bug: see the docs." in body
+    assert "- [x] ~~Running the tests~~ (nothing to test)" in lines_of(body)
     assert "- [x] ~~Pushing the changes~~ (nothing to push)" in lines_of(body)
     assert "`/fix`" in body
 
@@ -165,7 +167,11 @@ def test_a_failure_names_the_step_the_reason_and_the_next_step() -> None:
     body = render_progress(state)
     checklist = lines_of(body)
     assert checklist[2].startswith("- [ ] ❌ **Claude is working (turn 30)")
-    assert checklist[3:] == ["- [ ] ~~Pushing the changes~~", "- [ ] ~~Done~~"]
+    assert checklist[3:] == [
+        "- [ ] ~~Running the tests~~",
+        "- [ ] ~~Pushing the changes~~",
+        "- [ ] ~~Done~~",
+    ]
     assert "**Why:** Claude Code reached its limit of 30 turns" in body
     assert "**What to do next:** Split the issue into smaller steps." in body
     assert "could not finish" in body

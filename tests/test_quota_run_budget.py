@@ -10,7 +10,7 @@ import pytest
 
 from app.config import Settings
 from app.metrics import create_metrics
-from app.quota import day_of
+from app.quota import day_of, job_budget_spent, limits_from
 from app.quota_prices import DEFAULT_PRICES
 from app.quota_usage import RunBudget, budget_for_run, record_run
 from app.store.sqlite import SQLiteStore
@@ -43,6 +43,19 @@ async def test_a_run_shares_what_its_installation_has_left_today(store: SQLiteSt
 async def test_without_a_daily_limit_there_is_no_pool(store: SQLiteStore) -> None:
     settings = Settings(quota_tokens_per_day=0, quota_cost_per_day_usd=0, job_token_budget=9)
     assert await budget_for_run(store, settings, None, "") == RunBudget(9, None)
+
+
+async def test_a_later_run_of_the_job_gets_what_its_earlier_runs_left(store: SQLiteStore) -> None:
+    """A repair round's budget is the job's less what the job's record says it used so far."""
+    settings = Settings(quota_tokens_per_day=0, quota_cost_per_day_usd=0, job_token_budget=9_000)
+    record = {"input_tokens": 5_000, "output_tokens": 1_000, "cache_read_input_tokens": 10_000}
+    assert (await budget_for_run(store, settings, None, "", record)).tokens == 2_000
+    spent = {"input_tokens": 9_500}
+    assert (await budget_for_run(store, settings, None, "", spent)).tokens == 1
+    assert job_budget_spent(limits_from(settings, None), spent)
+    assert not job_budget_spent(limits_from(settings, None), record)
+    dollars = Settings(quota_tokens_per_day=0, quota_cost_per_day_usd=0, quota_cost_per_job_usd=7.5)
+    assert (await budget_for_run(store, dollars, None, "", {"cost_usd": 6.0})).tokens == 20_000
 
 
 async def test_no_model_is_budgeted_at_the_clis_default_models_price(store: SQLiteStore) -> None:

@@ -6,7 +6,13 @@ import pytest
 
 from app.config import Settings
 from app.quota import limits_from
-from app.repo_config import RepoConfig, RepoConfigError, narrowed, parse_repo_config
+from app.repo_config import (
+    RepoConfig,
+    RepoConfigError,
+    VerifyConfig,
+    narrowed,
+    parse_repo_config,
+)
 from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY, FakeGitHub
 from tests.fakes.model.scenario import Scenario
@@ -60,6 +66,34 @@ def test_the_repository_can_only_narrow() -> None:
     assert (narrower.max_turns, narrower.trigger_permission) == (5, "admin")
     assert limits_from(narrower, 1).tokens_per_day == 1000
     assert limits_from(wider, 1).tokens_per_day == 5_000_000
+
+
+def test_verify_settings_are_read_and_bounded_by_the_operators() -> None:
+    """`verify:` parses; its timeout and rounds never pass the operator's; `false` turns it off."""
+    config = parse_repo_config("verify:\n  command: make test\n  timeout: 9000\n  max_rounds: 5\n")
+    assert config.verify == VerifyConfig("make test", 9000.0, 5)
+    settings = narrowed(OPERATOR, config)
+    assert (settings.repo_verify_command, settings.verify_timeout_seconds) == ("make test", 600.0)
+    assert settings.verify_max_rounds == 2
+    default = narrowed(OPERATOR, parse_repo_config("model: x\n"))
+    assert (default.verify_max_rounds, default.repo_verify_command) == (1, "")
+    assert narrowed(OPERATOR, parse_repo_config("verify: false\n")).repo_verify_off
+
+
+def test_every_verify_problem_is_named() -> None:
+    """A wrong type or value in `verify` is named, with the others."""
+    with pytest.raises(RepoConfigError) as raised:
+        parse_repo_config(
+            "verify:\n  command: [pytest]\n  timeout: 0\n  max_rounds: 11\n  network: on\n"
+        )
+    assert raised.value.problems == [
+        "unknown setting `verify.network` (known: command, timeout, max_rounds)",
+        "`verify.command` must be a shell command",
+        "`verify.timeout` must be a positive number of seconds",
+        "`verify.max_rounds` must be a whole number from 0 to 10",
+    ]
+    with pytest.raises(RepoConfigError, match="`verify` must be a mapping"):
+        parse_repo_config("verify: pytest\n")
 
 
 @pytest.mark.docker

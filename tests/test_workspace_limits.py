@@ -7,8 +7,8 @@ import pytest
 from app.config import ConfigError, Settings, load_settings
 from handlers import fix
 from handlers.common.run_outcomes import run_failure
-from handlers.fix.handler import workspace_limits
 from handlers.fix.outcomes import code_path, workspace_refusal
+from handlers.fix.read_back import workspace_limits
 from sandbox.container_stream import LineSplitter
 from sandbox.runner import Outcome, RunResult
 from sandbox.usage import JobUsage

@@ -22,6 +22,7 @@ from structlog.typing import FilteringBoundLogger
 from handlers.common.ci_files import CiTouch, render_ci_notice
 from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import defang
+from handlers.common.verification import Verdict, Verification, verification_line
 
 if TYPE_CHECKING:
     from githubkit.rest.paginator import Paginator
@@ -42,6 +43,7 @@ class Step(StrEnum):
     QUEUED = "queued"
     PREPARING = "preparing"
     WORKING = "working"
+    VERIFYING = "verifying"
     PUSHING = "pushing"
     DONE = "done"
 
@@ -60,6 +62,7 @@ STEP_LABELS = {
     Step.QUEUED: "Queued",
     Step.PREPARING: "Preparing the workspace",
     Step.WORKING: "Claude is working",
+    Step.VERIFYING: "Running the tests",
     Step.PUSHING: "Pushing the changes",
     Step.DONE: "Done",
 }
@@ -69,6 +72,8 @@ HEADINGS = {
     Ending.NO_CHANGES: "💬 fixwright looked into this and changed nothing",
     Ending.FAILED: "❌ fixwright could not finish",
 }
+# A pull request whose tests the host saw fail is never announced with a tick.
+FAILING_HEADING = "⚠️ fixwright opened a draft pull request, but its tests do not pass"
 NO_CHANGES_NOTE = (
     "Claude did not change any file, so there is no pull request. Its answer is below: it may "
     "have found that this is not a bug, or it may need more information. Reply on the issue and "
@@ -94,6 +99,10 @@ class ProgressState:
     stats: RunStats | None = None
     live_log_url: str = ""
     ci_touches: tuple[CiTouch, ...] = ()  # changed files CI executes, said beside the PR link
+    testing: str = ""  # which test run is going on ("before the change")
+    verification: Verification | None = None  # what the host's test runs said, once they have
+    repair_round: int = 0  # Claude's round of repairs after failing tests (0: its first run)
+    max_rounds: int = 0
 
     def at(self, step: Step) -> ProgressState:
         """The job has reached `step`."""
@@ -104,6 +113,20 @@ class ProgressState:
         return replace(
             self, current=Step.WORKING, turns=turns, last_action=last_action or self.last_action
         )
+
+    def running_tests(self, which: str) -> ProgressState:
+        """The host runs the tests (`which`: "before the change", "after repair round 1")."""
+        return replace(self, current=Step.VERIFYING, testing=which)
+
+    def repairing(self, round_number: int, rounds: int) -> ProgressState:
+        """Claude is given the failing tests back: repair round `round_number` of `rounds`."""
+        return replace(
+            self, current=Step.WORKING, repair_round=round_number, max_rounds=rounds, turns=0
+        )
+
+    def verified(self, verification: Verification) -> ProgressState:
+        """The tests ran (or could not), and this is what they said."""
+        return replace(self, verification=verification, testing="")
 
     def opened(
         self,
@@ -161,7 +184,7 @@ def job_of_comment(body: str | None) -> str | None:
 
 def render_progress(state: ProgressState) -> str:
     """The whole comment body, in GitHub Markdown, starting with the job's marker."""
-    parts = [marker(state.job_id), f"### {HEADINGS[state.ending]}", _checklist(state)]
+    parts = [marker(state.job_id), f"### {_heading(state)}", _checklist(state)]
     parts += _ending(state)
     if state.stats is not None:
         parts.append(f"<sub>{render_run_stats(state.stats)}</sub>")
@@ -170,6 +193,17 @@ def render_progress(state: ProgressState) -> str:
         footer += f" · [live log]({state.live_log_url})"
     parts.append(f"<sub>{footer}</sub>")
     return "\n\n".join(parts) + "\n"
+
+
+def _heading(state: ProgressState) -> str:
+    verification = state.verification
+    failing = verification is not None and verification.verdict not in (
+        Verdict.PASSED,
+        Verdict.NOT_VERIFIED,
+    )
+    if state.ending == Ending.PULL_REQUEST and failing:
+        return FAILING_HEADING
+    return HEADINGS[state.ending]
 
 
 def _checklist(state: ProgressState) -> str:
@@ -181,8 +215,15 @@ def _step_line(state: ProgressState, step: Step) -> str:
     label = STEP_LABELS[step]
     if step == Step.WORKING:
         label += _working_detail(state)
+    if step == Step.VERIFYING:
+        label += _testing_detail(state)
     if step == Step.PUSHING and state.ending == Ending.NO_CHANGES:
         return f"- [x] ~~{label}~~ (nothing to push)"
+    if step == Step.VERIFYING and state.ending == Ending.NO_CHANGES:
+        return f"- [x] ~~{label}~~ (nothing to test)"
+    verification = state.verification
+    if step == Step.VERIFYING and verification and verification.verdict is Verdict.NOT_VERIFIED:
+        return f"- [x] ~~{label}~~ (not verified)"
     if position < current or (state.ending != Ending.FAILED and state.current == Step.DONE):
         return f"- [x] {label}"
     if position == current and state.ending == Ending.FAILED:
@@ -196,6 +237,8 @@ def _step_line(state: ProgressState, step: Step) -> str:
 
 def _working_detail(state: ProgressState) -> str:
     details = []
+    if state.repair_round:
+        details.append(f"repair round {state.repair_round} of {state.max_rounds}")
     if state.turns:
         limit = f" of {state.max_turns}" if state.max_turns else ""
         details.append(f"turn {state.turns}{limit}")
@@ -204,12 +247,25 @@ def _working_detail(state: ProgressState) -> str:
     return f" ({'; '.join(details)})" if details else ""
 
 
+def _testing_detail(state: ProgressState) -> str:
+    if state.testing and state.current == Step.VERIFYING and not state.finished:
+        return f" ({state.testing})"
+    verification = state.verification
+    if verification is not None and verification.verdict is not Verdict.NOT_VERIFIED:
+        return f" ({verification_line(verification)})"
+    return ""
+
+
 def _ending(state: ProgressState) -> list[str]:
     if state.ending == Ending.PULL_REQUEST:
         link = f"[#{state.pull_request_number}]({state.pull_request_url})"
         notice = [render_ci_notice(state.ci_touches)] if state.ci_touches else []
+        tests = (
+            [f"**Tests:** {verification_line(state.verification)}"] if state.verification else []
+        )
         return [
             f"**Draft pull request:** {link}",
+            *tests,
             *notice,
             *_quoted_message("Claude's summary", state),
         ]

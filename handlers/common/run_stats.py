@@ -89,3 +89,15 @@ def render_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes} min {secs} s"
     return f"{secs} s"
+
+
+def combined(first: RunStats, then: RunStats) -> RunStats:
+    """Two runs of one job as one (a fix and its repair round): turns, tokens, cost and time
+    added, under the later run's model."""
+    return RunStats(
+        model=then.model or first.model,
+        turns=first.turns + then.turns,
+        usage=first.usage + then.usage,
+        cost_usd=first.cost_usd + then.cost_usd,
+        seconds=first.seconds + then.seconds,
+    )

@@ -6,7 +6,6 @@ import asyncio
 import time
 from dataclasses import replace
 
-from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent
@@ -18,15 +17,14 @@ from handlers.common.reactions import acknowledge
 from handlers.common.run_outcomes import run_failure
 from handlers.common.run_stats import run_stats, usage_record, without_secrets
 from handlers.fix.environment import prepare_environment
-from handlers.fix.outcomes import workspace_refusal
 from handlers.fix.publish import publish
+from handlers.fix.read_back import read_back
 from handlers.fix.run import run_claude
 from handlers.fix.target import load_target
+from handlers.fix.verify import Attempt, verify_fix
 from sandbox.git_errors import GitError, PushRejected
 from sandbox.git_workspace import JobWorkspace
 from sandbox.runner import Outcome
-from sandbox.snapshot import Snapshot, SnapshotLimits
-from sandbox.workspace_walk import WalkLimits, WorkspaceRefused
 
 
 def failure_of(error: JobFailed | GitError, branch_prefix: str, words: Words) -> tuple[str, str]:
@@ -45,24 +43,6 @@ def failure_of(error: JobFailed | GitError, branch_prefix: str, words: Words) ->
 def work_branch(branch_prefix: str, issue_number: int) -> str:
     """Where a fix for an issue is pushed: never the default or any protected branch."""
     return f"{branch_prefix}issue-{issue_number}"
-
-
-def workspace_limits(settings: Settings) -> SnapshotLimits:
-    """How much of the workspace the host reads back after the run, from the settings."""
-    walk = WalkLimits(
-        max_file_bytes=settings.workspace_max_file_bytes,
-        max_total_bytes=settings.workspace_max_bytes,
-        max_files=settings.workspace_max_files,
-    )
-    return SnapshotLimits(walk=walk, max_changed_bytes=settings.workspace_max_changed_bytes)
-
-
-async def read_back(workspace: JobWorkspace, context: Context) -> Snapshot:
-    """The workspace read once after the run: the file list, the secret scan and the commit."""
-    try:
-        return await context.workspaces.snapshot(workspace, workspace_limits(context.settings))
-    except WorkspaceRefused as refused:
-        raise JobFailed(*workspace_refusal(refused, context.kind.words)) from None
 
 
 async def fix_issue(event: WebhookEvent, context: Context) -> str:
@@ -120,7 +100,11 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
                 "neutral", "No change", result.summary or "Claude changed no file."
             )
             return "no change"
-        await publish(context, target, workspace, changes, result, files, stats, progress, check)
+        attempt = Attempt(changes, files, result, stats)
+        verified = await verify_fix(
+            event, context, workspace, attempt, progress, check, image=image
+        )
+        await publish(context, target, workspace, verified, progress, check)
         return f"pull request #{progress.state.pull_request_number}"
     except (JobFailed, GitError) as error:
         reason, next_step = failure_of(error, context.settings.branch_prefix, context.kind.words)

@@ -8,14 +8,14 @@ from app.errors import JobFailed
 from handlers.common.check_runs import CheckRun
 from handlers.common.ci_files import ci_touches_at
 from handlers.common.progress import ProgressComment, Step
-from handlers.common.run_stats import RunStats
 from handlers.common.untrusted_text import defang
+from handlers.common.verification import render_verification
 from handlers.fix.pull_requests import open_or_update_draft_pr, render_pr_body, render_pr_title
 from handlers.fix.target import FixTarget, bot_identity, noreply_identity
+from handlers.fix.verify import Verified
 from sandbox.git_secrets import find_secrets
 from sandbox.git_workspace import JobWorkspace
 from sandbox.redaction import redact_text
-from sandbox.runner import RunResult
 from sandbox.snapshot import Snapshot
 
 
@@ -45,16 +45,18 @@ async def publish(
     context: Context,
     target: FixTarget,
     workspace: JobWorkspace,
-    changes: Snapshot,
-    result: RunResult,
-    files: list[str],
-    stats: RunStats,
+    verified: Verified,
     progress: ProgressComment,
     check: CheckRun,
 ) -> None:
-    """Commit as the App, push the work branch, and open (or refresh) the draft PR."""
+    """Commit as the App, push the work branch, and open (or refresh) the draft PR, saying what
+    the host's test runs showed."""
     job = context.job
     number = job.number or 0
+    changes, files = verified.attempt.changes, verified.attempt.files
+    result, stats = verified.attempt.result, verified.attempt.stats
+    verification = verified.verification
+    secrets = context.settings.secret_values()
     refuse_secrets(context, changes)
     # Workflows as the base commit has them, from the host's git directory, not the checkout.
     touches = tuple(await ci_touches_at(files, workspace.git_dir, workspace.base_sha))
@@ -74,14 +76,17 @@ async def publish(
         job.repository,
         head_branch=workspace.branch,
         base_branch=target.default_branch,
-        title=render_pr_title(target.issue_title, number),
+        title=render_pr_title(target.issue_title, number, verification),
         draft=context.settings.draft_pull_requests,
-        body=render_pr_body(number, result.summary, files, stats, touches),
+        body=render_pr_body(number, result.summary, files, stats, touches, verification, secrets),
     )
     await progress.update(
         progress.state.opened(pull.html_url, pull.number, result.summary, stats, touches),
         force=True,
     )
+    tests = render_verification(verification, secrets, heading="### Verification")
     await check.complete(
-        "success", f"Draft pull request #{pull.number}", result.summary or "Changes pushed."
+        verification.conclusion,
+        f"Draft pull request #{pull.number}: {verification.short}",
+        f"{result.summary or 'Changes pushed.'}\n\n{tests}",
     )

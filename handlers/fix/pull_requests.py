@@ -13,6 +13,7 @@ from githubkit.exception import RequestFailed
 from handlers.common.ci_files import CiTouch, render_ci_notice
 from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import code_safe, defang
+from handlers.common.verification import Verification, render_verification
 
 if TYPE_CHECKING:
     from githubkit_schemas.latest.models import PullRequestSimple
@@ -39,12 +40,16 @@ class PullRequestRef:
     created: bool
 
 
-def render_pr_title(issue_title: str, issue_number: int) -> str:
-    """`Fix #N: <issue title>`, on one line and within GitHub's limit."""
+def render_pr_title(
+    issue_title: str, issue_number: int, verification: Verification | None = None
+) -> str:
+    """`Fix #N: <issue title>`, on one line and within GitHub's limit; `[tests failing] Fix #N: …`
+    when the host's own run of the tests says the change does not pass them."""
     title = " ".join(issue_title.split()) or "untitled issue"
     if len(title) > TITLE_LIMIT:
         title = title[: TITLE_LIMIT - 1] + "…"
-    return f"Fix #{issue_number}: {title}"
+    prefix = f"{verification.title_prefix} " if verification and verification.title_prefix else ""
+    return f"{prefix}Fix #{issue_number}: {title}"
 
 
 def render_pr_body(
@@ -53,9 +58,12 @@ def render_pr_body(
     changed_files: Sequence[str],
     stats: RunStats | None = None,
     ci_touches: Sequence[CiTouch] = (),
+    verification: Verification | None = None,
+    secrets: Sequence[str] = (),
 ) -> str:
-    """The PR body: `Fixes #N`, Claude's summary, the files changed (and which of them CI runs)
-    and what the run cost."""
+    """The PR body: `Fixes #N`, Claude's summary, the files changed (and which of them CI runs),
+    what the host's test runs showed (the output's end redacted of `secrets`) and what the runs
+    cost."""
     text = defang(summary.strip()) or NO_SUMMARY
     if len(text) > SUMMARY_LIMIT:
         text = text[:SUMMARY_LIMIT] + "\n\n… (cut short)"
@@ -65,6 +73,8 @@ def render_pr_body(
         f"## Summary\n\n{text}",
         f"## Files changed\n\n{_file_list(changed_files)}",
     ]
+    if verification is not None:
+        parts.append(render_verification(verification, secrets))
     if ci_touches:
         parts.append(render_ci_notice(ci_touches))
     parts.append(f"> [!NOTE]\n> {REVIEW_NOTE}")

@@ -39,13 +39,15 @@ async def run_claude(
     workspace: JobWorkspace,
     progress: ProgressComment,
     image: str | None = None,
+    prompt: str | None = None,
 ) -> tuple[RunResult, str]:
     """Claude Code in the sandbox on the workspace (in the prepared environment's image, if any),
-    and the model it used; progress follows its turns."""
+    and the model it used; progress follows its turns. The prompt is the issue's unless one is
+    given (a repair round's)."""
     spec = RunSpec(
         job_id=context.job.id,
         workspace=workspace.path,
-        prompt=await fix_prompt(event, context),
+        prompt=prompt or await fix_prompt(event, context),
         append_system_prompt=SYSTEM_APPEND,
         model=context.settings.model,
         max_turns=context.settings.max_turns,

@@ -2,16 +2,19 @@
 
 Each `ScriptedRun` says what Claude Code would have done: the files it leaves in the workspace
 (written as the container would, into the mounted checkout), the tools it calls (streamed to the
-handler as the runner streams them), and how the run ends. Handlers, the worker and the intake
-run for real around it; only the container is replaced.
+handler as the runner streams them), and how the run ends. Each scripted test run is what the
+repository's tests printed and how they ended: a `TestRun`, or a function of the copy of the tree
+the host wrote for it (with the real `check_out_copy`) when a test needs to look at that copy.
+Handlers, the worker and the intake run for real around it; only the container is replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import shutil
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,12 @@ from typing import Any
 from sandbox.container import RunSpec
 from sandbox.environment import EnvironmentFailed, Prepared
 from sandbox.environment_spec import EnvironmentSpec
+from sandbox.git_copy import check_out_copy
 from sandbox.runner import EventCallback, Outcome, RunResult
 from sandbox.stream import AssistantText, FinalResult, StreamEvent, SystemInit, ToolUse
+from sandbox.test_output import OutputReader, TestRun, TestStatus
 from sandbox.usage import JobUsage
+from sandbox.verify_container import VerifySpec, run_name
 
 FAKE_MODEL = "claude-sonnet-4-5"
 
@@ -67,10 +73,22 @@ def tool(name: str, **tool_input: Any) -> ToolUse:
     return ToolUse(id=f"toolu_{name.lower()}", name=name, input=dict(tool_input))
 
 
+def printed(output: str, *, exit_code: int = 0, secrets: tuple[str, ...] = ()) -> TestRun:
+    """A test run that printed `output` and exited with `exit_code`, read as the runner reads it."""
+    reader = OutputReader(secrets=secrets)
+    reader.feed(1, output.encode())
+    status = TestStatus.PASSED if exit_code == 0 else TestStatus.FAILED
+    return reader.run(status, exit_code=exit_code, seconds=0.5)
+
+
+# A scripted test run: how it ended, or a function of the host's copy of the tree it ran on.
+ScriptedTests = TestRun | Callable[[Path], TestRun]
+
+
 @dataclass
 class FakeSandbox:
-    """Plays its scripted runs in order; remembers every spec it was handed. Environments are
-    "prepared" as `environment_outcome` says: an image name, or the failure to raise."""
+    """Plays its scripted runs and test runs in order; remembers every spec it was handed.
+    Environments are "prepared" as `environment_outcome` says: an image name, or the failure."""
 
     runs: deque[ScriptedRun] = field(default_factory=deque)
     specs: list[RunSpec] = field(default_factory=list)
@@ -81,6 +99,8 @@ class FakeSandbox:
         default_factory=lambda: Prepared("fixwright-env:prepared", "0" * 64, False, 1.0)
     )
     environments: list[tuple[EnvironmentSpec, tuple[str, ...]]] = field(default_factory=list)
+    test_runs: deque[ScriptedTests] = field(default_factory=deque)
+    verify_specs: list[VerifySpec] = field(default_factory=list)
 
     async def prepare(
         self,
@@ -128,6 +148,20 @@ class FakeSandbox:
             seconds=1.0,
             limit_passed=run.limit_passed,
         )
+
+    async def verify(self, spec: VerifySpec) -> TestRun:
+        self.verify_specs.append(spec)
+        if not self.test_runs:
+            raise AssertionError(f"the fake sandbox has no scripted test run left for {spec.label}")
+        scripted = self.test_runs.popleft()
+        if isinstance(scripted, TestRun):
+            return scripted
+        copy = spec.scratch / f"verify-{run_name(spec.label)}"
+        await asyncio.to_thread(check_out_copy, spec.git_dir, spec.tree, copy)
+        try:
+            return scripted(copy)
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
 
 
 def read_text(path: Path) -> str | None:

@@ -1,0 +1,109 @@
+"""The container a fix's tests run in: a pure spec (docker-py kwargs), hardened as the agent's is.
+
+The host runs the repository's test command twice, on the base commit and on the result, each
+time in a fresh container on a copy of the tree the host wrote from its own git objects. The
+container gets what the agent's gets (no network, no capability, a read-only root, non-root,
+the same memory, CPU and process limits), and less: no relay socket, no capability token, no
+stdin. Only the copy is writable, and it is thrown away after the run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.container import (
+    AGENT_HOME,
+    AGENT_UID,
+    INSTANCE_LABEL,
+    JOB_LABEL,
+    ROLE,
+    ROLE_LABEL,
+    WORKSPACE,
+    SandboxLimits,
+    container_name,
+    home_mounts,
+)
+
+# Which run of a job's tests a container is ("before", "after", "after-2"); the job and role
+# labels are the agent's, so the orphan clean-up removes these containers as well.
+VERIFY_LABEL = "fixwright.verify"
+# A test run's output goes to the host through the attached stream only: Docker's logging driver
+# would otherwise keep all of it on the engine's disk.
+NO_LOGS = {"type": "none", "config": {}}
+
+
+@dataclass(frozen=True)
+class VerifySpec:
+    """One run of a repository's test command on one tree of the host's git directory."""
+
+    job_id: str
+    label: str  # which run: "before", "after", "after-2"; names its container and its copy
+    git_dir: Path  # the host's git directory, which holds `tree`
+    tree: str  # the commit or tree to test
+    command: str  # run with `sh -c` at the top of the copy
+    timeout_seconds: float
+    scratch: Path  # the job's own directory, where the host writes the copy
+    image: str | None = None  # None: the sandbox image of the settings
+
+
+def run_name(label: str) -> str:
+    """The label as a Docker- and file-safe word."""
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", label)[:40] or "run"
+
+
+def verify_container_name(spec: VerifySpec) -> str:
+    """`fixwright-job-<id>-verify-<label>`: beside the agent's container, never in its place."""
+    return f"{container_name(spec.job_id)}-verify-{run_name(spec.label)}"
+
+
+def verify_environment() -> dict[str, str]:
+    """The whole environment the tests see besides the image's own (PATH): no secret, no relay,
+    and nothing that asks for colours, which would only be taken out of the output again."""
+    return {
+        "HOME": AGENT_HOME,
+        "CI": "true",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+        "LANG": "C.UTF-8",
+    }
+
+
+def verify_container_kwargs(spec: VerifySpec, limits: SandboxLimits, copy: Path) -> dict[str, Any]:
+    """The keyword arguments for `client.containers.create`: the agent's hardening, no way out."""
+    tmpfs_options = "rw,nosuid,nodev,size=512m"
+    return {
+        "image": spec.image or limits.image,
+        "name": verify_container_name(spec),
+        # The command is the repository's own, as its CI would run it; a shell reads it.
+        "entrypoint": ["/bin/sh", "-c", spec.command],
+        "command": None,
+        "environment": verify_environment(),
+        "user": f"{AGENT_UID}:{AGENT_UID}",
+        "working_dir": WORKSPACE,
+        "labels": {
+            JOB_LABEL: spec.job_id,
+            ROLE_LABEL: ROLE,
+            INSTANCE_LABEL: limits.instance,
+            VERIFY_LABEL: run_name(spec.label),
+        },
+        "network_mode": "none",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "read_only": True,
+        "tmpfs": home_mounts(spec.image is not None, tmpfs_options),
+        # The host's copy of the tree, and nothing else of the host.
+        "volumes": {str(copy): {"bind": WORKSPACE, "mode": "rw"}},
+        "mem_limit": limits.memory,
+        "memswap_limit": limits.memory,
+        "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.pids,
+        "runtime": limits.runtime,
+        "init": True,
+        "ipc_mode": "private",
+        "log_config": NO_LOGS,
+        "stdin_open": False,
+        "tty": False,
+    }
