@@ -22,8 +22,12 @@ TESTS = "python3 -B -m pytest -q -p no:cacheprovider tests/test_greet.py"
 
 
 def environment_file(index: PackageIndex, sandbox_image: str) -> str:
+    """The environment (pytest installed through the proxy) and the tests the host runs in it."""
     commands = "".join(f"    - {command!r}\n" for command in install_pytest(index))
-    return f"environment:\n  image: {sandbox_image}\n  setup:\n{commands}"
+    return (
+        f"environment:\n  image: {sandbox_image}\n  setup:\n{commands}"
+        f"verify:\n  command: {TESTS}\n"
+    )
 
 
 def scenario() -> Scenario:
@@ -62,7 +66,8 @@ def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
     sandbox_image: str,
     package_index: PackageIndex,
 ) -> None:
-    """Set-up installs pytest through the proxy; the agent runs it; the next job is cached."""
+    """Set-up installs pytest through the proxy; the agent runs it; the host's own runs show the
+    test failing before the fix and passing after; the next job is cached."""
     fake_github.state.push_branch(
         REPOSITORY,
         "main",
@@ -81,6 +86,9 @@ def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
     assert any("1 failed" in text for text in results), results
     assert any("1 passed" in text for text in results), results
     assert fake_github.state.branch_files(REPOSITORY, BRANCH)["hello/greet.py"].count(NEW_LINE)
+    [pull] = fake_github.state.pulls.values()
+    body = fake_github.state.issues[(REPOSITORY, pull.number)].body or ""
+    assert "✅ **The tests pass after the change.** 1 failed → 1 passed" in body, body
     [prepared] = environment_lines(service)
     assert prepared["cached"] is False and prepared["refused"] == []
 
