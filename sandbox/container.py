@@ -186,6 +186,22 @@ def network_settings(spec: RunSpec) -> dict[str, str]:
     return {"network": spec.network}
 
 
+def resource_limits(memory: str, cpus: float, pids: int, runtime: str) -> dict[str, Any]:
+    """The limits and isolation every container of a job gets (agent, tests, set-up)."""
+    return {
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "mem_limit": memory,
+        # Equal to the memory limit: no swap, so a memory hog is killed rather than slowed.
+        "memswap_limit": memory,
+        "nano_cpus": int(cpus * 1e9),
+        "pids_limit": pids,
+        "runtime": runtime,
+        "init": True,
+        "ipc_mode": "private",
+    }
+
+
 def container_kwargs(
     spec: RunSpec, limits: SandboxLimits, *, relay_socket: Path, capability: str
 ) -> dict[str, Any]:
@@ -209,22 +225,13 @@ def container_kwargs(
             INSTANCE_LABEL: limits.instance,
         },
         **network_settings(spec),
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
+        **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
         "read_only": True,
         "tmpfs": home_mounts(spec.image is not None, tmpfs_options),
         "volumes": {
             str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
             str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},
         },
-        "mem_limit": limits.memory,
-        # Equal to the memory limit: no swap, so a memory hog is killed rather than slowed.
-        "memswap_limit": limits.memory,
-        "nano_cpus": int(limits.cpus * 1e9),
-        "pids_limit": limits.pids,
-        "runtime": limits.runtime,
-        "init": True,
-        "ipc_mode": "private",
         # Attached, with stdin open: docker-py then sets StdinOnce, so closing the attached stdin
         # after writing the prompt gives the CLI its end of input.
         "stdin_open": True,

@@ -34,6 +34,7 @@ from sandbox.environment_spec import (
     setup_container_kwargs,
     tools_dockerfile,
 )
+from sandbox.image import BuildFailed, build_from_context
 
 CA_PATH = "/etc/fixwright/extra-ca.crt"
 # Every client that reads one, so that TLS through an intercepting network is trusted by all.
@@ -96,30 +97,19 @@ def _build(
     buildargs: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
 ) -> str:
-    """Build from a tar context; the image id, or EnvironmentFailed with the build's last words."""
-    image_id = ""
+    """Build from a tar context; the image id, or EnvironmentFailed with the engine's words."""
     try:
-        for chunk in client.api.build(
-            fileobj=io.BytesIO(context),
-            custom_context=True,
+        image_id = build_from_context(
+            client,
+            context,
             dockerfile=dockerfile,
-            rm=True,
-            forcerm=True,
-            decode=True,
             network_mode=network_mode,
             buildargs=buildargs,
             labels=labels,
-        ):
-            if "error" in chunk:
-                raise EnvironmentFailed(
-                    f"the environment's image did not build: {chunk['error'].strip()[-500:]}",
-                    "Fix the Dockerfile (its last output is in the job's log), then try again.",
-                )
-            if "aux" in chunk:
-                image_id = chunk["aux"].get("ID", image_id)
-    except (APIError, BuildError) as error:
+        )
+    except (BuildFailed, APIError, BuildError) as error:
         raise EnvironmentFailed(
-            f"the environment's image did not build: {str(error)[:500]}",
+            f"the environment's image did not build: {str(error)[-500:]}",
             "Fix the Dockerfile, then try again.",
         ) from None
     if not image_id:

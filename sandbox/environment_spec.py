@@ -18,6 +18,7 @@ from sandbox.container import (
     JOB_LABEL,
     ROLE_LABEL,
     WORKSPACE,
+    resource_limits,
 )
 
 ENVIRONMENT_REPOSITORY = "fixwright-env"
@@ -129,16 +130,8 @@ def setup_container_kwargs(
         "working_dir": WORKSPACE,
         "labels": {JOB_LABEL: job_id, ROLE_LABEL: SETUP_ROLE, INSTANCE_LABEL: limits.instance},
         "network": network,
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
+        **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
         "tmpfs": {"/tmp": "rw,nosuid,nodev,size=512m"},  # noqa: S108 - the container's own
         "volumes": {str(checkout): {"bind": WORKSPACE, "mode": "ro"}},
-        "mem_limit": limits.memory,
-        "memswap_limit": limits.memory,
-        "nano_cpus": int(limits.cpus * 1e9),
-        "pids_limit": limits.pids,
-        "runtime": limits.runtime,
-        "init": True,
-        "ipc_mode": "private",
         "detach": True,
     }

@@ -130,6 +130,46 @@ def build_context(ca_bundle: Path | None) -> bytes:
     return buffer.getvalue()
 
 
+class BuildFailed(Exception):
+    """The engine reported an error while building; the message is its own."""
+
+
+def build_from_context(
+    client: docker.DockerClient,
+    context: bytes,
+    *,
+    tag: str | None = None,
+    dockerfile: str = "Dockerfile",
+    buildargs: dict[str, str] | None = None,
+    network_mode: str | None = None,
+    labels: dict[str, str] | None = None,
+    log: Log | None = None,
+) -> str:
+    """Build from a tar archive as the context; the image id. Raises BuildFailed with the
+    engine's error (each `Step` goes to `log` when given)."""
+    image_id = ""
+    for chunk in client.api.build(
+        fileobj=io.BytesIO(context),
+        custom_context=True,
+        tag=tag,
+        dockerfile=dockerfile,
+        buildargs=buildargs,
+        network_mode=network_mode,
+        labels=labels,
+        rm=True,
+        forcerm=True,
+        decode=True,
+    ):
+        if "error" in chunk:
+            raise BuildFailed(chunk["error"].strip())
+        line = chunk.get("stream", "").rstrip()
+        if log is not None and line.startswith("Step "):
+            log(line)
+        if "aux" in chunk:
+            image_id = chunk["aux"].get("ID", image_id)
+    return image_id
+
+
 def build_image(
     client: docker.DockerClient,
     *,
@@ -143,24 +183,16 @@ def build_image(
         raise ImageBuildError(f"--ca-bundle {ca_bundle} is not a readable file.")
     started = time.monotonic()
     bootstrapped = ensure_base_image(client, log)
-    context = io.BytesIO(build_context(ca_bundle))
-    image_id = ""
-    for chunk in client.api.build(
-        fileobj=context,
-        custom_context=True,
-        tag=tag,
-        buildargs={"CLAUDE_CODE_VERSION": claude_code_version},
-        rm=True,
-        forcerm=True,
-        decode=True,
-    ):
-        if "error" in chunk:
-            raise ImageBuildError(f"docker build failed: {chunk['error'].strip()}")
-        line = chunk.get("stream", "").rstrip()
-        if line.startswith("Step "):
-            log(line)
-        if "aux" in chunk:
-            image_id = chunk["aux"].get("ID", image_id)
+    try:
+        image_id = build_from_context(
+            client,
+            build_context(ca_bundle),
+            tag=tag,
+            buildargs={"CLAUDE_CODE_VERSION": claude_code_version},
+            log=log,
+        )
+    except BuildFailed as error:
+        raise ImageBuildError(f"docker build failed: {error}") from None
     try:
         image = client.images.get(tag)
     except (ImageNotFound, BuildError) as error:
@@ -184,18 +216,9 @@ def build_egress_image(client: docker.DockerClient, *, tag: str, log: Log = prin
         info = tarfile.TarInfo("Dockerfile")
         info.size, info.mode = len(dockerfile), 0o644
         archive.addfile(info, io.BytesIO(dockerfile))
-    image_id = ""
-    for chunk in client.api.build(
-        fileobj=io.BytesIO(buffer.getvalue()),
-        custom_context=True,
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        decode=True,
-    ):
-        if "error" in chunk:
-            raise ImageBuildError(f"docker build of {tag} failed: {chunk['error'].strip()}")
-        if "aux" in chunk:
-            image_id = chunk["aux"].get("ID", image_id)
+    try:
+        image_id = build_from_context(client, buffer.getvalue(), tag=tag)
+    except BuildFailed as error:
+        raise ImageBuildError(f"docker build of {tag} failed: {error}") from None
     log(f"built {tag}")
     return image_id

@@ -25,6 +25,7 @@ from sandbox.container import (
     SandboxLimits,
     container_name,
     home_mounts,
+    resource_limits,
 )
 
 # Which run of a job's tests a container is ("before", "after", "after-2"); the job and role
@@ -90,19 +91,11 @@ def verify_container_kwargs(spec: VerifySpec, limits: SandboxLimits, copy: Path)
             VERIFY_LABEL: run_name(spec.label),
         },
         "network_mode": "none",
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
         "read_only": True,
         "tmpfs": home_mounts(spec.image is not None, tmpfs_options),
         # The host's copy of the tree, and nothing else of the host.
         "volumes": {str(copy): {"bind": WORKSPACE, "mode": "rw"}},
-        "mem_limit": limits.memory,
-        "memswap_limit": limits.memory,
-        "nano_cpus": int(limits.cpus * 1e9),
-        "pids_limit": limits.pids,
-        "runtime": limits.runtime,
-        "init": True,
-        "ipc_mode": "private",
+        **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
         "log_config": NO_LOGS,
         "stdin_open": False,
         "tty": False,
