@@ -25,8 +25,7 @@ def environment_file(index: PackageIndex, sandbox_image: str) -> str:
     """The environment (pytest installed through the proxy) and the tests the host runs in it."""
     commands = "".join(f"    - {command!r}\n" for command in install_pytest(index))
     return (
-        f"environment:\n  image: {sandbox_image}\n  setup:\n{commands}"
-        f"verify:\n  command: {TESTS}\n"
+        f"environment:\n  image: {sandbox_image}\n  setup:\n{commands}verify:\n  command: {TESTS}\n"
     )
 
 
