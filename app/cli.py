@@ -105,7 +105,7 @@ def reconcile_deliveries(args: argparse.Namespace) -> int:
 def prune_old_records(args: argparse.Namespace) -> int:
     """Delete what is older than FIXWRIGHT_RETENTION_DAYS now (the service does it hourly too)."""
     del args
-    from app.retention import DAY_SECONDS, describe, sweep, workspaces_of
+    from app.retention import DAY_SECONDS, describe, mirrors_of, sweep, workspaces_of
     from app.store import open_store
 
     settings = load_or_explain()
@@ -119,7 +119,9 @@ def prune_old_records(args: argparse.Namespace) -> int:
         store = open_store(settings.store_url, sync=settings.store_sync)
         try:
             age = settings.retention_days * DAY_SECONDS
-            report = await sweep(store, workspaces_of(settings), age, time.time())
+            report = await sweep(
+                store, workspaces_of(settings), age, time.time(), mirrors_of(settings)
+            )
         finally:
             await store.close()
         for line in describe(report, settings.retention_days):

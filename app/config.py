@@ -294,6 +294,11 @@ class Settings:
     repo_verify_command: str = ""
     repo_verify_off: bool = False
     state_dir: str = env("data", "where job workspaces are cloned")
+    git_mirrors: bool = env(
+        True,
+        "clone from a bare mirror of each repository kept on this machine, fetching only what is new",
+        read.flag,
+    )
     # The job rows stay, as the audit trail (app/retention.py).
     retention_days: int = env(
         30,

@@ -2,7 +2,7 @@
 
 Deliveries, the stored webhook payloads and event logs of finished jobs, and workspace
 directories that a crashed job left under `<state_dir>/workspaces` are deleted once older than
-the setting. The finished job rows stay: their summary and usage are small, and are the audit
+the setting, and so are the repository mirrors under `<state_dir>/mirrors` no job used for as long. The finished job rows stay: their summary and usage are small, and are the audit
 trail. The sweep runs at start-up and hourly (`sweep_periodically`), or as `fixwright prune`.
 """
 
@@ -20,6 +20,7 @@ from app.log import get_logger
 from app.metrics import Metrics
 from app.store import Store, StoreUnavailable
 from app.store.model import Pruned
+from sandbox.git_mirror import remove_unused_mirrors
 from sandbox.git_review import REVIEW_DIRECTORY_PREFIX
 from sandbox.git_workspace import JOB_DIRECTORY_PREFIX
 
@@ -38,6 +39,7 @@ class SweepReport:
     pruned: Pruned
     workspaces: int
     workspaces_left: tuple[str, ...] = ()
+    mirrors: int = 0
 
     def counts(self) -> dict[str, int]:
         """By the `record` label of fixwright_retention_removed_total."""
@@ -47,12 +49,18 @@ class SweepReport:
             "job_events": self.pruned.job_events,
             "notices": self.pruned.notices,
             "workspaces": self.workspaces,
+            "mirrors": self.mirrors,
         }
 
 
 def workspaces_of(settings: Settings) -> Path:
     """Where job workspaces are made (app/sandbox_service.py)."""
     return (Path(settings.state_dir) / "workspaces").resolve()
+
+
+def mirrors_of(settings: Settings) -> Path:
+    """Where the repositories' mirrors are kept (sandbox/git_mirror.py)."""
+    return (Path(settings.state_dir) / "mirrors").resolve()
 
 
 def old_workspaces(parent: Path, before: float) -> list[Path]:
@@ -88,16 +96,26 @@ def remove_workspaces(paths: list[Path]) -> tuple[int, tuple[str, ...]]:
     return len(paths) - len(left), tuple(left)
 
 
-async def sweep(store: Store, workspaces: Path, max_age_seconds: float, now: float) -> SweepReport:
-    """Remove what is older than `max_age_seconds` at `now`; never a running job's workspace."""
+async def sweep(
+    store: Store,
+    workspaces: Path,
+    max_age_seconds: float,
+    now: float,
+    mirrors: Path | None = None,
+) -> SweepReport:
+    """Remove what is older than `max_age_seconds` at `now`; never a running job's workspace,
+    nor a mirror a job is cloning from."""
     before = now - max_age_seconds
     pruned = await store.prune(before)
+    unused_mirrors = 0
+    if mirrors is not None:
+        unused_mirrors = await asyncio.to_thread(remove_unused_mirrors, mirrors, before)
     running_since = await store.running_since()
     if running_since is not None:
         before = min(before, running_since - WORKSPACE_MARGIN_SECONDS)
     paths = await asyncio.to_thread(old_workspaces, workspaces, before)
     removed, left = await asyncio.to_thread(remove_workspaces, paths)
-    return SweepReport(pruned, removed, left)
+    return SweepReport(pruned, removed, left, unused_mirrors)
 
 
 async def sweep_periodically(
@@ -111,7 +129,11 @@ async def sweep_periodically(
     while True:
         try:
             report = await sweep(
-                store, workspaces_of(settings), settings.retention_days * DAY_SECONDS, time.time()
+                store,
+                workspaces_of(settings),
+                settings.retention_days * DAY_SECONDS,
+                time.time(),
+                mirrors_of(settings),
             )
         except (StoreUnavailable, OSError) as error:
             metrics.retention_runs.labels(outcome="failed").inc()
@@ -139,5 +161,6 @@ def describe(report: SweepReport, days: int) -> list[str]:
         f"  finished jobs' payloads and logs: {counts['job_payloads']}"
         f" ({counts['job_events']} log entries)",
         f"  workspace directories: {counts['workspaces']}",
+        f"  repository mirrors no job used: {counts['mirrors']}",
     ]
     return lines + [f"could not remove {path}" for path in report.workspaces_left]

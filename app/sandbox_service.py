@@ -16,6 +16,7 @@ from app.config import Settings
 from app.environment_service import agent_network, prepare_for_job
 from app.metrics import Metrics
 from app.quota_usage import budget_for_run, record_run
+from app.retention import mirrors_of, workspaces_of
 from app.store.model import Store
 from sandbox.container import RunSpec, SandboxLimits
 from sandbox.environment import Prepared
@@ -50,10 +51,11 @@ def sandbox_limits(settings: Settings) -> SandboxLimits:
 
 
 def host_workspaces(settings: Settings) -> HostWorkspaces:
-    """Job workspaces under `<state dir>/workspaces`, made if missing."""
-    parent = (Path(settings.state_dir) / "workspaces").resolve()
+    """Job workspaces under `<state dir>/workspaces`, made if missing, cloned through the
+    mirrors under `<state dir>/mirrors` unless FIXWRIGHT_GIT_MIRRORS is off."""
+    parent = workspaces_of(settings)
     parent.mkdir(parents=True, exist_ok=True)
-    return HostWorkspaces(parent)
+    return HostWorkspaces(parent, mirrors_of(settings) if settings.git_mirrors else None)
 
 
 @dataclass(frozen=True)

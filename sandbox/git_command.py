@@ -24,6 +24,8 @@ HARDENING = (
     "http.lowSpeedLimit=1000",
     "http.lowSpeedTime=60",
 )
+# The file transport, for a clone from a repository of the host's own (sandbox/git_mirror.py).
+LOCAL_FILES = ("protocol.file.allow", "always")
 
 
 def git_authorization(token: str) -> str:
@@ -36,18 +38,22 @@ def git_authorization(token: str) -> str:
 
 
 def git_environment(
-    token: str | None, extra: Mapping[str, str] | None, remote: str | None = None
+    token: str | None,
+    extra: Mapping[str, str] | None,
+    remote: str | None = None,
+    local: bool = False,
 ) -> dict[str, str]:
     """The environment for one git command: the allow-list, plus the token if given.
 
-    Plain http is allowed only when `remote`, the URL this command talks to, is on this machine.
+    Plain http is allowed only when `remote`, the URL this command talks to, is on this machine;
+    a path as the remote only when the caller says it is one of the host's own (`local`).
     """
     header = [("http.extraHeader", "Authorization: " + git_authorization(token))] if token else []
     return host_environment(
         operator_network(),
         home=private_home(),
         allow_http=remote is not None and is_loopback_http(remote),
-        git_config=header,
+        git_config=[*header, *([LOCAL_FILES] if local else [])],
         extra=extra,
     )
 
@@ -67,6 +73,7 @@ def execute_git(
     remote: str | None = None,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
+    local: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run one hardened git command (argv only, never a shell) and return what it did."""
     try:
@@ -77,7 +84,7 @@ def execute_git(
             text=True,
             errors="replace",
             check=False,
-            env=git_environment(token, env, remote),
+            env=git_environment(token, env, remote, local),
             timeout=GIT_TIMEOUT_SECONDS,
         )
     except subprocess.TimeoutExpired:
@@ -100,9 +107,12 @@ def run_git(
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
     ok_codes: tuple[int, ...] = (0,),
+    local: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run one hardened git command; a failure becomes a `GitError` for `step`."""
-    result = execute_git(args, step=step, token=token, remote=remote, env=env, stdin=stdin)
+    result = execute_git(
+        args, step=step, token=token, remote=remote, env=env, stdin=stdin, local=local
+    )
     if result.returncode not in ok_codes:
         raise explain_failure(step, result.stderr + result.stdout, token_secrets(token))
     return result

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from sandbox import git_mirror
 from sandbox.git_command import execute_git, run_git, token_secrets
 from sandbox.git_errors import GitError, PushRejected, explain_push_failure
 from sandbox.git_secrets import find_secrets
@@ -103,7 +104,12 @@ def _check_branch_name(work_branch: str, default_branch: str) -> None:
 
 
 def _prepare(
-    clone_url: str, token: str, default_branch: str, work_branch: str, parent: Path
+    clone_url: str,
+    token: str,
+    default_branch: str,
+    work_branch: str,
+    parent: Path,
+    mirrors: Path | None,
 ) -> JobWorkspace:
     _check_clone_url(clone_url, "clone")
     _check_branch_name(work_branch, default_branch)
@@ -118,7 +124,7 @@ def _prepare(
         git_dir=root / "git",
     )
     try:
-        return _clone_and_branch(workspace, clone_url, token)
+        return _clone_and_branch(workspace, clone_url, token, mirrors)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -127,13 +133,13 @@ def _prepare(
 def _template(root: Path) -> Path:
     """A git template of the host's: no hooks, and attributes that keep the checkout raw."""
     template = root / "template"
-    (template / "info").mkdir(parents=True)
-    (template / "hooks").mkdir()  # empty, where the agent's git expects its hooks
+    (template / "info").mkdir(parents=True, exist_ok=True)
+    (template / "hooks").mkdir(exist_ok=True)  # empty, where the agent's git expects its hooks
     (template / "info" / "attributes").write_text(RAW_CHECKOUT_ATTRIBUTES)
     return template
 
 
-def _clone_and_branch(workspace: JobWorkspace, clone_url: str, token: str) -> JobWorkspace:
+def _clone(workspace: JobWorkspace, source: str, token: str | None, local: bool = False) -> None:
     run_git(
         [
             "clone",
@@ -144,13 +150,50 @@ def _clone_and_branch(workspace: JobWorkspace, clone_url: str, token: str) -> Jo
             f"--branch={workspace.default_branch}",
             f"--separate-git-dir={workspace.git_dir}",
             "--",
-            clone_url,
+            source,
             str(workspace.path),
         ],
         step="clone",
         token=token,
-        remote=clone_url,
+        remote=source,
+        local=local,
     )
+
+
+def _clone_through_mirror(
+    workspace: JobWorkspace, clone_url: str, token: str, mirrors: Path
+) -> None:
+    """Clone from this machine's mirror of the repository, refreshed first (`sandbox.git_mirror`)."""
+
+    def from_mirror(mirror: Path) -> None:
+        try:
+            _clone(workspace, str(mirror), None, local=True)
+            git = _checkout_git(workspace)
+            run_git([*git, "remote", "set-url", "origin", clone_url], step="clone")
+            # The reflogs name the mirror's path ("clone: from ..."); the agent gets a copy.
+            shutil.rmtree(workspace.git_dir / "logs", ignore_errors=True)
+        except GitError:
+            shutil.rmtree(workspace.path, ignore_errors=True)
+            shutil.rmtree(workspace.git_dir, ignore_errors=True)
+            raise
+
+    git_mirror.clone_through_mirror(
+        mirrors,
+        clone_url,
+        token,
+        workspace.default_branch,
+        from_mirror,
+        lambda: _clone(workspace, clone_url, token),
+    )
+
+
+def _clone_and_branch(
+    workspace: JobWorkspace, clone_url: str, token: str, mirrors: Path | None
+) -> JobWorkspace:
+    if mirrors is None:
+        _clone(workspace, clone_url, token)
+    else:
+        _clone_through_mirror(workspace, clone_url, token, mirrors)
     git = _checkout_git(workspace)
     remote_ref = f"refs/heads/{workspace.branch}"
     listed = run_git(
@@ -194,10 +237,22 @@ def _give_agent_its_own_git_directory(workspace: JobWorkspace) -> None:
 
 
 async def prepare_workspace(
-    *, clone_url: str, token: str, default_branch: str, work_branch: str, parent: Path
+    *,
+    clone_url: str,
+    token: str,
+    default_branch: str,
+    work_branch: str,
+    parent: Path,
+    mirrors: Path | None = None,
 ) -> JobWorkspace:
-    """Clone `default_branch` under `parent` and check out `work_branch`, reusing it if it exists."""
-    return await _with_retries(_prepare, clone_url, token, default_branch, work_branch, parent)
+    """Clone `default_branch` under `parent` and check out `work_branch`, reusing it if it exists.
+
+    With `mirrors`, the clone comes from this machine's mirror of the repository there
+    (`sandbox.git_mirror`), and only what is new since the last job is fetched from GitHub.
+    """
+    return await _with_retries(
+        _prepare, clone_url, token, default_branch, work_branch, parent, mirrors
+    )
 
 
 def _snapshot(workspace: JobWorkspace, limits: SnapshotLimits) -> Snapshot:

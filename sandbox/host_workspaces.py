@@ -14,9 +14,11 @@ from sandbox.snapshot import Snapshot, SnapshotLimits
 
 @dataclass(frozen=True)
 class HostWorkspaces:
-    """Clones, checkouts and pushes under `parent` (the service's `<state dir>/workspaces`)."""
+    """Clones, checkouts and pushes under `parent` (the service's `<state dir>/workspaces`),
+    cloned through the repositories' mirrors under `mirrors` when given."""
 
     parent: Path
+    mirrors: Path | None = None
 
     async def prepare(
         self, *, clone_url: str, token: str, default_branch: str, work_branch: str
@@ -27,6 +29,7 @@ class HostWorkspaces:
             default_branch=default_branch,
             work_branch=work_branch,
             parent=self.parent,
+            mirrors=self.mirrors,
         )
 
     async def snapshot(self, workspace: JobWorkspace, limits: SnapshotLimits) -> Snapshot:

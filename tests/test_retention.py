@@ -60,6 +60,7 @@ async def test_a_sweep_removes_what_is_older_than_the_age_and_keeps_the_rest(
         "job_events": 2,
         "notices": 0,
         "workspaces": 2,
+        "mirrors": 0,
     }
     assert not old_dir.exists() and not old_review.exists()
     assert young_dir.exists() and other.exists()

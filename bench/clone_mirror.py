@@ -1,0 +1,130 @@
+"""Clone latency of a large repository: webhook 202 -> Claude Code's first model request, with a plain
+clone from GitHub for every job, and through the host's mirror cold (made by this job) and warm
+(made by an earlier job, brought up to date by one fetch), all in the same run.
+
+The fixture repository grows to 50,000 files over 5,000 commits (`git fast-import`), and GitHub
+gets one small commit before every job, so the warm fetch always has something to bring. Two
+services run side by side, one with FIXWRIGHT_GIT_MIRRORS=false; the rounds alternate between them.
+
+    python -m bench.clone_mirror [--rounds 3] [--out bench/results/clone_mirror.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench.agent_service import AgentService, agent_service
+from bench.job_latency import QUIET_SECONDS, one_job
+from tests.fakes.github.fixtures import REPOSITORY
+
+COMMITS = 5_000
+FILES_PER_COMMIT = 10
+MODES = {
+    "plain": "plain clone from GitHub (FIXWRIGHT_GIT_MIRRORS=false)",
+    "cold": "through a mirror made by this job",
+    "warm": "through the mirror an earlier job made (one fetch)",
+}
+
+
+def history(commits: int, files_per_commit: int) -> bytes:
+    """A `git fast-import` stream of `commits` commits on main, each adding `files_per_commit`."""
+    parts = []
+    for number in range(commits):
+        message = f"Add batch {number}".encode()
+        parts.append(
+            b"commit refs/heads/main\n"
+            b"committer Bench <bench@example.invalid> 1700000000 +0000\n"
+            + b"data %d\n%s\n" % (len(message), message)
+            + (b"from refs/heads/main^0\n" if number == 0 else b"")
+        )
+        for index in range(files_per_commit):
+            body = b"".join(
+                b"VALUE_%d_%d_%d = %d\n" % (number, index, line, line) for line in range(12)
+            )
+            path = b"pkg%03d/batch%05d_%d.py" % (number % 100, number, index)
+            parts.append(b"M 100644 inline %s\ndata %d\n%s\n" % (path, len(body), body))
+    return b"".join(parts)
+
+
+def grow(running: AgentService, stream: bytes) -> None:
+    """Import the large history into the fake's repository, on top of its main branch."""
+    bare = running.github.state.repositories[REPOSITORY].path
+    subprocess.run(
+        ["git", "--git-dir", str(bare), "fast-import", "--quiet"], input=stream, check=True
+    )
+    subprocess.run(["git", "--git-dir", str(bare), "repack", "-adq"], check=True)
+
+
+def measure(running: AgentService, number: int) -> dict[str, float]:
+    """One job after one small new commit on GitHub: its first model request and its fetch."""
+    running.github.state.push_branch(REPOSITORY, "main", {"NEWS.md": f"job {number}\n"})
+    time.sleep(QUIET_SECONDS)
+    return one_job(running, number, len(running.finished_jobs()))
+
+
+def forget_mirrors(running: AgentService) -> None:
+    shutil.rmtree(running.scratch / "state" / "mirrors", ignore_errors=True)
+
+
+def main(rounds: int, out: Path | None) -> None:
+    stream = history(COMMITS, FILES_PER_COMMIT)
+    samples: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+    with ExitStack() as stack:
+        plain = stack.enter_context(agent_service(workers=1, FIXWRIGHT_GIT_MIRRORS="false"))
+        mirrored = stack.enter_context(agent_service(workers=1))
+        for running in (plain, mirrored):
+            grow(running, stream)
+        plain_numbers = iter(plain.add_issues(rounds + 1))
+        mirrored_numbers = iter(mirrored.add_issues(2 * rounds + 1))
+        measure(plain, next(plain_numbers))  # warm-up: the image's first start on each
+        measure(mirrored, next(mirrored_numbers))
+        for _ in range(rounds):
+            samples["plain"].append(measure(plain, next(plain_numbers)))
+            forget_mirrors(mirrored)
+            samples["cold"].append(measure(mirrored, next(mirrored_numbers)))
+            samples["warm"].append(measure(mirrored, next(mirrored_numbers)))
+            print(
+                {mode: round(values[-1]["first_request"], 3) for mode, values in samples.items()},
+                flush=True,
+            )
+    table = render(rounds, samples)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table)
+    print(table)
+
+
+def render(rounds: int, samples: dict[str, list[dict[str, float]]]) -> str:
+    files = COMMITS * FILES_PER_COMMIT
+    first = {mode: [s["first_request"] for s in values] for mode, values in samples.items()}
+    fetch = {mode: [s["clone"] for s in values] for mode, values in samples.items()}
+    plain = statistics.median(first["plain"])
+    lines = [
+        f"# Clone latency: {files:,} files over {COMMITS:,} commits, webhook 202 → first model "
+        f"request, {rounds} rounds",
+        "",
+        "| clone | median s | min s | max s | vs. plain | fetch from GitHub, median s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for mode, title in MODES.items():
+        values = first[mode]
+        median = statistics.median(values)
+        lines.append(
+            f"| {title} | {median:.2f} | {min(values):.2f} | {max(values):.2f} | "
+            f"{median / plain:.2f}x | {statistics.median(fetch[mode]):.2f} |"
+        )
+    return "\n".join([*lines, ""])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    arguments = parser.parse_args()
+    main(arguments.rounds, arguments.out)
