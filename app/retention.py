@@ -20,6 +20,7 @@ from app.log import get_logger
 from app.metrics import Metrics
 from app.store import Store, StoreUnavailable
 from app.store.model import Pruned
+from sandbox.directories import directories_older_than
 from sandbox.git_mirror import remove_unused_mirrors
 from sandbox.git_review import REVIEW_DIRECTORY_PREFIX
 from sandbox.git_workspace import JOB_DIRECTORY_PREFIX
@@ -66,20 +67,10 @@ def mirrors_of(settings: Settings) -> Path:
 def old_workspaces(parent: Path, before: float) -> list[Path]:
     """fixwright's workspace directories under `parent` last changed before `before`.
 
-    Only the directory's own entry is looked at (no symlink followed): the agent writes inside
-    its `workspace/`, never in the directory itself, so its time is when the job made it.
+    The agent writes inside its `workspace/`, never in the directory itself, so the directory's
+    own time is when the job made it.
     """
-    try:
-        entries = list(os.scandir(parent))
-    except FileNotFoundError:
-        return []
-    return sorted(
-        Path(entry.path)
-        for entry in entries
-        if entry.name.startswith(WORKSPACE_PREFIXES)
-        and entry.is_dir(follow_symlinks=False)
-        and entry.stat(follow_symlinks=False).st_mtime < before
-    )
+    return directories_older_than(parent, before, lambda name: name.startswith(WORKSPACE_PREFIXES))
 
 
 def remove_workspaces(paths: list[Path]) -> tuple[int, tuple[str, ...]]:

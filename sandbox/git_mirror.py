@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sandbox.directories import directories_older_than
 from sandbox.git_command import run_git
 from sandbox.git_errors import GitError
 
@@ -125,17 +126,7 @@ def clone_through_mirror(
 
 def unused_mirrors(root: Path, before: float) -> list[Path]:
     """The mirrors under `root` that no job has used since `before`."""
-    try:
-        entries = list(os.scandir(root))
-    except FileNotFoundError:
-        return []
-    return sorted(
-        Path(entry.path)
-        for entry in entries
-        if entry.name.endswith(MIRROR_SUFFIX)
-        and entry.is_dir(follow_symlinks=False)
-        and entry.stat(follow_symlinks=False).st_mtime < before
-    )
+    return directories_older_than(root, before, lambda name: name.endswith(MIRROR_SUFFIX))
 
 
 def remove_unused_mirrors(root: Path, before: float | None = None) -> int:
