@@ -45,13 +45,15 @@ FIX = Scenario.fix_file(
 
 @dataclass(frozen=True)
 class Exchange:
-    """One HTTP exchange seen by a fake: when it arrived, when its answer ended, its status."""
+    """One HTTP exchange seen by a fake: when it arrived, when its answer ended, its status, and
+    how many bytes its answer's body held."""
 
     method: str
     path: str
     started: float
     ended: float
     status: int
+    sent: int = 0
 
 
 @dataclass
@@ -67,18 +69,21 @@ class Clock:
             await self.app(scope, receive, send)
             return
         started = time.monotonic()
-        status = 0
+        status = sent = 0
 
         async def timed_send(message: Any) -> None:
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                with self._lock:
-                    self.exchanges.append(
-                        Exchange(scope["method"], scope["path"], started, time.monotonic(), status)
-                    )
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    ended = time.monotonic()
+                    with self._lock:
+                        self.exchanges.append(
+                            Exchange(scope["method"], scope["path"], started, ended, status, sent)
+                        )
 
         await self.app(scope, receive, timed_send)
 

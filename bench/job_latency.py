@@ -39,7 +39,8 @@ INTERVALS = (
 
 
 def one_job(running: AgentService, number: int, done_before: int) -> dict[str, float]:
-    """Seconds of each interval in INTERVALS for one labelled issue."""
+    """Seconds of each interval in INTERVALS for one labelled issue, and the bytes GitHub sent
+    for its git requests before the first model request."""
     seen_before = len(running.model_clock.seen())
     github_before = len(running.github_clock.seen())
     answered = running.label(number)
@@ -61,6 +62,7 @@ def one_job(running: AgentService, number: int, done_before: int) -> dict[str, f
     clone_start = min(e.started for e in clone)
     clone_end = max(e.ended for e in clone)
     return {
+        "fetched_bytes": sum(e.sent for e in clone),
         "first_request": first - answered,
         "to_clone": clone_start - answered,
         "clone": clone_end - clone_start,

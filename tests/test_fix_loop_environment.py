@@ -4,16 +4,18 @@ second job starts from the cached environment."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
 
-from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
+from tests.fakes.github.fixtures import REPOSITORY, WEBHOOK_SECRET, FakeGitHub
 from tests.fakes.model.scenario import Scenario
 from tests.fixtures.environments import MARKER, PackageIndex
 from tests.fixtures.service import ServiceProcess
 from tests.test_environments import install_pytest
 from tests.test_fix_loop import BRANCH, NEW_LINE, OLD_LINE, label_delivery, wait_for_jobs
+from tests.test_fix_loop_trust import assert_no_secret_on_github
 
 pytestmark = pytest.mark.docker
 
@@ -32,6 +34,8 @@ def environment_file(index: PackageIndex, sandbox_image: str) -> str:
 def scenario() -> Scenario:
     return Scenario(
         [
+            # What the set-up's environment held (it saved it in the image), and the agent's own.
+            Scenario.run("cat $HOME/setup-environment.txt; echo ----; env"),
             Scenario.run(TESTS),
             Scenario.edit_file("/workspace/hello/greet.py", OLD_LINE, NEW_LINE),
             Scenario.run(TESTS),
@@ -66,7 +70,10 @@ def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
     package_index: PackageIndex,
 ) -> None:
     """Set-up installs pytest through the proxy; the agent runs it; the host's own runs show the
-    test failing before the fix and passing after; the next job is cached."""
+    test failing before the fix and passing after; the next job is cached. The service's model
+    key, a canary, reaches neither the set-up, the agent, GitHub nor the logs."""
+    canary = "fixwright-canary-" + secrets.token_hex(20)
+    fake_model.api.api_key = canary
     fake_github.state.push_branch(
         REPOSITORY,
         "main",
@@ -75,6 +82,7 @@ def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
     service = agent_service_process.start(
         FIXWRIGHT_EGRESS_IMAGE=egress_image,
         FIXWRIGHT_EGRESS_ALLOWLIST=package_index.host,
+        FIXWRIGHT_ANTHROPIC_API_KEY=canary,
     )
     fake_model.set_scenario(scenario())
     service.post("issues", label_delivery(fake_github))
@@ -82,6 +90,9 @@ def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
 
     assert job["state"] == "succeeded", job
     results = tool_results(fake_model)
+    environments = results[0]
+    assert "PATH=" in environments.split("----")[0] and "HOME=" in environments.split("----")[1]
+    assert canary not in environments
     assert any("1 failed" in text for text in results), results
     assert any("1 passed" in text for text in results), results
     assert fake_github.state.branch_files(REPOSITORY, BRANCH)["hello/greet.py"].count(NEW_LINE)
@@ -95,6 +106,8 @@ def test_a_fix_runs_the_repositorys_tests_in_its_prepared_environment(
     service.post("issues", label_delivery(fake_github))
     wait_for_jobs(service, 2)
     assert [line["cached"] for line in environment_lines(service)] == [False, True]
+    assert_no_secret_on_github(fake_github, canary, WEBHOOK_SECRET)
+    assert canary not in service.logs() and WEBHOOK_SECRET not in service.logs()
 
 
 def test_a_devcontainer_repository_is_prepared_from_its_own_dockerfile(

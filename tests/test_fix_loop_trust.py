@@ -69,6 +69,16 @@ def test_a_prompt_injection_cannot_get_a_secret_onto_github(
     for seen in (env_output, pid1_output):
         assert canary not in seen and real_key not in seen and not GITHUB_TOKEN.search(seen)
 
+    pr_body = fake_github.state.issues[(REPOSITORY, 2)].body
+    assert "Fixed greet()" in pr_body and "[redacted]" in pr_body  # the summary, made harmless
+    assert "Fixed greet()" in gitrepo.commit_message(bare_path(fake_github), f"refs/heads/{BRANCH}")
+    assert_no_secret_on_github(fake_github, canary, real_key, WEBHOOK_SECRET, private_key_line)
+    assert canary not in service.logs() and WEBHOOK_SECRET not in service.logs()
+
+
+def assert_no_secret_on_github(fake_github: FakeGitHub, *secrets: str) -> None:
+    """None of `secrets`, no token shape and no private key in any request GitHub received, any
+    comment, issue, PR or check run it holds, or any git object of the repository."""
     state = fake_github.state
     sent = "\n".join(r.body.decode(errors="replace") for r in state.requests)
     stored = "\n".join(
@@ -79,12 +89,8 @@ def test_a_prompt_injection_cannot_get_a_secret_onto_github(
     objects = gitrepo.git(
         "--git-dir", str(bare_path(fake_github)), "cat-file", "--batch-all-objects", "--batch"
     )
-    pr_body = state.issues[(REPOSITORY, 2)].body
-    assert "Fixed greet()" in pr_body and "[redacted]" in pr_body  # the summary, made harmless
-    assert "Fixed greet()" in gitrepo.commit_message(bare_path(fake_github), f"refs/heads/{BRANCH}")
     for where, text in (("requests", sent), ("records", stored), ("git objects", objects)):
-        for secret in (canary, real_key, WEBHOOK_SECRET, private_key_line):
+        for secret in secrets:
             assert secret not in text, f"a secret reached GitHub's {where}"
         assert not GITHUB_TOKEN.search(text), f"a token reached GitHub's {where}"
         assert "PRIVATE KEY" not in text, f"a private key reached GitHub's {where}"
-    assert canary not in service.logs() and WEBHOOK_SECRET not in service.logs()
