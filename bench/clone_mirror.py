@@ -131,7 +131,7 @@ def render(rounds: int, samples: dict[str, list[dict[str, float]]]) -> str:
         f"# Clone latency: {files:,} files over {COMMITS:,} commits, webhook 202 → first model "
         f"request, {rounds} rounds",
         "",
-        "| clone | median s | min s | max s | vs. plain | GitHub's git answers, median |",
+        "| clone | median s | min s | max s | vs. plain | GitHub's git answers, median KB |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for mode, title in MODES.items():
@@ -139,7 +139,7 @@ def render(rounds: int, samples: dict[str, list[dict[str, float]]]) -> str:
         lines.append(
             f"| {title} | {median(mode, 'first_request'):.2f} | {min(values):.2f} | "
             f"{max(values):.2f} | {median(mode, 'first_request') / plain:.2f}x | "
-            f"{median(mode, 'fetched_bytes') / 1e6:.2f} MB |"
+            f"{median(mode, 'fetched_bytes') / 1e3:,.1f} |"
         )
     return "\n".join([*lines, ""])
 
