@@ -14,7 +14,6 @@ services run side by side, one with FIXWRIGHT_GIT_MIRRORS=false; the rounds alte
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from bench.agent_service import AgentService, agent_service
 from bench.job_latency import QUIET_SECONDS, one_job
+from bench.report import publish, run_rounds
 from tests.fakes.github.fixtures import REPOSITORY
 
 COMMITS = 5_000
@@ -114,10 +114,7 @@ def main(rounds: int, out: Path | None) -> None:
                 flush=True,
             )
     table = render(rounds, samples)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-    print(table)
+    publish(table, out)
 
 
 def render(rounds: int, samples: dict[str, list[dict[str, float]]]) -> str:
@@ -145,8 +142,4 @@ def render(rounds: int, samples: dict[str, list[dict[str, float]]]) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", type=Path)
-    arguments = parser.parse_args()
-    main(arguments.rounds, arguments.out)
+    run_rounds(__doc__, main, rounds=5)

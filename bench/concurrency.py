@@ -30,6 +30,7 @@ from bench.intake import receivers
 from bench.intake.payloads import payload_mix, write_mix_file
 from bench.intake.receivers import Receiver
 from bench.intake.wrk import LoadRun, run_load
+from bench.report import publish
 from tests.fakes.github.fixtures import WEBHOOK_SECRET
 
 LOAD_CORE = 1
@@ -160,10 +161,7 @@ def main(jobs: int, out: Path | None) -> None:
         states = [job.get("state") for job in finished]
         pulls = len(running.github.state.pulls)
     table = render(jobs, idle, busy, finished_during, memory, idle_rss_mib, states, pulls, elapsed)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-    print(table)
+    publish(table, out)
 
 
 def p99(windows: list[LoadRun]) -> float:

@@ -10,7 +10,6 @@ The set-up installs pytest from wheels served on the host through the job's allo
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import threading
 import time
@@ -22,6 +21,7 @@ import docker
 
 from bench.agent_service import AgentService, agent_service
 from bench.job_latency import QUIET_SECONDS, one_job
+from bench.report import publish, run_rounds
 from tests.fakes.github.fixtures import REPOSITORY
 from tests.fixtures.environments import EGRESS_IMAGE, WHEELS, QuietHandler, bridge_gateway
 from tests.fixtures.sandbox import SANDBOX_IMAGE
@@ -72,10 +72,7 @@ def main(rounds: int, out: Path | None) -> None:
             print({name: round(values[-1], 3) for name, values in samples.items()}, flush=True)
     server.shutdown()
     table = render(rounds, samples)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-    print(table)
+    publish(table, out)
 
 
 def render(rounds: int, samples: dict[str, list[float]]) -> str:
@@ -102,8 +99,4 @@ def render(rounds: int, samples: dict[str, list[float]]) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--out", type=Path)
-    arguments = parser.parse_args()
-    main(arguments.rounds, arguments.out)
+    run_rounds(__doc__, main, rounds=5)

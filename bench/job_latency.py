@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench.agent_service import AgentService, agent_service, wait_until
+from bench.report import publish
 
 # The content interval of the default write pacing: the installation has made no write for as long.
 QUIET_SECONDS = 3.0
@@ -103,10 +104,7 @@ def main(jobs: int, out: Path | None) -> None:
                 flush=True,
             )
     table = render(jobs, samples)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-    print(table)
+    publish(table, out)
 
 
 if __name__ == "__main__":

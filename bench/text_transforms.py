@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.report import publish
 from tests.adversarial_text import CASES, MEGABYTE, TextCase
 
 
@@ -60,10 +61,7 @@ def main(size: int, repeat: int, out: Path | None) -> None:
         )
         rows.append(row)
     table = render(size, rows)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table)
-    print(table)
+    publish(table, out)
 
 
 if __name__ == "__main__":
