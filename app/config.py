@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -487,5 +488,6 @@ def open_operator_routes(values: Mapping[str, Any]) -> list[str]:
 
 def settings_from_environment(overrides: Mapping[str, str] | None = None) -> Settings:
     """The entry point's one read of the process environment; `overrides` are command-line
-    options, validated as if they were set there."""
-    return load_settings({**os.environ, **(overrides or {})})
+    options, validated as if they were set there. A read-only view, not a copy: the settings
+    are read from it, and no subprocess is ever given it (sandbox/host_environment.py)."""
+    return load_settings(ChainMap(dict(overrides or {}), os.environ))
