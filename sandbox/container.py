@@ -59,6 +59,8 @@ ENTRYPOINT = [FORWARDER, str(RELAY_PORT), RELAY_SOCKET_IN_CONTAINER, "--"]
 # The CLI's state (its session, `.claude.json`) in a home of its own: in a prepared environment
 # the agent's home is the image's, read-only, holding what the set-up installed there.
 CLAUDE_STATE = f"{AGENT_HOME}/.claude"
+# Every writable tmpfs of a job's containers: no setuid, no devices, bounded.
+TMPFS_OPTIONS = "rw,nosuid,nodev,size=512m"
 FORWARDER_FAILED_EXIT = 90
 
 
@@ -171,12 +173,19 @@ def container_environment(capability: str, max_output_tokens: int) -> dict[str, 
     }
 
 
-def home_mounts(prepared_image: bool, tmpfs_options: str) -> dict[str, str]:
-    """Writable places: /tmp, and the home; in a prepared environment the home is the image's
-    (read-only, holding what the set-up installed) and only the CLI's state in it is writable."""
-    owned = f"{tmpfs_options},uid={AGENT_UID},gid={AGENT_UID}"
+def agent_filesystem(prepared_image: bool) -> dict[str, Any]:
+    """Who runs, where, and what may be written, for every container that runs as the agent
+    (its own run, a repository's tests): a read-only root, /tmp, and the home; in a prepared
+    environment the home is the image's (read-only, holding what the set-up installed) and only
+    the CLI's state in it is writable."""
+    owned = f"{TMPFS_OPTIONS},uid={AGENT_UID},gid={AGENT_UID}"
     home = CLAUDE_STATE if prepared_image else AGENT_HOME
-    return {"/tmp": tmpfs_options, home: owned}  # noqa: S108 - the container's own /tmp
+    return {
+        "user": f"{AGENT_UID}:{AGENT_UID}",
+        "working_dir": WORKSPACE,
+        "read_only": True,
+        "tmpfs": {"/tmp": TMPFS_OPTIONS, home: owned},  # noqa: S108 - the container's own /tmp
+    }
 
 
 def network_settings(spec: RunSpec) -> dict[str, str]:
@@ -206,7 +215,6 @@ def container_kwargs(
     spec: RunSpec, limits: SandboxLimits, *, relay_socket: Path, capability: str
 ) -> dict[str, Any]:
     """The keyword arguments for `client.containers.create`: everything that hardens the run."""
-    tmpfs_options = "rw,nosuid,nodev,size=512m"
     environment = {
         **dict(spec.network_environment),
         **container_environment(capability, limits.max_output_tokens),
@@ -217,8 +225,6 @@ def container_kwargs(
         "entrypoint": ENTRYPOINT,
         "command": claude_command(spec, limits),
         "environment": environment,
-        "user": f"{AGENT_UID}:{AGENT_UID}",
-        "working_dir": WORKSPACE,
         "labels": {
             JOB_LABEL: spec.job_id,
             ROLE_LABEL: ROLE,
@@ -226,8 +232,7 @@ def container_kwargs(
         },
         **network_settings(spec),
         **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
-        "read_only": True,
-        "tmpfs": home_mounts(spec.image is not None, tmpfs_options),
+        **agent_filesystem(spec.image is not None),
         "volumes": {
             str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
             str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},

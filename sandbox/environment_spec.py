@@ -17,6 +17,7 @@ from sandbox.container import (
     INSTANCE_LABEL,
     JOB_LABEL,
     ROLE_LABEL,
+    TMPFS_OPTIONS,
     WORKSPACE,
     resource_limits,
 )
@@ -131,7 +132,7 @@ def setup_container_kwargs(
         "labels": {JOB_LABEL: job_id, ROLE_LABEL: SETUP_ROLE, INSTANCE_LABEL: limits.instance},
         "network": network,
         **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
-        "tmpfs": {"/tmp": "rw,nosuid,nodev,size=512m"},  # noqa: S108 - the container's own
+        "tmpfs": {"/tmp": TMPFS_OPTIONS},  # noqa: S108 - the container's own
         "volumes": {str(checkout): {"bind": WORKSPACE, "mode": "ro"}},
         "detach": True,
     }

@@ -16,15 +16,14 @@ from typing import Any
 
 from sandbox.container import (
     AGENT_HOME,
-    AGENT_UID,
     INSTANCE_LABEL,
     JOB_LABEL,
     ROLE,
     ROLE_LABEL,
     WORKSPACE,
     SandboxLimits,
+    agent_filesystem,
     container_name,
-    home_mounts,
     resource_limits,
 )
 
@@ -74,7 +73,6 @@ def verify_environment() -> dict[str, str]:
 
 def verify_container_kwargs(spec: VerifySpec, limits: SandboxLimits, copy: Path) -> dict[str, Any]:
     """The keyword arguments for `client.containers.create`: the agent's hardening, no way out."""
-    tmpfs_options = "rw,nosuid,nodev,size=512m"
     return {
         "image": spec.image or limits.image,
         "name": verify_container_name(spec),
@@ -82,8 +80,6 @@ def verify_container_kwargs(spec: VerifySpec, limits: SandboxLimits, copy: Path)
         "entrypoint": ["/bin/sh", "-c", spec.command],
         "command": None,
         "environment": verify_environment(),
-        "user": f"{AGENT_UID}:{AGENT_UID}",
-        "working_dir": WORKSPACE,
         "labels": {
             JOB_LABEL: spec.job_id,
             ROLE_LABEL: ROLE,
@@ -91,8 +87,7 @@ def verify_container_kwargs(spec: VerifySpec, limits: SandboxLimits, copy: Path)
             VERIFY_LABEL: run_name(spec.label),
         },
         "network_mode": "none",
-        "read_only": True,
-        "tmpfs": home_mounts(spec.image is not None, tmpfs_options),
+        **agent_filesystem(spec.image is not None),
         # The host's copy of the tree, and nothing else of the host.
         "volumes": {str(copy): {"bind": WORKSPACE, "mode": "rw"}},
         **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
