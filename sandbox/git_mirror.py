@@ -69,6 +69,12 @@ def _fetch(mirror: Path, clone_url: str, token: str, branch: str) -> None:
         [
             "-c",
             f"safe.directory={mirror}",
+            # The housekeeping a fetch may start runs now, under the lock, not in the background
+            # where it could repack the mirror while the next job clones from it.
+            "-c",
+            "gc.autoDetach=false",
+            "-c",
+            "maintenance.autoDetach=false",
             f"--git-dir={mirror}",
             "fetch",
             "--quiet",
