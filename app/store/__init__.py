@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from app.store.model import (
     FINISHED_STATES,
+    AuditEntry,
+    AuditQuery,
     CancelScope,
     Delivery,
     Job,
@@ -27,6 +29,8 @@ def open_store(url: str, *, max_attempts: int = 2, sync: str = "normal") -> Stor
 
 __all__ = [
     "FINISHED_STATES",
+    "AuditEntry",
+    "AuditQuery",
     "CancelScope",
     "Delivery",
     "Job",

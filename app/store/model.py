@@ -134,6 +134,31 @@ class Pruned:
     job_payloads: int = 0
     job_events: int = 0
     notices: int = 0
+    audit: int = 0
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One decision of the service, for the audit trail: what was decided, by or for whom, on
+    which repository, about what (a job id, an issue), and why in words."""
+
+    action: str  # "trigger.accepted", "trigger.refused", "approval.granted", "push", ...
+    actor: str  # a GitHub login, "schedule:<name>", "token", or "fixwright" for its own decisions
+    repository: str
+    installation_id: int | None
+    subject: str
+    detail: str = ""
+    at: float = 0.0  # set by the store when recorded
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries to read: all since a time, narrowed by repository and actor."""
+
+    since: float = 0.0
+    repository: str = ""
+    actor: str = ""
+    limit: int = 10_000
 
 
 class Store(Protocol):
@@ -203,6 +228,12 @@ class Store(Protocol):
 
     async def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
         """A job's log entries with a sequence number above `after`."""
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        """Append one entry to the audit trail (its time is the store's clock)."""
+
+    async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        """The audit trail's entries that match, oldest first."""
 
     async def get_job(self, job_id: str) -> Job | None: ...
 

@@ -10,8 +10,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.store.audit import AUDIT_SCHEMA, insert_audit, prune_audit, select_audit
 from app.store.lane import WAL_LIMIT_BYTES, Checkpointer, Lane
 from app.store.model import (
+    AuditEntry,
+    AuditQuery,
     CancelScope,
     DailyUsage,
     Delivery,
@@ -285,6 +288,7 @@ class SQLiteStore:
         db.execute("PRAGMA busy_timeout=10000")  # only while the schema is set up
         db.executescript(SCHEMA)
         db.executescript(NOTICES_SCHEMA)
+        db.executescript(AUDIT_SCHEMA)
         upgrade_schema(db)
         # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
         db.execute("PRAGMA busy_timeout=0")
@@ -579,6 +583,13 @@ class SQLiteStore:
 
         return await self._run(work)
 
+    async def record_audit(self, entry: AuditEntry) -> None:
+        now = self._clock()
+        await self._run(lambda db: insert_audit(db, entry, now))
+
+    async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
+        return await self._run(lambda db: select_audit(db, query))
+
     def _get(self, db: sqlite3.Connection, job_id: str) -> Job | None:
         row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
         return row_to_job(row) if row else None
@@ -694,7 +705,12 @@ class SQLiteStore:
         notices = await self._run(
             lambda db: db.execute("DELETE FROM notices WHERE posted_at < ?", (before,)).rowcount
         )
-        return Pruned(deliveries, job_payloads, job_events, notices)
+        audit = 0
+        more = True
+        while more:
+            removed, more = await self._run(lambda db: prune_audit(db, before))
+            audit += removed
+        return Pruned(deliveries, job_payloads, job_events, notices, audit)
 
     async def running_since(self) -> float | None:
         def work(db: sqlite3.Connection) -> float | None:

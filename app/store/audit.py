@@ -1,0 +1,77 @@
+"""The audit trail's table: one row per decision, appended and never changed (only the retention
+sweep removes rows older than the store's retention)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from app.store.model import AuditEntry, AuditQuery
+
+AUDIT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    installation_id INTEGER,
+    repository TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
+"""
+# Rows one retention step removes at most (see PRUNE_DELIVERIES_BATCH).
+PRUNE_AUDIT_BATCH = 500
+
+
+def insert_audit(db: sqlite3.Connection, entry: AuditEntry, at: float) -> None:
+    db.execute(
+        "INSERT INTO audit (at, action, actor, installation_id, repository, subject, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            at,
+            entry.action,
+            entry.actor,
+            entry.installation_id,
+            entry.repository,
+            entry.subject,
+            entry.detail,
+        ),
+    )
+
+
+def select_audit(db: sqlite3.Connection, query: AuditQuery) -> list[AuditEntry]:
+    """The entries that match, oldest first."""
+    where, values = ["at >= ?"], [query.since]
+    if query.repository:
+        where.append("repository = ?")
+        values.append(query.repository)
+    if query.actor:
+        where.append("actor = ?")
+        values.append(query.actor)
+    rows = db.execute(
+        "SELECT at, action, actor, installation_id, repository, subject, detail FROM audit"
+        f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",  # noqa: S608 - constant clauses
+        (*values, query.limit),
+    )
+    return [
+        AuditEntry(
+            at=at,
+            action=action,
+            actor=actor,
+            installation_id=installation_id,
+            repository=repository,
+            subject=subject,
+            detail=detail,
+        )
+        for at, action, actor, installation_id, repository, subject, detail in rows
+    ]
+
+
+def prune_audit(db: sqlite3.Connection, before: float) -> tuple[int, bool]:
+    """Delete the oldest entries made before `before`; (how many, whether more may be)."""
+    removed = db.execute(
+        "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? ORDER BY seq LIMIT ?)",
+        (before, PRUNE_AUDIT_BATCH),
+    ).rowcount
+    return removed, removed == PRUNE_AUDIT_BATCH
