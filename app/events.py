@@ -50,6 +50,7 @@ NESTED_FIELDS: tuple[tuple[str, tuple[tuple[str, Rule], ...]], ...] = (
     ("pull_request", (("number", ID),)),
     ("label", (("name", TEXT),)),
     ("comment", (("id", ID), ("body", TEXT), ("created_at", TEXT))),
+    ("review", (("id", ID), ("body", TEXT), ("state", TEXT), ("submitted_at", TEXT))),
 )
 
 
@@ -80,8 +81,14 @@ def parse_timestamp(text: str) -> datetime | None:
 
 
 def trigger_time_text(payload: Mapping[str, Any]) -> str:
-    """GitHub's timestamp of a trigger: the comment's creation, or the label's (the issue's update)."""
-    return str(dig(payload, "comment", "created_at") or dig(payload, "issue", "updated_at") or "")
+    """GitHub's timestamp of a trigger: the comment's creation, the review's submission, or the
+    label's (the issue's update)."""
+    return str(
+        dig(payload, "comment", "created_at")
+        or dig(payload, "review", "submitted_at")
+        or dig(payload, "issue", "updated_at")
+        or ""
+    )
 
 
 def payload_problem(payload: Mapping[str, Any]) -> str | None:

@@ -157,8 +157,8 @@ def trigger_age(event: WebhookEvent, now: float) -> float | None:
         raise RequestRejected(
             400,
             "invalid_payload",
-            "the trigger's time (comment.created_at, or issue.updated_at) must be an ISO 8601 "
-            f"timestamp such as 2024-05-01T12:00:00Z, got {described(text)}",
+            "the trigger's time (comment.created_at, review.submitted_at or issue.updated_at) must "
+            f"be an ISO 8601 timestamp such as 2024-05-01T12:00:00Z, got {described(text)}",
         )
     return now - moment.timestamp()
 

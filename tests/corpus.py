@@ -117,3 +117,70 @@ def comment_on(
     else:
         payload["issue"].pop("pull_request", None)
     return payload
+
+
+def review_comment_on(
+    repository: str,
+    installation_id: int,
+    number: int,
+    body: str,
+    *,
+    path: str,
+    line: int,
+    diff_hunk: str = "",
+    sender: str = MAINTAINER,
+    in_reply_to: int | None = None,
+) -> dict[str, Any]:
+    """A `pull_request_review_comment.created` delivery: a new comment `body` by `sender` on line
+    `line` of `path` in pull request `number` (a reply in a thread when `in_reply_to` is set)."""
+    [payload] = [
+        copy.deepcopy(found)
+        for name, found in all_examples()
+        if name == "pull_request_review_comment"
+        and found.get("action") == "created"
+        and "line" in found["comment"]
+    ][:1]
+    payload = aimed_at(
+        payload, repository=repository, installation_id=installation_id, sender=sender
+    )
+    payload["pull_request"]["number"] = number
+    comment = payload["comment"]
+    comment.update(
+        body=body,
+        id=next(COMMENT_IDS),
+        path=path,
+        line=line,
+        original_line=line,
+        start_line=None,
+        diff_hunk=diff_hunk,
+        created_at=github_time(),
+        updated_at=github_time(),
+    )
+    comment["user"] = {**comment.get("user", {}), "login": sender, "type": "User"}
+    if in_reply_to is not None:
+        comment["in_reply_to_id"] = in_reply_to
+    return payload
+
+
+def review_submitted(
+    repository: str,
+    installation_id: int,
+    number: int,
+    body: str,
+    *,
+    state: str = "changes_requested",
+    sender: str = MAINTAINER,
+) -> dict[str, Any]:
+    """A `pull_request_review.submitted` delivery: a review of pull request `number` by `sender`,
+    submitted just now with `body` and `state` (`changes_requested`, `commented`, `approved`)."""
+    payload = aimed_at(
+        example("pull_request_review", "submitted"),
+        repository=repository,
+        installation_id=installation_id,
+        sender=sender,
+    )
+    payload["pull_request"]["number"] = number
+    review = payload["review"]
+    review.update(body=body, state=state, id=next(COMMENT_IDS), submitted_at=github_time())
+    review["user"] = {**review.get("user", {}), "login": sender, "type": "User"}
+    return payload

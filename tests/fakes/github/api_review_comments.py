@@ -1,4 +1,5 @@
-"""The fake's review comments: `GET /pulls/{n}/comments`, read from the reviews it recorded."""
+"""The fake's review comments: `GET /pulls/{n}/comments`, read from the reviews it recorded, and
+replies in a review thread (`POST /pulls/{n}/comments/{id}/replies`)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.github.auth import not_found
+from tests.fakes.github.auth import ApiError, not_found
 from tests.fakes.github.payloads import JSON, iso, node_id, user
-from tests.fakes.github.records import Review
-from tests.fakes.github.respond import number, paginated, repo_name, require, state_of
+from tests.fakes.github.records import Review, ReviewReply
+from tests.fakes.github.respond import (
+    answer,
+    body_of,
+    number,
+    paginated,
+    repo_name,
+    require,
+    required_field,
+    state_of,
+)
 from tests.fakes.github.state import GitHubState
 
 COMMENT_IDS_PER_REVIEW = 1_000
@@ -77,7 +87,74 @@ async def list_review_comments(request: Request) -> Response:
     return paginated(request, items)
 
 
+def reply_comment(state: GitHubState, reply: ReviewReply) -> JSON:
+    """A PullRequestReviewComment for a reply: a comment of its own, in the thread it answers."""
+    repo = reply.repository
+    pull_api = f"{state.base_url}/repos/{repo}/pulls/{reply.pull_number}"
+    api = f"{state.base_url}/repos/{repo}/pulls/comments/{reply.id}"
+    html = f"{state.base_url}/{repo}/pull/{reply.pull_number}#discussion_r{reply.id}"
+    return {
+        "url": api,
+        "pull_request_review_id": None,
+        "id": reply.id,
+        "node_id": node_id("PRRC", reply.id),
+        "diff_hunk": "",
+        "path": "",
+        "position": None,
+        "original_position": None,
+        "commit_id": "",
+        "original_commit_id": "",
+        "in_reply_to_id": reply.in_reply_to,
+        "user": user(state, reply.user),
+        "body": reply.body,
+        "created_at": iso(reply.created_at),
+        "updated_at": iso(reply.created_at),
+        "html_url": html,
+        "pull_request_url": pull_api,
+        "author_association": "NONE" if reply.user.endswith("[bot]") else "OWNER",
+        "_links": {
+            "self": {"href": api},
+            "html": {"href": html},
+            "pull_request": {"href": pull_api},
+        },
+        "subject_type": "line",
+    }
+
+
+async def create_reply(request: Request) -> Response:
+    """A reply to a review comment; GitHub refuses a reply to a reply (422) and a body-less one."""
+    require(request, "pull_requests", "write")
+    state = state_of(request)
+    repository, pull_number = repo_name(request), number(request)
+    if (repository, pull_number) not in state.pulls:
+        raise not_found()
+    body = await body_of(request)
+    text = required_field(body, "body", "PullRequestReviewComment")
+    if not isinstance(text, str) or len(text) > 65_536:
+        raise ApiError(422, "Validation Failed", errors=[{"field": "body", "code": "invalid"}])
+    in_reply_to = number(request, "comment_id")
+    if any(reply.id == in_reply_to for reply in state.review_replies):
+        raise ApiError(
+            422, "Validation Failed", errors=[{"field": "in_reply_to", "code": "invalid"}]
+        )
+    reply = ReviewReply(
+        id=state.next_id(),
+        repository=repository,
+        pull_number=pull_number,
+        in_reply_to=in_reply_to,
+        user=state.bot_login,
+        body=text,
+    )
+    state.review_replies.append(reply)
+    return answer(reply_comment(state, reply), status=201)
+
+
 ROUTES = [
+    Route(
+        "/repos/{owner}/{repo}/pulls/{number:int}/comments/{comment_id:int}/replies",
+        create_reply,
+        methods=["POST"],
+    ),
     Route(
         "/repos/{owner}/{repo}/pulls/{number:int}/comments", list_review_comments, methods=["GET"]
     ),

@@ -62,7 +62,7 @@ def pull_request(
         "created_at": iso(item.created_at),
         "updated_at": iso(item.updated_at),
         "closed_at": iso(item.closed_at),
-        "merged_at": None,
+        "merged_at": iso(item.closed_at) if pull.merged else None,
         "merge_commit_sha": None,
         "assignee": None,
         "assignees": [],
@@ -79,7 +79,7 @@ def pull_request(
     }
     if full:
         body.update(
-            merged=False,
+            merged=pull.merged,
             mergeable=True,
             rebaseable=True,
             mergeable_state="clean",

@@ -121,6 +121,20 @@ class PullRequest:
     draft: bool
     maintainer_can_modify: bool = True
     head_repository: str | None = None  # the fork the head branch lives in; None: the same repo
+    merged: bool = False
+
+
+@dataclass
+class ReviewReply:
+    """A reply in a review thread: a review comment answering the thread's first comment."""
+
+    id: int
+    repository: str
+    pull_number: int
+    in_reply_to: int
+    user: str
+    body: str
+    created_at: datetime = field(default_factory=now)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from tests.fakes.github.records import (
     RecordedRequest,
     Repository,
     Review,
+    ReviewReply,
     User,
     now,
 )
@@ -50,6 +51,7 @@ class GitHubState:
     comments: dict[int, Comment] = field(default_factory=dict)
     reactions: list[Reaction] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
+    review_replies: list[ReviewReply] = field(default_factory=list)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     collaborator_permissions: dict[tuple[str, str], str] = field(default_factory=dict)
     forced: dict[tuple[str, str], deque[ForcedResponse]] = field(default_factory=dict)
