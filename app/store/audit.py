@@ -41,19 +41,20 @@ def insert_audit(db: sqlite3.Connection, entry: AuditEntry, at: float) -> None:
 
 
 def select_audit(db: sqlite3.Connection, query: AuditQuery) -> list[AuditEntry]:
-    """The entries that match, oldest first."""
-    where, values = ["at >= ?"], [query.since]
-    if query.repository:
-        where.append("repository = ?")
-        values.append(query.repository)
-    if query.actor:
-        where.append("actor = ?")
-        values.append(query.actor)
+    """The newest `query.limit` entries that match, oldest first (an empty filter matches all)."""
     rows = db.execute(
         "SELECT at, action, actor, installation_id, repository, subject, detail FROM audit"
-        f" WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",  # noqa: S608 - constant clauses
-        (*values, query.limit),
-    )
+        " WHERE at >= ? AND (? = '' OR repository = ?) AND (? = '' OR actor = ?)"
+        " ORDER BY seq DESC LIMIT ?",
+        (
+            query.since,
+            query.repository,
+            query.repository,
+            query.actor,
+            query.actor,
+            query.limit,
+        ),
+    ).fetchall()
     return [
         AuditEntry(
             at=at,
@@ -64,7 +65,7 @@ def select_audit(db: sqlite3.Connection, query: AuditQuery) -> list[AuditEntry]:
             subject=subject,
             detail=detail,
         )
-        for at, action, actor, installation_id, repository, subject, detail in rows
+        for at, action, actor, installation_id, repository, subject, detail in reversed(rows)
     ]
 
 

@@ -233,7 +233,7 @@ class Store(Protocol):
         """Append one entry to the audit trail (its time is the store's clock)."""
 
     async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
-        """The audit trail's entries that match, oldest first."""
+        """The audit trail's newest entries that match (at most `query.limit`), oldest first."""
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
