@@ -15,11 +15,11 @@ from enum import StrEnum
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from app.store.audit import JOB_CANCELLED as STORED_JOB_CANCELLED
+from app.store.audit import SERVICE_ACTOR as SERVICE_ACTOR  # the actor of decisions no person made
 from app.store.model import AuditEntry, Job, Store
 from sandbox.redaction import redact_text
 
-# The actor of a decision no person made (an approval that expired, an App uninstalled by GitHub).
-SERVICE_ACTOR = "fixwright"
 # An entry's detail is a sentence, not a log: reasons quoted from GitHub or a repository's file
 # are cut here, so an entry stays one line of `fixwright audit`.
 MAX_DETAIL_CHARACTERS = 500
@@ -35,7 +35,7 @@ class Action(StrEnum):
     APPROVAL_GRANTED = "approval.granted"
     APPROVAL_DENIED = "approval.denied"
     APPROVAL_EXPIRED = "approval.expired"
-    JOB_CANCELLED = "job.cancelled"
+    JOB_CANCELLED = STORED_JOB_CANCELLED  # also written by the store, for cancellations at intake
     CONFIG_ERROR = "config.error"
     QUOTA_REFUSED = "quota.refused"
     PUSH = "push"

@@ -8,6 +8,7 @@ from typing import Any
 from githubkit import GitHub
 from structlog.typing import FilteringBoundLogger
 
+from app.audit import Action, audit
 from app.config import Settings
 from app.notices import Notice, post_notice_once
 from app.quota import (
@@ -65,8 +66,9 @@ async def post_refusal(
     decision: QuotaDecision,
     log: FilteringBoundLogger,
 ) -> None:
-    """The thread's one comment: the limit, the usage, and when it resets (at most one an hour
-    for each person on each issue)."""
+    """The refusal in the audit trail (every one), then the thread's one comment: the limit, the
+    usage, and when it resets (at most one an hour for each person on each issue)."""
+    await audit(store, Action.QUOTA_REFUSED, job, detail=refusal_summary(decision), log=log)
     if job.number is None:
         return
     body = refusal_comment(decision, noun)

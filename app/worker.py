@@ -19,6 +19,7 @@ from githubkit import GitHub
 from githubkit.exception import GitHubException
 from structlog.typing import FilteringBoundLogger
 
+from app.audit import Action, audit
 from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed, JobRefused
@@ -221,6 +222,7 @@ class WorkerPool:
                 settings = await self._settings_for(job, kind, github)
             except RepoConfigError as error:
                 reason = f"`{REPO_CONFIG_PATH}` is not valid: {error}."
+                await audit(self.store, Action.CONFIG_ERROR, job, detail=reason, log=log)
                 await self._tell_thread(github, job, kind, reason, REPO_CONFIG_FIX, log)
                 return JobState.FAILED, reason
             decision = await quota_decision(self.store, settings, job, self.registry.metered())

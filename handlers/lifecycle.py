@@ -23,7 +23,9 @@ def stop_all_jobs_of_installation(event: WebhookEvent, settings: Settings) -> Ca
     if event.installation_id is None:
         return None
     verb = "uninstalled" if event.action == "deleted" else "suspended"
-    return CancelScope(event.installation_id, None, f"cancelled: the App was {verb}")
+    return CancelScope(
+        event.installation_id, None, f"cancelled: the App was {verb}", actor=event.sender_login
+    )
 
 
 def stop_jobs_of_removed_repositories(
@@ -40,7 +42,10 @@ def stop_jobs_of_removed_repositories(
     if event.installation_id is None or not names:
         return None
     return CancelScope(
-        event.installation_id, names, "cancelled: the App was removed from the repository"
+        event.installation_id,
+        names,
+        "cancelled: the App was removed from the repository",
+        actor=event.sender_login,
     )
 
 

@@ -4,8 +4,9 @@ sweep removes rows older than the store's retention)."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
-from app.store.model import AuditEntry, AuditQuery
+from app.store.model import AuditEntry, AuditQuery, CancelScope
 
 AUDIT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -20,6 +21,11 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
 """
+# The action of a job's cancellation (`app.audit.Action.JOB_CANCELLED`), written here for the
+# cancellations a delivery makes in the store's own transaction.
+JOB_CANCELLED = "job.cancelled"
+# The actor of a decision no person made.
+SERVICE_ACTOR = "fixwright"
 # Rows one retention step removes at most (see PRUNE_DELIVERIES_BATCH).
 PRUNE_AUDIT_BATCH = 500
 
@@ -38,6 +44,17 @@ def insert_audit(db: sqlite3.Connection, entry: AuditEntry, at: float) -> None:
             entry.detail,
         ),
     )
+
+
+def record_cancels(
+    db: sqlite3.Connection, where: str, args: list[Any], scope: CancelScope, at: float
+) -> None:
+    """One entry for each job a delivery's cancellation stops (`where` selects them from
+    `jobs`), in the transaction that stops them: the trail and the jobs never disagree."""
+    sql = "INSERT INTO audit (at, action, actor, installation_id, repository, subject, detail)"
+    sql += " SELECT ?, ?, ?, installation_id, repository, id, target || ': ' || ? FROM jobs"
+    sql += f" WHERE {where} ORDER BY created_at"
+    db.execute(sql, (at, JOB_CANCELLED, scope.actor or SERVICE_ACTOR, scope.reason, *args))
 
 
 def select_audit(db: sqlite3.Connection, query: AuditQuery) -> list[AuditEntry]:

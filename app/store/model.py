@@ -60,6 +60,7 @@ class CancelScope:
     installation_id: int
     repositories: tuple[str, ...] | None  # None: every repository of the installation
     reason: str
+    actor: str = ""  # who caused it (the audit trail's actor), empty for GitHub itself
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.store.audit import AUDIT_SCHEMA, insert_audit, prune_audit, select_audit
+from app.store.audit import (
+    AUDIT_SCHEMA,
+    insert_audit,
+    prune_audit,
+    record_cancels,
+    select_audit,
+)
 from app.store.lane import WAL_LIMIT_BYTES, Checkpointer, Lane
 from app.store.model import (
     AuditEntry,
@@ -340,6 +346,7 @@ class SQLiteStore:
         if scope.repositories is not None:
             where += f" AND repository IN ({', '.join('?' for _ in scope.repositories)})"
             args += list(scope.repositories)
+        record_cancels(db, where, args, scope, now)  # in the audit trail, before they change
         sql = "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?, updated_at = ?"
         sql += f" WHERE {where}"
         db.execute(sql, (scope.reason, now, now, *args))

@@ -10,6 +10,7 @@ from app.config import Settings
 from app.context import Context
 from app.events import WebhookEvent
 from app.store import NewJob
+from handlers.common.audit import record_cancel
 from handlers.common.commands import command_of, is_human_trigger, job_for
 
 NAME = "cancel"
@@ -72,8 +73,10 @@ async def cancel_jobs(event: WebhookEvent, context: Context) -> str:
                 body=f"{CANCEL_MARKER}\n@{actor}, nothing is running here to cancel.",
             )
         return "nothing to cancel"
+    how = "/cancel" if command_of(event) is not None else "the trigger label removed"
     for other in active:
-        await context.store.cancel(other.id, f"cancelled by @{actor}")
+        if await context.store.cancel(other.id, f"cancelled by @{actor}"):
+            await record_cancel(context, other, how)
     await wait_until_stopped(context, [other.id for other in active])
     owner, name = context.owner_and_name
     await context.github.rest.issues.async_create_comment(

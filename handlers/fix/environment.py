@@ -7,6 +7,7 @@ from app.context import Context
 from app.environment_config import EnvironmentConfigError
 from app.environments import job_environment
 from app.errors import JobFailed
+from handlers.common.audit import record_config_error
 from handlers.common.untrusted_text import code_safe
 from sandbox.environment import EnvironmentFailed
 from sandbox.git_workspace import JobWorkspace
@@ -37,6 +38,7 @@ async def prepare_environment(context: Context, workspace: JobWorkspace) -> str 
     try:
         wanted = await job_environment(context.settings, workspace)
     except EnvironmentConfigError as error:
+        await record_config_error(context, str(error))
         raise invalid_description(error, words.then_retry) from None
     if wanted is None:
         return None

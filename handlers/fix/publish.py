@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.context import Context
 from app.errors import JobFailed
+from handlers.common.audit import record_push
 from handlers.common.check_runs import CheckRun
 from handlers.common.ci_files import ci_touches_at
 from handlers.common.progress import ProgressComment, Step
@@ -61,7 +62,7 @@ async def publish(
     # Workflows as the base commit has them, from the host's git directory, not the checkout.
     touches = tuple(await ci_touches_at(files, workspace.git_dir, workspace.base_sha))
     await progress.update(progress.state.at(Step.PUSHING), force=True)
-    await context.workspaces.commit(
+    sha = await context.workspaces.commit(
         workspace,
         changes,
         message=commit_message(context, target, result.summary),
@@ -71,6 +72,7 @@ async def publish(
     await context.workspaces.push(
         workspace, clone_url=target.clone_url, token=await context.git_token()
     )
+    await record_push(context, workspace.branch, sha)
     pull = await open_or_update_draft_pr(
         context.github,
         job.repository,
