@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app import environment_cli, sandbox_cli
+from app import audit_cli, environment_cli, sandbox_cli
 from app.config import ConfigError, Settings, settings_from_environment
 
 
@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox_cli.register(commands)
     environment_cli.register(commands)
+    audit_cli.register(commands)
     return parser
 
 

@@ -151,6 +151,20 @@ def _count(minimum: int) -> read.Parse:
     return read.number(int, minimum)
 
 
+# GitHub's App slugs: lower-case letters, digits and hyphens (the App's URL name).
+APP_SLUG_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _app_slug(raw: str, default: Any) -> str:
+    """The App's slug as questions mention it: `@my-fixwright` or `my-fixwright`."""
+    slug = raw.removeprefix("@").lower()
+    if not slug or len(slug) > 100 or not set(slug) <= APP_SLUG_CHARACTERS:
+        raise ValueError(
+            f"must be the App's slug (letters, digits and `-`, as in its URL), got {raw!r}."
+        )
+    return slug
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service needs to know, fixed for the life of the process."""
@@ -186,6 +200,14 @@ class Settings:
     github_api_url: str = env("https://api.github.com", "GitHub's REST API", read.url)
     github_web_url: str = env("https://github.com", "GitHub's web address, for git", read.url)
     trigger_label: str = env("fixwright", "the issue label that asks for a fix")
+    # Questions mention the App (`@<slug> ...`); the intake needs the slug before any job runs,
+    # so when unset it is learned from GitHub's `GET /app` at start (app/app_slug.py).
+    app_slug: str = env(
+        "",
+        "the App's slug, which questions mention",
+        _app_slug,
+        shown=("(learned from GitHub at start)",),
+    )
     # Work branches are `<prefix>issue-N`: one namespace, so push workflows can leave it out.
     branch_prefix: str = env("fixwright/", "where fixes are pushed", read.branch_prefix)
     trigger_permission: str = env(

@@ -26,6 +26,7 @@ CALLS = (
     ("issues", "async_create_comment"),
     ("issues", "async_list_comments"),
     ("pulls", "async_create"),
+    ("pulls", "async_create_reply_for_review_comment"),
     ("pulls", "async_create_review"),
     ("pulls", "async_get"),
     ("pulls", "async_list"),

@@ -1,9 +1,10 @@
 """Retention: nothing the service keeps outlives FIXWRIGHT_RETENTION_DAYS, except the job rows.
 
-Deliveries, the stored webhook payloads and event logs of finished jobs, and workspace
-directories that a crashed job left under `<state_dir>/workspaces` are deleted once older than
-the setting, and so are the repository mirrors under `<state_dir>/mirrors` no job used for as long. The finished job rows stay: their summary and usage are small, and are the audit
-trail. The sweep runs at start-up and hourly (`sweep_periodically`), or as `fixwright prune`.
+Deliveries, the stored webhook payloads and event logs of finished jobs, the audit trail's
+entries, and workspace directories that a crashed job left under `<state_dir>/workspaces` are
+deleted once older than the setting, and so are the repository mirrors under
+`<state_dir>/mirrors` no job used for as long. The finished job rows stay: their summary and usage
+are small. The sweep runs at start-up and hourly (`sweep_periodically`), or as `fixwright prune`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class SweepReport:
             "job_payloads": self.pruned.job_payloads,
             "job_events": self.pruned.job_events,
             "notices": self.pruned.notices,
+            "audit": self.pruned.audit,
             "workspaces": self.workspaces,
             "mirrors": self.mirrors,
         }
@@ -151,6 +153,7 @@ def describe(report: SweepReport, days: int) -> list[str]:
         f"  deliveries: {counts['deliveries']}",
         f"  finished jobs' payloads and logs: {counts['job_payloads']}"
         f" ({counts['job_events']} log entries)",
+        f"  audit trail entries: {counts['audit']}",
         f"  workspace directories: {counts['workspaces']}",
         f"  repository mirrors no job used: {counts['mirrors']}",
     ]

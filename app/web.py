@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.app_slug import with_app_slug
 from app.config import Settings
 from app.errors import error_response
 from app.github_app import GitHubApp
@@ -171,8 +172,10 @@ class Wiring:
 async def run_service(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
     """The service's lifespan: the store, the sandbox, the workers, the intake and the background
     tasks start in that order, and stop in the reverse one."""
-    settings, metrics = wiring.settings, wiring.metrics
-    prepare_process(settings.workers)
+    metrics = wiring.metrics
+    prepare_process(wiring.settings.workers)
+    # Before any delivery is taken: the intake recognises questions by the App's slug.
+    settings = await with_app_slug(wiring.settings, get_logger())
     store = wiring.store_factory()
     async with contextlib.AsyncExitStack() as stack:
         docker_client, sandbox = await open_engine_sandbox(stack, settings, store, metrics)

@@ -6,7 +6,7 @@ Adding a kind is one package under handlers/ that declares its `KIND`, and one l
 from __future__ import annotations
 
 from app.routing import Registry
-from handlers import cancel, fix, help, interrupted, lifecycle, review
+from handlers import ask, cancel, fix, help, interrupted, lifecycle, review
 
 
 def build_registry() -> Registry:
@@ -15,6 +15,7 @@ def build_registry() -> Registry:
         kinds=(
             fix.KIND,
             review.KIND,
+            ask.KIND,
             cancel.KIND,
             help.KIND,
             interrupted.KIND,
