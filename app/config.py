@@ -278,6 +278,10 @@ class Settings:
     sandbox_max_line_bytes: int = env(
         4 * MIB, "the longest line of the CLI's output read", _count(64 * 1024)
     )
+    # The session a follow-up resumes (sandbox/session.py); a larger one is not kept.
+    sandbox_transcript_max_bytes: int = env(
+        8 * MIB, "the largest session transcript kept after a run", _count(64 * 1024)
+    )
     # What the host reads back from a workspace (sandbox/workspace_walk.py, sandbox/snapshot.py).
     workspace_max_file_bytes: int = env(50 * MIB, "the largest file a fix may hold", _count(1))
     workspace_max_bytes: int = env(

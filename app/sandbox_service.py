@@ -47,6 +47,7 @@ def sandbox_limits(settings: Settings) -> SandboxLimits:
         workspace_max_bytes=settings.workspace_max_bytes,
         workspace_max_files=settings.workspace_max_files,
         instance=settings.instance_id(),
+        transcript_max_bytes=settings.sandbox_transcript_max_bytes,
     )
 
 
@@ -129,6 +130,7 @@ class ServiceSandbox:
                     on_event=watch,
                     token_budget=budget.tokens if budget else None,
                     pool=budget.pool if budget else None,
+                    secrets=self.settings.secret_values(),
                 )
         finally:
             if self.metrics:

@@ -14,6 +14,8 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.resource import Model
 
+from sandbox.session import SessionState, Transcript
+
 AGENT_UID = 1000
 AGENT_HOME = "/home/agent"
 WORKSPACE = "/workspace"
@@ -83,6 +85,7 @@ class SandboxLimits:
     workspace_max_bytes: int  # the workspace's disk use while the run goes on
     workspace_max_files: int
     instance: str  # labels this deployment's containers on a shared engine
+    transcript_max_bytes: int = 8 * 1024 * 1024  # the largest session transcript taken out
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class RunSpec:
     image: str | None = None
     network: str | None = None
     network_environment: tuple[tuple[str, str], ...] = ()
+    # A session an earlier run left: put back before the run, and the CLI resumes it.
+    resume: Transcript | None = None
 
 
 def container_name(job_id: str) -> str:
@@ -125,7 +130,19 @@ def offered_tools(spec: RunSpec) -> list[str]:
     return offered
 
 
-def claude_command(spec: RunSpec, limits: SandboxLimits) -> list[str]:
+def session_arguments(spec: RunSpec, session_id: str | None) -> list[str]:
+    """Whether and how the CLI keeps its session: none kept without a session id; the resumed
+    session, appended to under its own id; or a new one under the id the host chose."""
+    if spec.resume is not None:
+        return ["--resume", spec.resume.session_id]
+    if session_id is None:
+        return ["--no-session-persistence"]
+    return ["--session-id", session_id]
+
+
+def claude_command(
+    spec: RunSpec, limits: SandboxLimits, *, session_id: str | None = None
+) -> list[str]:
     """The CLI's argv; the prompt is not in it: it arrives on stdin."""
     command = [
         "claude",
@@ -135,7 +152,7 @@ def claude_command(spec: RunSpec, limits: SandboxLimits) -> list[str]:
         "--verbose",
         "--max-turns",
         str(spec.max_turns or limits.max_turns),
-        "--no-session-persistence",
+        *session_arguments(spec, session_id),
         # Settings files inside the repository are untrusted input: read only the (empty) user's.
         "--setting-sources",
         "user",
@@ -212,18 +229,36 @@ def resource_limits(memory: str, cpus: float, pids: int, runtime: str) -> dict[s
 
 
 def container_kwargs(
-    spec: RunSpec, limits: SandboxLimits, *, relay_socket: Path, capability: str
+    spec: RunSpec,
+    limits: SandboxLimits,
+    *,
+    relay_socket: Path,
+    capability: str,
+    session: SessionState | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments for `client.containers.create`: everything that hardens the run."""
+    """The keyword arguments for `client.containers.create`: everything that hardens the run.
+
+    With `session`, the CLI keeps its state (and the session) in that host directory.
+    """
     environment = {
         **dict(spec.network_environment),
         **container_environment(capability, limits.max_output_tokens),
     }
+    filesystem = agent_filesystem(spec.image is not None)
+    volumes: dict[str, dict[str, str]] = {
+        str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
+        str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},
+    }
+    if session is not None:
+        filesystem["tmpfs"] = {
+            path: options for path, options in filesystem["tmpfs"].items() if path != CLAUDE_STATE
+        }
+        volumes[str(session.directory)] = {"bind": CLAUDE_STATE, "mode": "rw"}
     return {
         "image": spec.image or limits.image,
         "name": container_name(spec.job_id),
         "entrypoint": ENTRYPOINT,
-        "command": claude_command(spec, limits),
+        "command": claude_command(spec, limits, session_id=session.session_id if session else None),
         "environment": environment,
         "labels": {
             JOB_LABEL: spec.job_id,
@@ -232,11 +267,8 @@ def container_kwargs(
         },
         **network_settings(spec),
         **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
-        **agent_filesystem(spec.image is not None),
-        "volumes": {
-            str(spec.workspace): {"bind": WORKSPACE, "mode": "ro" if spec.read_only else "rw"},
-            str(relay_socket): {"bind": RELAY_SOCKET_IN_CONTAINER, "mode": "ro"},
-        },
+        **filesystem,
+        "volumes": volumes,
         # Attached, with stdin open: docker-py then sets StdinOnce, so closing the attached stdin
         # after writing the prompt gives the CLI its end of input.
         "stdin_open": True,

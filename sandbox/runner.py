@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from docker.models.containers import Container
 from structlog.typing import FilteringBoundLogger
 
 from sandbox.container import (
+    AGENT_UID,
+    WORKSPACE,
     RunSpec,
     SandboxLimits,
     container_kwargs,
@@ -29,6 +32,17 @@ from sandbox.container import (
 from sandbox.container_stream import END, ContainerStream, Queued
 from sandbox.pids import PidsWatch
 from sandbox.relay_budget import PoolShare
+from sandbox.session import (
+    STATE_MAX_ENTRIES,
+    SessionState,
+    Transcript,
+    TranscriptRefused,
+    make_state_directory,
+    new_session_id,
+    put_back,
+    state_disk_limit,
+    take_out,
+)
 from sandbox.stream import FinalResult, StreamEvent, Unknown
 from sandbox.usage import JobUsage
 from sandbox.workspace_watch import DiskWatch
@@ -89,6 +103,8 @@ class RunResult:
     seconds: float
     # Which limit the runner stopped the run for, in words ("more than 10.0 MB on disk").
     limit_passed: str = ""
+    # The run's session, taken out after it ended (capped, redacted), for a follow-up to resume.
+    transcript: Transcript | None = None
 
     @property
     def num_turns(self) -> int:
@@ -191,11 +207,79 @@ async def run_in_sandbox(
     api_key: str | None = None,
     token_budget: int | None = None,
     pool: PoolShare | None = None,
+    secrets: tuple[str, ...] = (),
 ) -> RunResult:
     """Run the CLI on `spec` in a fresh hardened container; the container never outlives the call.
 
     `pool` is a budget the run shares with others running at once (its installation's day).
+    The CLI's state lives in a host directory of the run's own, with `spec.resume` put back in it
+    first; the session is taken out after the run, with `secrets` (and the key) redacted from it.
     """
+    state = await asyncio.to_thread(open_session, spec)
+    try:
+        return await _run(
+            spec,
+            limits,
+            state,
+            docker_client=docker_client,
+            relay=relay,
+            on_event=on_event,
+            api_key=api_key,
+            token_budget=token_budget,
+            pool=pool,
+            secrets=secrets,
+        )
+    finally:
+        await asyncio.to_thread(shutil.rmtree, state.directory, ignore_errors=True)
+
+
+def open_session(spec: RunSpec) -> SessionState:
+    """The run's state directory beside its workspace (never inside it), with the session to
+    resume put back; a new session gets an id the host chose."""
+    directory = make_state_directory(spec.workspace.parent, AGENT_UID)
+    if spec.resume is None:
+        return SessionState(directory, new_session_id())
+    try:
+        put_back(directory, spec.resume, cwd=WORKSPACE, owner=AGENT_UID)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return SessionState(directory, spec.resume.session_id)
+
+
+def _take_out(
+    state: SessionState, limits: SandboxLimits, secrets: tuple[str, ...], job_id: str
+) -> Transcript | None:
+    """The run's session, or None (with a warning saying why, when the run left one)."""
+    try:
+        transcript, left_out = take_out(
+            state, cwd=WORKSPACE, max_bytes=limits.transcript_max_bytes, secrets=secrets
+        )
+    except TranscriptRefused as refused:
+        log.warning("sandbox.transcript_dropped", job_id=job_id, reason=str(refused))
+        return None
+    except OSError as error:
+        log.warning("sandbox.transcript_unreadable", job_id=job_id, error=error.strerror)
+        return None
+    if left_out:
+        log.warning("sandbox.transcript_lines_left_out", job_id=job_id, lines=left_out)
+    return transcript
+
+
+async def _run(
+    spec: RunSpec,
+    limits: SandboxLimits,
+    state: SessionState,
+    *,
+    docker_client: docker.DockerClient,
+    relay: Relay,
+    on_event: EventCallback | None,
+    api_key: str | None,
+    token_budget: int | None,
+    pool: PoolShare | None,
+    secrets: tuple[str, ...],
+) -> RunResult:
+    """The run itself, in the state directory the caller made and removes."""
     started = time.monotonic()
     budget = token_budget or limits.token_budget
     # The relay holds the run to the model and the output per request the CLI is told to use.
@@ -208,7 +292,7 @@ async def run_in_sandbox(
         pool=pool,
     )
     kwargs = container_kwargs(
-        spec, limits, relay_socket=Path(relay.socket_path), capability=capability
+        spec, limits, relay_socket=Path(relay.socket_path), capability=capability, session=state
     )
     container: Container | None = None
     stream: ContainerStream | None = None
@@ -223,9 +307,11 @@ async def run_in_sandbox(
             on_output=pids.sample,
             max_line_bytes=limits.max_line_bytes,
         )
-        followed = await _watch(stream, pids, spec, limits, on_event)
+        followed = await _watch(stream, pids, spec, limits, state, on_event)
         ended = await asyncio.to_thread(_wait_for_exit, container)
         usage = relay.close_job(spec.job_id)
+        keys = (*secrets, *((api_key,) if api_key else ()), capability)
+        transcript = await asyncio.to_thread(_take_out, state, limits, keys, spec.job_id)
         outcome = classify(
             followed.final,
             stopped=followed.stopped,
@@ -243,6 +329,7 @@ async def run_in_sandbox(
             stderr_tail=stream.stderr_tail(),
             seconds=time.monotonic() - started,
             limit_passed=followed.limit_passed,
+            transcript=transcript,
         )
     finally:
         if stream is not None:
@@ -269,33 +356,44 @@ async def _watch(
     pids: PidsWatch,
     spec: RunSpec,
     limits: SandboxLimits,
+    state: SessionState,
     on_event: EventCallback | None,
 ) -> _Followed:
-    """Start the container and follow its events, with its disk, its processes and its time
-    watched; any of them can stop it."""
+    """Start the container and follow its events, with its disk (the workspace and the CLI's
+    state), its processes and its time watched; any of them can stop it."""
     disk = DiskWatch(
         spec.workspace,
         max_bytes=limits.workspace_max_bytes,
         max_entries=limits.workspace_max_files,
         stop=stream.kill,
     )
+    state_disk = DiskWatch(
+        state.directory,
+        max_bytes=state_disk_limit(limits.transcript_max_bytes),
+        max_entries=STATE_MAX_ENTRIES,
+        stop=stream.kill,
+    )
     await asyncio.to_thread(stream.start)
     pids.start()
-    watching = asyncio.create_task(disk.run())
+    watching = [asyncio.create_task(disk.run()), asyncio.create_task(state_disk.run())]
     deadline = spec.timeout_seconds or limits.timeout_seconds
     try:
         final, event_count, stopped = await _follow(stream, deadline, on_event)
     finally:
-        await _stop_watching(watching)
+        for watch in watching:
+            await _stop_watching(watch)
         refused_forks = await asyncio.to_thread(pids.stop)
         if refused_forks:
             log.warning("sandbox.pids_limit_reached", job_id=spec.job_id, refused=refused_forks)
-    if disk.passed is not None:
+    passed = disk.passed
+    if passed is None and state_disk.passed is not None:
+        passed = f"{state_disk.passed} in Claude Code's session files"
+    if passed is not None:
         stopped = Outcome.WORKSPACE_LIMIT
-        log.warning("sandbox.workspace_limit_reached", job_id=spec.job_id, passed=disk.passed)
+        log.warning("sandbox.workspace_limit_reached", job_id=spec.job_id, passed=passed)
     if stream.dropped_lines:
         log.warning("sandbox.output_lines_dropped", job_id=spec.job_id, lines=stream.dropped_lines)
-    return _Followed(final, event_count, stopped, refused_forks, disk.passed or "")
+    return _Followed(final, event_count, stopped, refused_forks, passed or "")
 
 
 async def _follow(

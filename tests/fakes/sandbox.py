@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import shutil
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -24,12 +25,15 @@ from sandbox.environment import EnvironmentFailed, Prepared
 from sandbox.environment_spec import EnvironmentSpec
 from sandbox.git_copy import check_out_copy
 from sandbox.runner import EventCallback, Outcome, RunResult
+from sandbox.session import Transcript
 from sandbox.stream import AssistantText, FinalResult, StreamEvent, SystemInit, ToolUse
 from sandbox.test_output import OutputReader, TestRun, TestStatus
 from sandbox.usage import JobUsage
 from sandbox.verify_container import VerifySpec, run_name
 
 FAKE_MODEL = "claude-sonnet-4-5"
+# The session a FakeSandbox's runs start when they resume none (each run continues its `resume`).
+FAKE_SESSION_ID = "0f1c2d3e-4a5b-4c6d-8e7f-901a2b3c4d5e"
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,10 @@ class ScriptedRun:
     hold: asyncio.Event | None = None
     # Paths relative to the workspace the run reads before it writes: what Claude would see.
     reads: Sequence[str] = ()
+    # False: the run leaves no session (the CLI wrote none, or it was over the cap).
+    keeps_session: bool = True
 
-    def events(self) -> list[StreamEvent]:
+    def events(self, session_id: str = FAKE_SESSION_ID) -> list[StreamEvent]:
         """What the CLI would stream: the start, each tool call, its words, the final result."""
         turns = max(len(self.tools), 1)
         final = FinalResult(
@@ -64,13 +70,28 @@ class ScriptedRun:
             usage={},
             result=self.summary,
         )
-        start = SystemInit(session_id="fake-session", model=self.model, tools=(), cwd="/workspace")
+        start = SystemInit(session_id=session_id, model=self.model, tools=(), cwd="/workspace")
         return [start, *self.tools, AssistantText(self.summary), final]
 
 
 def tool(name: str, **tool_input: Any) -> ToolUse:
     """A tool call for a script: `tool("Edit", file_path="/workspace/a.py")`."""
     return ToolUse(id=f"toolu_{name.lower()}", name=name, input=dict(tool_input))
+
+
+def transcript_after(spec: RunSpec, session_id: str = FAKE_SESSION_ID) -> Transcript:
+    """The session a run on `spec` leaves, as the CLI would: the resumed session's lines (its id
+    kept), then one JSON line with the new prompt."""
+    if spec.resume is not None:
+        session_id, earlier = spec.resume.session_id, spec.resume.data
+    else:
+        earlier = b""
+    line = {
+        "type": "user",
+        "sessionId": session_id,
+        "message": {"role": "user", "content": spec.prompt},
+    }
+    return Transcript(session_id, earlier + json.dumps(line).encode() + b"\n")
 
 
 def printed(output: str, *, exit_code: int = 0, secrets: tuple[str, ...] = ()) -> TestRun:
@@ -87,8 +108,10 @@ ScriptedTests = TestRun | Callable[[Path], TestRun]
 
 @dataclass
 class FakeSandbox:
-    """Plays its scripted runs and test runs in order; remembers every spec it was handed.
-    Environments are "prepared" as `environment_outcome` says: an image name, or the failure."""
+    """Plays its scripted runs and test runs in order; remembers every spec it was handed (in
+    order: `specs[n].resume` is what run n resumed). Each run leaves a session transcript
+    (`transcript_after`). Environments are "prepared" as `environment_outcome` says: an image
+    name, or the failure."""
 
     runs: deque[ScriptedRun] = field(default_factory=deque)
     specs: list[RunSpec] = field(default_factory=list)
@@ -126,7 +149,8 @@ class FakeSandbox:
             raise AssertionError(f"the fake sandbox has no scripted run left for {spec.job_id}")
         run = self.runs.popleft()
         self.seen.append({path: read_text(spec.workspace / path) for path in run.reads})
-        events = run.events()
+        transcript = transcript_after(spec) if run.keeps_session else None
+        events = run.events(transcript.session_id if transcript else FAKE_SESSION_ID)
         for event in events:
             if on_event is not None:
                 outcome = on_event(event)
@@ -147,6 +171,7 @@ class FakeSandbox:
             stderr_tail="",
             seconds=1.0,
             limit_passed=run.limit_passed,
+            transcript=transcript,
         )
 
     async def verify(self, spec: VerifySpec) -> TestRun:
