@@ -208,6 +208,16 @@ def test_a_bad_since_is_refused_with_exit_code_2(
     assert "7d" in err and "2026-12-01" in err
 
 
+def test_a_bad_repository_or_limit_is_refused_with_exit_code_2(
+    audit_command: Callable[..., tuple[int, str, str]],
+) -> None:
+    """`--repo` must be owner/name (nothing else reaches the query); `--limit` is from 1 up."""
+    code, out, err = audit_command("--repo", "octo-org")
+    assert (code, out) == (2, "") and "owner/name" in err
+    assert audit_command("--limit", "0")[0] == 2
+    assert audit_command("--limit", "-1")[0] == 2
+
+
 def test_since_reads_an_age_a_date_and_an_iso_time() -> None:
     """Ages count back from now; a date is midnight UTC; an ISO time keeps its offset."""
     now = 1_800_000_000.0
