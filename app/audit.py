@@ -9,6 +9,7 @@ the installation, the repository, the job and, in words, why.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -24,6 +25,8 @@ from sandbox.redaction import redact_text
 # are cut here, so an entry stays one line of `fixwright audit`.
 MAX_DETAIL_CHARACTERS = 500
 MAX_FIELD_CHARACTERS = 200
+# Control, format (bidirectional overrides, zero-width) and line or paragraph separators.
+UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 class Action(StrEnum):
@@ -42,11 +45,11 @@ class Action(StrEnum):
 
 
 def one_line(text: str, limit: int) -> str:
-    """Text safe to print on a terminal: control characters (escape sequences, newlines) become
-    spaces, and it is cut to `limit` characters."""
+    """Text safe to print on a terminal: control and format characters (escape sequences,
+    newlines, bidirectional overrides that reorder what is shown) become spaces, and it is cut
+    to `limit` characters."""
     cleaned = "".join(
-        " " if (ord(c) < 32 or 127 <= ord(c) < 160 or c in "\u2028\u2029") else c
-        for c in text[: limit * 2]
+        " " if unicodedata.category(c) in UNPRINTABLE else c for c in text[: limit * 2]
     )
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 

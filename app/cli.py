@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app import audit_cli, environment_cli, sandbox_cli
+from app import approval_cli, audit_cli, environment_cli, sandbox_cli
 from app.config import ConfigError, Settings, settings_from_environment
 
 
@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs_parser = commands.add_parser("jobs", help="list recent jobs")
     jobs_parser.add_argument(
-        "--state", choices=["queued", "running", "succeeded", "failed", "cancelled"]
+        "--state",
+        choices=["queued", "running", "awaiting_approval", "succeeded", "failed", "cancelled"],
     )
     jobs_parser.add_argument("--limit", type=int, default=20)
     jobs_parser.set_defaults(func=show_jobs)
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cli.register(commands)
     environment_cli.register(commands)
     audit_cli.register(commands)
+    approval_cli.register(commands)
     return parser
 
 

@@ -213,6 +213,17 @@ class Settings:
     trigger_permission: str = env(
         "write", "the least role that may trigger", read.choice(PERMISSION_LEVELS)
     )
+    # Empty: a trigger below a kind's role is refused. A role: a trigger from someone below it
+    # (or below the kind's role) waits for a maintainer's approval (app/trigger_gate.py).
+    approval_required_below: str = env(
+        "", "who needs a maintainer's approval to start work", read.choice(PERMISSION_LEVELS)
+    )
+    approval_expires_seconds: float = env(
+        86_400.0,
+        "how long a request waits for approval",
+        read.duration(60),
+        names=("APPROVAL_EXPIRES",),
+    )
     github_max_wait_seconds: float = env(
         300.0, "the longest a job waits out a rate limit", _seconds(0)
     )

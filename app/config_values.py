@@ -209,3 +209,28 @@ def readable_file(raw: str, default: Any) -> str:
     if raw and not Path(raw).is_file():
         raise ValueError(f"must be a readable file, got {raw!r}.")
     return raw
+
+
+# A length of time: whole seconds, or a number with s, m, h or d (`90`, `30m`, `24h`, `7d`).
+DURATION = re.compile(r"(\d{1,9})([smhd]?)")
+DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a duration such as `24h`; ValueError saying the form when it is not one."""
+    match = DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"must be a duration such as 3600, 30m, 24h or 7d, got {text!r}.")
+    return float(int(match[1]) * DURATION_UNITS[match[2]])
+
+
+def duration(minimum: float) -> Parse:
+    """A duration (see `duration_seconds`) of at least `minimum` seconds, as seconds."""
+
+    def parse(raw: str, default: Any) -> float:
+        seconds = duration_seconds(raw)
+        if seconds < minimum:
+            raise ValueError(f"must be at least {minimum:g} seconds, got {raw!r}.")
+        return seconds
+
+    return parse

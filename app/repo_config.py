@@ -38,6 +38,7 @@ KEYS = (
     "protected_paths",
     "environment",
     "verify",
+    "approval",
 )
 MAX_PROTECTED_PATHS = 100
 VERIFY_KEYS = ("command", "timeout", "max_rounds")
@@ -74,6 +75,8 @@ class RepoConfig:
     protected_paths: tuple[str, ...] = ()
     environment: EnvironmentConfig | None = None
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    # `approval: {required_below: <role>}`: only raises the operator's approval policy.
+    approval_required_below: str | None = None
 
 
 def parse_repo_config(text: str) -> RepoConfig:
@@ -115,6 +118,8 @@ def parse_repo_config(text: str) -> RepoConfig:
     problems += protected_paths_problems(protected)
     verify, verify_problems = parse_verify(data.get("verify"))
     problems += verify_problems
+    approval_role, approval_problems = parse_approval(data.get("approval"))
+    problems += approval_problems
     if problems:
         raise RepoConfigError(problems)
     return RepoConfig(
@@ -126,7 +131,26 @@ def parse_repo_config(text: str) -> RepoConfig:
         protected_paths=tuple(protected),
         environment=environment,
         verify=verify,
+        approval_required_below=approval_role,
     )
+
+
+def parse_approval(value: object) -> tuple[str | None, list[str]]:
+    """`approval:` read: a mapping whose one key, `required_below`, names a role."""
+    if value is None:
+        return None, []
+    if not isinstance(value, dict):
+        return None, ["`approval` must be a mapping such as `{required_below: write}`"]
+    problems = [
+        f"unknown setting `approval.{str(key)[:40]}` (known: required_below)"
+        for key in value
+        if key != "required_below"
+    ]
+    role = value.get("required_below")
+    if role not in PERMISSION_LEVELS:
+        problems.append(f"`approval.required_below` must be one of {', '.join(PERMISSION_LEVELS)}")
+        role = None
+    return role, problems
 
 
 def parse_verify(value: object) -> tuple[VerifyConfig, list[str]]:
@@ -207,6 +231,14 @@ def narrowed(settings: Settings, config: RepoConfig) -> Settings:
             settings.job_token_budget, int(config.limits["tokens_per_job"])
         )
     changes["draft_pull_requests"] = config.draft_pull_requests
+    # Only where the operator turned the policy on, and only upwards.
+    wanted, operators = config.approval_required_below, settings.approval_required_below
+    if (
+        wanted
+        and operators
+        and PERMISSION_LEVELS.index(wanted) > PERMISSION_LEVELS.index(operators)
+    ):
+        changes["approval_required_below"] = wanted
     verify = config.verify
     changes["repo_verify_command"] = verify.command
     changes["repo_verify_off"] = not verify.enabled

@@ -47,6 +47,7 @@ class Registry:
         kinds: Iterable[JobKind],
         cancellations: Iterable[Cancellation] = (),
         interruption_notice: JobKind | None = None,
+        approval_notice: JobKind | None = None,
     ) -> None:
         by_name: dict[str, JobKind] = {}
         for kind in kinds:
@@ -64,6 +65,10 @@ class Registry:
             raise RoutingError(f"the interruption notice {interruption_notice.name!r} is no kind")
         # The kind the store queues to tell a thread its job was interrupted too often.
         self.interruption_notice = interruption_notice
+        if approval_notice is not None and by_name.get(approval_notice.name) is not approval_notice:
+            raise RoutingError(f"the approval notice {approval_notice.name!r} is no kind")
+        # The kind the store queues to tell a thread its request for approval expired.
+        self.approval_notice = approval_notice
         unknown = self.events() - KNOWN_EVENTS
         if unknown:
             raise RoutingError(f"unknown webhook event(s): {', '.join(sorted(unknown))}")

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.app_slug import with_app_slug
+from app.approval_routes import approval_routes
 from app.config import Settings
 from app.errors import error_response
 from app.github_app import GitHubApp
@@ -247,5 +248,7 @@ def create_app(
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     webhook = WebhookEndpoint(lambda: app.state.intake)
-    app.router.routes.extend([Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes()])
+    app.router.routes.extend(
+        [Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes(), *approval_routes()]
+    )
     return FrontDoor(app, webhook)

@@ -36,7 +36,7 @@ from app.repo_config import PATH as REPO_CONFIG_PATH
 from app.repo_config import RepoConfigError, load_repo_config, narrowed
 from app.routing import Registry
 from app.store import Job, JobState, Store
-from app.trigger_gate import require_role
+from app.trigger_gate import AwaitingApproval, check_trigger
 from sandbox.container import remove_orphans
 from sandbox.egress_proxy import remove_orphan_networks
 from sandbox.seams import Sandbox, Workspaces
@@ -117,6 +117,7 @@ class WorkerPool:
         self._tasks.clear()
 
     async def _reclaim(self) -> None:
+        await self.expire_approvals()
         notice = self.registry.interruption_notice
         reclaimed = await self.store.reclaim_expired(notice.name if notice else None)
         if reclaimed:
@@ -187,6 +188,9 @@ class WorkerPool:
                 state, summary = JobState.CANCELLED, "cancelled"
             finally:
                 beat.cancel()
+            if state is JobState.AWAITING_APPROVAL:
+                await self._set_aside(job, worker_id, summary, log)
+                return
             finished = await self.store.finish(job.id, worker_id, state, summary)
         self.metrics.jobs_finished.labels(kind=job.kind, state=state.value).inc()
         self.metrics.job_seconds.labels(kind=job.kind).observe(time.monotonic() - started)
@@ -197,6 +201,36 @@ class WorkerPool:
             seconds=round(time.monotonic() - started, 3),
             lease_kept=finished,
         )
+
+    async def _set_aside(
+        self, job: Job, worker_id: str, summary: str, log: FilteringBoundLogger
+    ) -> None:
+        """The job waits for approval: out of the worker, nothing counted as run."""
+        expires_at = time.time() + self.settings.approval_expires_seconds
+        kept = await self.store.await_approval(job.id, worker_id, summary, expires_at)
+        log.info("job.awaiting_approval", summary=summary, lease_kept=kept)
+
+    async def expire_approvals(self, now: float | None = None) -> list[str]:
+        """End the requests not approved in time; a notice job tells each thread."""
+        notice = self.registry.approval_notice
+        expired = await self.store.expire_approvals(
+            time.time() if now is None else now, notice.name if notice else None
+        )
+        if expired:
+            get_logger().info("approvals.expired", jobs=[approval.job_id for approval in expired])
+            for approval in expired:
+                await audit(
+                    self.store,
+                    Action.APPROVAL_EXPIRED,
+                    actor="fixwright",
+                    repository=approval.repository,
+                    installation_id=approval.installation_id,
+                    subject=approval.job_id,
+                    detail=f"{approval.target}: {approval.kind} requested by "
+                    f"{approval.requested_by}, not approved in time",
+                )
+            self.wake()
+        return [approval.job_id for approval in expired]
 
     async def _put_back(
         self, job: Job, worker_id: str, work: asyncio.Task[Any], log: FilteringBoundLogger
@@ -243,12 +277,10 @@ class WorkerPool:
                 metrics=self.metrics,
             )
             try:
-                required = kind.required_role(settings)
-                if required is not None:
-                    await require_role(
-                        github, self.store, job, log, required=required, what=kind.refusal
-                    )
+                await check_trigger(github, self.store, job, kind, settings, log)
                 return JobState.SUCCEEDED, await kind.handler(event, context)
+            except AwaitingApproval as waiting:
+                return JobState.AWAITING_APPROVAL, waiting.summary
             except JobRefused as refused:
                 return JobState.CANCELLED, f"refused: {refused.reason}"
             except JobFailed as failure:

@@ -6,7 +6,7 @@ Adding a kind is one package under handlers/ that declares its `KIND`, and one l
 from __future__ import annotations
 
 from app.routing import Registry
-from handlers import ask, cancel, fix, help, interrupted, lifecycle, review
+from handlers import approval, ask, cancel, fix, help, interrupted, lifecycle, review
 
 
 def build_registry() -> Registry:
@@ -17,9 +17,11 @@ def build_registry() -> Registry:
             review.KIND,
             ask.KIND,
             cancel.KIND,
+            approval.KIND,
             help.KIND,
             interrupted.KIND,
         ),
         cancellations=lifecycle.CANCELLATIONS,
         interruption_notice=interrupted.KIND,
+        approval_notice=approval.KIND,
     )

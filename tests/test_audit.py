@@ -82,13 +82,14 @@ async def test_an_entry_is_one_redacted_line(store: SQLiteStore) -> None:
         Action.CONFIG_ERROR,
         actor="octo\x1b[31mcat",
         repository=REPOSITORY,
-        detail=f"bad file\n\x1b]0;title\x07 {GITHUB_TOKEN} deploy key",
+        detail=f"bad file\n\x1b]0;title\x07 {GITHUB_TOKEN} deploy key \u202egpj.exe",
         secrets=("deploy key",),
     )
     [recorded] = await store.audit_entries(AuditQuery())
     assert GITHUB_TOKEN not in recorded.detail and "deploy key" not in recorded.detail
     assert "[redacted]" in recorded.detail
     assert not any(ord(c) < 32 for c in recorded.detail + recorded.actor)
+    assert "\u202e" not in recorded.detail
 
 
 async def test_a_write_the_store_refuses_is_logged_and_never_raised(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from app.store.model import (
     FINISHED_STATES,
+    Approval,
+    ApprovalToken,
     AuditEntry,
     AuditQuery,
     CancelScope,
@@ -29,6 +31,8 @@ def open_store(url: str, *, max_attempts: int = 2, sync: str = "normal") -> Stor
 
 __all__ = [
     "FINISHED_STATES",
+    "Approval",
+    "ApprovalToken",
     "AuditEntry",
     "AuditQuery",
     "CancelScope",

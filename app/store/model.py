@@ -20,6 +20,8 @@ class JobState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Nothing runs until a maintainer approves (back to queued) or denies it, or it expires.
+    AWAITING_APPROVAL = "awaiting_approval"
 
 
 FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
@@ -153,6 +155,40 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A job's request for approval: who asked, until when it waits, and how it was decided
+    (`decision` is "" while pending, then approved, denied, expired or withdrawn)."""
+
+    job_id: str
+    kind: str
+    repository: str
+    target: str
+    number: int | None
+    installation_id: int | None
+    requested_by: str
+    requested_at: float
+    expires_at: float
+    decision: str = ""
+    decided_by: str = ""
+    decided_at: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalToken:
+    """A single-use credential that decides one job's approval over HTTP: only the SHA-256 of
+    its secret is kept; `decision` is what its first use decided ("" while unused)."""
+
+    id: str
+    job_id: str
+    secret_sha256: bytes
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    decision: str = ""
+
+
+@dataclass(frozen=True)
 class AuditQuery:
     """Which audit entries to read: all since a time, narrowed by repository and actor."""
 
@@ -235,6 +271,37 @@ class Store(Protocol):
 
     async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
         """The audit trail's newest entries that match (at most `query.limit`), oldest first."""
+
+    async def await_approval(
+        self, job_id: str, worker_id: str, summary: str, expires_at: float
+    ) -> bool:
+        """Put a running job this worker holds to wait for approval until `expires_at`: its
+        lease let go, its attempt not counted; False when the worker no longer held it."""
+
+    async def approval(self, job_id: str) -> Approval | None:
+        """The job's request for approval, pending or decided (None: it never needed one)."""
+
+    async def pending_approval(self, target: str) -> Approval | None:
+        """The request waiting for approval on one issue or pull request (at most one waits)."""
+
+    async def pending_approvals(self, limit: int = 100) -> list[Approval]:
+        """Every request waiting for approval, oldest first."""
+
+    async def decide_approval(
+        self, job_id: str, decision: str, actor: str, reason: str = "", token_id: str = ""
+    ) -> tuple[Approval | None, bool]:
+        """Approve (queued again) or deny (cancelled) a pending job; the request as it stands
+        afterwards, and whether this call decided it. With `token_id`, that token is used up in
+        the same transaction (an unused one only: a used token decides nothing)."""
+
+    async def expire_approvals(self, before: float, notice_kind: str | None) -> list[Approval]:
+        """End the requests still pending at `before` past their time (their jobs cancelled);
+        with a `notice_kind`, a job of that kind is queued for each to tell its thread."""
+
+    async def add_approval_token(self, token: ApprovalToken) -> bool:
+        """Keep a new token for a pending job; False when the job waits for no approval."""
+
+    async def approval_token(self, token_id: str) -> ApprovalToken | None: ...
 
     async def get_job(self, job_id: str) -> Job | None: ...
 

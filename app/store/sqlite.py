@@ -10,6 +10,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.store.approvals import (
+    APPROVALS_SCHEMA,
+    WITHDRAW_STALE,
+    await_approval,
+    decide,
+    expire,
+    insert_token,
+    select_approval,
+    select_pending,
+    select_token,
+)
 from app.store.audit import (
     AUDIT_SCHEMA,
     insert_audit,
@@ -19,6 +30,8 @@ from app.store.audit import (
 )
 from app.store.lane import WAL_LIMIT_BYTES, Checkpointer, Lane
 from app.store.model import (
+    Approval,
+    ApprovalToken,
     AuditEntry,
     AuditQuery,
     CancelScope,
@@ -295,6 +308,7 @@ class SQLiteStore:
         db.executescript(SCHEMA)
         db.executescript(NOTICES_SCHEMA)
         db.executescript(AUDIT_SCHEMA)
+        db.executescript(APPROVALS_SCHEMA)
         upgrade_schema(db)
         # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
         db.execute("PRAGMA busy_timeout=0")
@@ -341,7 +355,7 @@ class SQLiteStore:
 
     def _cancel_scope(self, db: sqlite3.Connection, scope: CancelScope, now: float) -> None:
         """Cancel the installation's (or some repositories') queued and running jobs."""
-        where = "installation_id = ? AND state IN ('queued', 'running')"
+        where = "installation_id = ? AND state IN ('queued', 'running', 'awaiting_approval')"
         args: list[Any] = [scope.installation_id]
         if scope.repositories is not None:
             where += f" AND repository IN ({', '.join('?' for _ in scope.repositories)})"
@@ -350,6 +364,7 @@ class SQLiteStore:
         sql = "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?, updated_at = ?"
         sql += f" WHERE {where}"
         db.execute(sql, (scope.reason, now, now, *args))
+        db.execute(WITHDRAW_STALE, (now,))
 
     def _insert_job(self, db: sqlite3.Connection, delivery_id: str, job: NewJob, now: float) -> str:
         job_id = uuid.uuid4().hex
@@ -509,13 +524,14 @@ class SQLiteStore:
         def work(db: sqlite3.Connection) -> bool:
             now = self._clock()
             # The lease stays: its worker clears it (in finish) once the job has really stopped.
-            return bool(
-                db.execute(
-                    "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?,"
-                    " updated_at = ? WHERE id = ? AND state IN ('queued', 'running')",
-                    (reason, now, now, job_id),
-                ).rowcount
-            )
+            cancelled = db.execute(
+                "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?,"
+                " updated_at = ? WHERE id = ?"
+                " AND state IN ('queued', 'running', 'awaiting_approval')",
+                (reason, now, now, job_id),
+            ).rowcount
+            db.execute(WITHDRAW_STALE, (now,))
+            return bool(cancelled)
 
         return await self._run(work)
 
@@ -527,12 +543,14 @@ class SQLiteStore:
             if newer is None:
                 return []
             now = self._clock()
+            # A request still waiting for approval goes too: the allowed trigger replaces it.
             rows = db.execute(
                 "UPDATE jobs SET state = 'cancelled', summary = ?, finished_at = ?, updated_at = ?"
-                " WHERE target = ? AND kind = ? AND state = 'queued' AND created_at < ?"
-                " RETURNING id",
+                " WHERE target = ? AND kind = ? AND state IN ('queued', 'awaiting_approval')"
+                " AND created_at < ? RETURNING id",
                 (reason, now, now, *newer),
             ).fetchall()
+            db.execute(WITHDRAW_STALE, (now,))
             return [row[0] for row in rows]
 
         return await self._run(work)
@@ -600,6 +618,42 @@ class SQLiteStore:
     def _get(self, db: sqlite3.Connection, job_id: str) -> Job | None:
         row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
         return row_to_job(row) if row else None
+
+    async def await_approval(
+        self, job_id: str, worker_id: str, summary: str, expires_at: float
+    ) -> bool:
+        now = self._clock()
+        return await self._run(
+            lambda db: await_approval(db, job_id, worker_id, summary, expires_at, now)
+        )
+
+    async def approval(self, job_id: str) -> Approval | None:
+        return await self._run(lambda db: select_approval(db, job_id))
+
+    async def pending_approval(self, target: str) -> Approval | None:
+        pending = await self._run(lambda db: select_pending(db, target, 1))
+        return pending[0] if pending else None
+
+    async def pending_approvals(self, limit: int = 100) -> list[Approval]:
+        return await self._run(lambda db: select_pending(db, None, limit))
+
+    async def decide_approval(
+        self, job_id: str, decision: str, actor: str, reason: str = "", token_id: str = ""
+    ) -> tuple[Approval | None, bool]:
+        now = self._clock()
+        return await self._run(
+            lambda db: decide(db, job_id, decision, actor, reason, token_id, now)
+        )
+
+    async def expire_approvals(self, before: float, notice_kind: str | None) -> list[Approval]:
+        now = self._clock()
+        return await self._run(lambda db: expire(db, before, notice_kind, now))
+
+    async def add_approval_token(self, token: ApprovalToken) -> bool:
+        return await self._run(lambda db: insert_token(db, token))
+
+    async def approval_token(self, token_id: str) -> ApprovalToken | None:
+        return await self._run(lambda db: select_token(db, token_id))
 
     async def get_job(self, job_id: str) -> Job | None:
         return await self._run(lambda db: self._get(db, job_id))
