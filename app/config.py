@@ -210,6 +210,12 @@ class Settings:
     )
     # Work branches are `<prefix>issue-N`: one namespace, so push workflows can leave it out.
     branch_prefix: str = env("fixwright/", "where fixes are pushed", read.branch_prefix)
+    # A follow-up pushes to the pull request's branch: by default only to fixwright's own. When
+    # on, `/fix` and reviews also revise other pull requests from this repository's branches
+    # (never from a fork: nothing is pushed to a fork).
+    followup_any_pull_request: bool = env(
+        False, "`/fix` may revise pull requests fixwright did not open", read.flag
+    )
     trigger_permission: str = env(
         "write", "the least role that may trigger", read.choice(PERMISSION_LEVELS)
     )

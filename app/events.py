@@ -42,16 +42,16 @@ TOP_FIELDS: tuple[tuple[str, Rule], ...] = (
     ("number", ID),
     ("repositories_removed", ARRAY),
 )
-NESTED_FIELDS: tuple[tuple[str, tuple[tuple[str, Rule], ...]], ...] = (
-    ("installation", (("id", ID),)),
-    ("repository", (("full_name", TEXT),)),
-    ("sender", (("login", TEXT), ("type", TEXT))),
-    ("issue", (("number", ID), ("updated_at", TEXT))),
-    ("pull_request", (("number", ID),)),
-    ("label", (("name", TEXT),)),
-    ("comment", (("id", ID), ("body", TEXT), ("created_at", TEXT))),
-    ("review", (("id", ID), ("body", TEXT), ("state", TEXT), ("submitted_at", TEXT))),
-)
+NESTED_FIELDS: Mapping[str, tuple[tuple[str, Rule], ...]] = {
+    "installation": (("id", ID),),
+    "repository": (("full_name", TEXT),),
+    "sender": (("login", TEXT), ("type", TEXT)),
+    "issue": (("number", ID), ("updated_at", TEXT)),
+    "pull_request": (("number", ID),),
+    "label": (("name", TEXT),),
+    "comment": (("id", ID), ("body", TEXT), ("created_at", TEXT)),
+    "review": (("id", ID), ("body", TEXT), ("state", TEXT), ("submitted_at", TEXT)),
+}
 
 
 def dig(data: Any, *path: str) -> Any:
@@ -97,7 +97,7 @@ def payload_problem(payload: Mapping[str, Any]) -> str | None:
         value = payload.get(key)
         if value is not None and not fits(value):
             return f"{key} must be {expected}, got {described(value)}"
-    for parent_key, fields in NESTED_FIELDS:
+    for parent_key, fields in NESTED_FIELDS.items():
         parent = payload.get(parent_key)
         if parent is None:
             continue

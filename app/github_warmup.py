@@ -30,6 +30,7 @@ CALLS = (
     ("pulls", "async_create_review"),
     ("pulls", "async_get"),
     ("pulls", "async_list"),
+    ("pulls", "async_list_comments_for_review"),
     ("pulls", "async_list_review_comments"),
     ("pulls", "async_update"),
     ("repos", "async_compare_commits"),

@@ -6,7 +6,7 @@ Adding a kind is one package under handlers/ that declares its `KIND`, and one l
 from __future__ import annotations
 
 from app.routing import Registry
-from handlers import approval, ask, cancel, fix, help, interrupted, lifecycle, review
+from handlers import approval, ask, cancel, fix, followup, help, interrupted, lifecycle, review
 
 
 def build_registry() -> Registry:
@@ -14,6 +14,7 @@ def build_registry() -> Registry:
     return Registry(
         kinds=(
             fix.KIND,
+            followup.KIND,
             review.KIND,
             ask.KIND,
             cancel.KIND,

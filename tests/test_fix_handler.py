@@ -19,7 +19,7 @@ from sandbox.runner import Outcome
 from tests.corpus import comment_on, github_time
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
 from tests.fakes.github.records import Comment
-from tests.fakes.sandbox import ScriptedRun, tool
+from tests.fakes.sandbox import ScriptedRun, tool, transcript_after
 from tests.fixtures.inprocess import Engine, EngineFactory, finished
 from tests.test_fix_loop import BRANCH, NEW_LINE, OLD_LINE, label_delivery, progress_comments
 
@@ -192,7 +192,8 @@ async def test_a_redelivered_webhook_runs_one_job(engine: Engine) -> None:
 
 
 async def test_labeling_again_reuses_the_branch_and_the_pull_request(engine: Engine) -> None:
-    """Label removed and added again: the second job pushes onto the same branch and PR."""
+    """Label removed and added again: the second job resumes the first one's session, pushes
+    onto the same branch and PR, and the PR lists both rounds under the newest summary."""
     engine.script(the_fix(engine))
     first_label = label_delivery(engine.github)
     # GitHub moves the issue's updated_at with each label; the same body again would be a replay.
@@ -211,7 +212,11 @@ async def test_labeling_again_reuses_the_branch_and_the_pull_request(engine: Eng
 
     assert list(state.pulls.values()) == [pull]
     body = state.issues[(REPOSITORY, pull.number)].body or ""
-    assert second_summary in body and "`README.md`" in body and SUMMARY not in body
+    summary = body.split("## Summary", 1)[1].split("##", 1)[0]
+    assert second_summary in summary and SUMMARY not in summary and "`README.md`" in body
+    rounds = body.split("## Rounds", 1)[1]
+    assert rounds.index(SUMMARY) < rounds.index(second_summary)
+    assert engine.sandbox.specs[1].resume == transcript_after(engine.sandbox.specs[0])
     files = state.branch_files(REPOSITORY, BRANCH)
     assert NEW_LINE in files[GREET] and files["README.md"] == readme
     comments = progress_comments(engine.github)

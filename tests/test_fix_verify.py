@@ -14,7 +14,7 @@ from app.store import JobState
 from sandbox.test_output import TestRun, TestStatus
 from tests.fakes.github.fixtures import REPOSITORY, WEBHOOK_SECRET
 from tests.fakes.github.records import CheckRun
-from tests.fakes.sandbox import ScriptedRun, printed, tool
+from tests.fakes.sandbox import ScriptedRun, printed, tool, transcript_after
 from tests.fixtures.inprocess import Engine, EngineFactory, finished
 from tests.test_fix_handler import GREET, fixed_greet, the_fix
 from tests.test_fix_loop import NEW_LINE, OLD_LINE, label_delivery, progress_comments
@@ -107,6 +107,21 @@ async def test_tests_that_fail_before_the_fix_and_pass_after_it_are_shown_as_pas
     assert counted(engine, "passed") == 1
 
 
+async def test_a_repair_without_the_runs_session_is_told_the_task_again(engine: Engine) -> None:
+    """A run that left no session (none written, or over the cap): the repair starts a new one,
+    so its prompt carries the issue as well as the failing output."""
+    configure(engine, PYPROJECT)
+    engine.script(the_fix(engine, keeps_session=False), ScriptedRun(summary="Tried again."))
+    engine.script_tests(
+        printed(BEFORE, exit_code=1), printed(FAILING, exit_code=1), printed(FAILING, exit_code=1)
+    )
+    await run_fix(engine)
+
+    _, second = engine.sandbox.specs
+    assert second.resume is None and "Repair round 1 of 1." in second.prompt
+    assert "greet() forgets the comma" in second.prompt and "<test-output>" in second.prompt
+
+
 async def test_tests_still_failing_get_one_repair_round_and_the_pr_says_they_fail(
     engine: Engine,
 ) -> None:
@@ -124,8 +139,9 @@ async def test_tests_still_failing_get_one_repair_round_and_the_pr_says_they_fai
     )
     await run_fix(engine)
 
-    _, second = engine.sandbox.specs
-    assert "greet() forgets the comma" in second.prompt and "Repair round 1 of 1." in second.prompt
+    first, second = engine.sandbox.specs
+    # The repair resumes the run's session, which holds the task: the report alone is sent.
+    assert second.resume == transcript_after(first) and "Repair round 1 of 1." in second.prompt
     assert "<test-output>" in second.prompt and "AssertionError" in second.prompt
     assert [spec.label for spec in engine.sandbox.verify_specs] == ["before", "after", "after-2"]
     title, body = the_pull(engine)

@@ -125,12 +125,22 @@ def test_a_throwaway_kind_needs_nothing_but_its_declaration() -> None:
 
 
 def literal_strings(tree: ast.AST) -> list[tuple[int, str]]:
-    """String constants that are not dict keys (a key named `help` in a JSON answer is no kind)."""
+    """String constants that are not dict keys (a key named `help` in a JSON answer is no kind)
+    nor a path into a delivery (`dig(payload, "review", "state")` reads GitHub's field)."""
     keys = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys}
+    paths = {
+        id(argument)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dig"
+        for argument in node.args[1:]
+    }
+    skipped = keys | paths
     return [
         (node.lineno, node.value)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in keys
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in skipped
     ]
 
 

@@ -115,7 +115,8 @@ def test_bots_and_edited_comments_never_trigger() -> None:
 
 
 def test_commands_go_where_they_make_sense() -> None:
-    """/review only on pull requests, /fix only on issues, prose mentioning a command does nothing."""
+    """/review only on pull requests, /fix a fix on issues and a follow-up on pull requests,
+    prose mentioning a command does nothing."""
     registry = build_registry()
     pull = {"number": 8, "pull_request": {"url": "x"}}
     issue = {"number": 9}
@@ -129,6 +130,6 @@ def test_commands_go_where_they_make_sense() -> None:
     assert kinds("/review", pull) == ["review"]
     assert kinds("/review", issue) == []
     assert kinds("/fix also update the docs", issue) == ["fix"]
-    assert kinds("/fix", pull) == []
+    assert kinds("/fix", pull) == ["followup"]
     assert kinds("please run /fix later", issue) == []
     assert kinds("/unknown", issue) == []

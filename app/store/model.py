@@ -138,6 +138,7 @@ class Pruned:
     job_events: int = 0
     notices: int = 0
     audit: int = 0
+    conversations: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,36 @@ class AuditEntry:
     subject: str
     detail: str = ""
     at: float = 0.0  # set by the store when recorded
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of work on a branch: who asked for what, what Claude said, what it cost."""
+
+    job_id: str
+    trigger: str  # "label", "/fix", "review": what started the round
+    actor: str
+    summary: str
+    files: tuple[str, ...] = ()
+    commit: str = ""  # the commit the round pushed ("" when it pushed none)
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "files": list(self.files)}
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The Claude Code session behind a work branch, resumed by the next round on that branch."""
+
+    repository: str
+    branch: str
+    session_id: str
+    transcript: bytes
+    rounds: tuple[Round, ...] = ()
+    updated_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -271,6 +302,12 @@ class Store(Protocol):
 
     async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
         """The audit trail's newest entries that match (at most `query.limit`), oldest first."""
+
+    async def conversation(self, repository: str, branch: str) -> Conversation | None:
+        """The session and rounds of a work branch, if a round has run on it."""
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        """Store (or replace) a branch's session and rounds."""
 
     async def await_approval(
         self, job_id: str, worker_id: str, summary: str, expires_at: float

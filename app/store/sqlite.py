@@ -28,6 +28,12 @@ from app.store.audit import (
     record_cancels,
     select_audit,
 )
+from app.store.conversations import (
+    CONVERSATIONS_SCHEMA,
+    prune_conversations,
+    select_conversation,
+    upsert_conversation,
+)
 from app.store.lane import WAL_LIMIT_BYTES, Checkpointer, Lane
 from app.store.model import (
     Approval,
@@ -35,6 +41,7 @@ from app.store.model import (
     AuditEntry,
     AuditQuery,
     CancelScope,
+    Conversation,
     DailyUsage,
     Delivery,
     Job,
@@ -309,6 +316,7 @@ class SQLiteStore:
         db.executescript(NOTICES_SCHEMA)
         db.executescript(AUDIT_SCHEMA)
         db.executescript(APPROVALS_SCHEMA)
+        db.executescript(CONVERSATIONS_SCHEMA)
         upgrade_schema(db)
         # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
         db.execute("PRAGMA busy_timeout=0")
@@ -608,6 +616,13 @@ class SQLiteStore:
 
         return await self._run(work)
 
+    async def conversation(self, repository: str, branch: str) -> Conversation | None:
+        return await self._run(lambda db: select_conversation(db, repository, branch))
+
+    async def save_conversation(self, conversation: Conversation) -> None:
+        now = self._clock()
+        await self._run(lambda db: upsert_conversation(db, conversation, now))
+
     async def record_audit(self, entry: AuditEntry) -> None:
         now = self._clock()
         await self._run(lambda db: insert_audit(db, entry, now))
@@ -771,7 +786,8 @@ class SQLiteStore:
         while more:
             removed, more = await self._run(lambda db: prune_audit(db, before))
             audit += removed
-        return Pruned(deliveries, job_payloads, job_events, notices, audit)
+        conversations = await self._run(lambda db: prune_conversations(db, before))
+        return Pruned(deliveries, job_payloads, job_events, notices, audit, conversations)
 
     async def running_since(self) -> float | None:
         def work(db: sqlite3.Connection) -> float | None:

@@ -53,6 +53,7 @@ class Ending(StrEnum):
 
     RUNNING = "running"
     PULL_REQUEST = "pull_request"  # files changed, a draft PR holds them
+    PUSHED = "pushed"  # files changed, a new commit on the pull request's branch holds them
     NO_CHANGES = "no_changes"  # Claude answered without changing a file
     FAILED = "failed"
 
@@ -69,6 +70,7 @@ STEP_LABELS = {
 HEADINGS = {
     Ending.RUNNING: "🛠️ fixwright is working on this issue",
     Ending.PULL_REQUEST: "✅ fixwright opened a draft pull request",
+    Ending.PUSHED: "✅ fixwright pushed a new commit to this pull request",
     Ending.NO_CHANGES: "💬 fixwright looked into this and changed nothing",
     Ending.FAILED: "❌ fixwright could not finish",
 }
@@ -103,6 +105,8 @@ class ProgressState:
     verification: Verification | None = None  # what the host's test runs said, once they have
     repair_round: int = 0  # Claude's round of repairs after failing tests (0: its first run)
     max_rounds: int = 0
+    commit: str = ""  # the commit a follow-up pushed
+    notes: tuple[str, ...] = ()  # what the job wants said before its ending (a moved branch)
 
     def at(self, step: Step) -> ProgressState:
         """The job has reached `step`."""
@@ -148,6 +152,21 @@ class ProgressState:
             ci_touches=ci_touches,
         )
 
+    def pushed(
+        self, url: str, number: int, commit: str, message: str, stats: RunStats | None = None
+    ) -> ProgressState:
+        """A follow-up's changes are in a new commit on pull request `number`'s branch."""
+        return replace(
+            self,
+            current=Step.DONE,
+            ending=Ending.PUSHED,
+            pull_request_url=url,
+            pull_request_number=number,
+            commit=commit,
+            message=message,
+            stats=stats or self.stats,
+        )
+
     def unchanged(self, message: str, stats: RunStats | None = None) -> ProgressState:
         """Claude answered without changing a file."""
         return replace(
@@ -185,6 +204,7 @@ def job_of_comment(body: str | None) -> str | None:
 def render_progress(state: ProgressState) -> str:
     """The whole comment body, in GitHub Markdown, starting with the job's marker."""
     parts = [marker(state.job_id), f"### {_heading(state)}", _checklist(state)]
+    parts += [f"> [!NOTE]\n> {note}" for note in state.notes]
     parts += _ending(state)
     if state.stats is not None:
         parts.append(f"<sub>{render_run_stats(state.stats)}</sub>")
@@ -267,6 +287,16 @@ def _ending(state: ProgressState) -> list[str]:
             f"**Draft pull request:** {link}",
             *tests,
             *notice,
+            *_quoted_message("Claude's summary", state),
+        ]
+    if state.ending == Ending.PUSHED:
+        link = f"[#{state.pull_request_number}]({state.pull_request_url})"
+        tests = (
+            [f"**Tests:** {verification_line(state.verification)}"] if state.verification else []
+        )
+        return [
+            f"**Commit:** `{state.commit[:12]}` on {link}",
+            *tests,
             *_quoted_message("Claude's summary", state),
         ]
     if state.ending == Ending.NO_CHANGES:

@@ -16,6 +16,7 @@ from handlers.common.protected_paths import refuse_protected_changes
 from handlers.common.reactions import acknowledge
 from handlers.common.run_outcomes import run_failure
 from handlers.common.run_stats import run_stats, usage_record, without_secrets
+from handlers.fix.conversation import conversation_of, remember, transcript_of
 from handlers.fix.environment import prepare_environment
 from handlers.fix.publish import publish
 from handlers.fix.read_back import read_back
@@ -73,7 +74,11 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             work_branch=work_branch(context.settings.branch_prefix, number),
         )
         image = await prepare_environment(context, workspace)
-        result, model = await run_claude(event, context, workspace, progress, image)
+        # Another trigger on the issue continues the session its branch's last round left.
+        earlier = await conversation_of(context, workspace.branch)
+        result, model = await run_claude(
+            event, context, workspace, progress, image, resume=transcript_of(earlier)
+        )
         result = without_secrets(result, context.settings.secret_values())
         stats = run_stats(
             result, model or context.settings.model, time.monotonic() - started, context.settings
@@ -95,6 +100,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
             # An earlier attempt pushed the fix and was stopped before opening the PR.
             files = await context.workspaces.files_on_branch(workspace)
         if not files:
+            await remember(context, workspace.branch, earlier, result)
             await progress.update(progress.state.unchanged(result.summary, stats), force=True)
             await check.complete(
                 "neutral", "No change", result.summary or "Claude changed no file."
@@ -104,8 +110,13 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         verified = await verify_fix(
             event, context, workspace, attempt, progress, check, image=image
         )
-        await publish(context, target, workspace, verified, progress, check)
-        return f"pull request #{progress.state.pull_request_number}"
+        trigger = "/fix" if event.comment_id is not None else "label"
+        rounds = earlier.rounds if earlier is not None else ()
+        published = await publish(
+            context, target, workspace, verified, progress, check, trigger=trigger, earlier=rounds
+        )
+        await remember(context, workspace.branch, earlier, verified.attempt.result, published.round)
+        return f"pull request #{published.pull.number}"
     except (JobFailed, GitError) as error:
         reason, next_step = failure_of(error, context.settings.branch_prefix, context.kind.words)
         await asyncio.wait([announced])

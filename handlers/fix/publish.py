@@ -3,15 +3,24 @@ and a draft pull request opened (or refreshed) for them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from app.context import Context
 from app.errors import JobFailed
+from app.store import Round
 from handlers.common.audit import record_push
 from handlers.common.check_runs import CheckRun
 from handlers.common.ci_files import ci_touches_at
 from handlers.common.progress import ProgressComment, Step
 from handlers.common.untrusted_text import defang
 from handlers.common.verification import render_verification
-from handlers.fix.pull_requests import open_or_update_draft_pr, render_pr_body, render_pr_title
+from handlers.fix.pull_requests import (
+    PullRequestRef,
+    open_or_update_draft_pr,
+    render_pr_body,
+    render_pr_title,
+)
 from handlers.fix.target import FixTarget, bot_identity, noreply_identity
 from handlers.fix.verify import Verified
 from sandbox.git_secrets import find_secrets
@@ -34,12 +43,20 @@ def refuse_secrets(context: Context, changes: Snapshot) -> None:
 def commit_message(context: Context, target: FixTarget, summary: str) -> str:
     """`Fix #N: <title>` and Claude's summary, made inert: on the default branch, a commit
     message's `Fixes #12` closes issue 12 and its `@someone` is a mention."""
-    number = context.job.number or 0
+    number = target.issue_number
     title = defang(" ".join(target.issue_title.split())[:60])
     return redact_text(
         f"Fix #{number}: {title}\n\n{defang(summary.strip()[:2000])}",
         context.settings.secret_values(),
     )
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where the changes went: the pull request, and the round as the branch's history keeps it."""
+
+    pull: PullRequestRef
+    round: Round
 
 
 async def publish(
@@ -49,11 +66,16 @@ async def publish(
     verified: Verified,
     progress: ProgressComment,
     check: CheckRun,
-) -> None:
+    *,
+    trigger: str,
+    earlier: Sequence[Round] = (),
+    someone_elses: PullRequestRef | None = None,
+) -> Published:
     """Commit as the App, push the work branch, and open (or refresh) the draft PR, saying what
-    the host's test runs showed."""
+    the host's test runs showed; its body lists this round after the `earlier` ones. A pull
+    request that is `someone_elses` gets the commit, and its title and body are left alone."""
     job = context.job
-    number = job.number or 0
+    number = target.issue_number
     changes, files = verified.attempt.changes, verified.attempt.files
     result, stats = verified.attempt.result, verified.attempt.stats
     verification = verified.verification
@@ -73,22 +95,39 @@ async def publish(
         workspace, clone_url=target.clone_url, token=await context.git_token()
     )
     await record_push(context, workspace.branch, sha)
-    pull = await open_or_update_draft_pr(
+    this_round = Round(
+        job_id=job.id,
+        trigger=trigger,
+        actor=job.requested_by,
+        summary=redact_text(result.summary.strip()[:2000], secrets),
+        files=tuple(sorted(files)),
+        commit=sha or "",
+        cost_usd=stats.cost_usd,
+        input_tokens=stats.usage.input_tokens,
+        output_tokens=stats.usage.output_tokens,
+    )
+    rounds = (*earlier, this_round)
+    pull = someone_elses or await open_or_update_draft_pr(
         context.github,
         job.repository,
         head_branch=workspace.branch,
         base_branch=target.default_branch,
         title=render_pr_title(target.issue_title, number, verification),
         draft=context.settings.draft_pull_requests,
-        body=render_pr_body(number, result.summary, files, stats, touches, verification, secrets),
+        body=render_pr_body(
+            number, result.summary, files, stats, touches, verification, secrets, rounds
+        ),
     )
-    await progress.update(
-        progress.state.opened(pull.html_url, pull.number, result.summary, stats, touches),
-        force=True,
-    )
+    if pull.created or not earlier:
+        shown = progress.state.opened(pull.html_url, pull.number, result.summary, stats, touches)
+    else:
+        shown = progress.state.pushed(pull.html_url, pull.number, sha or "", result.summary, stats)
+    await progress.update(shown, force=True)
     tests = render_verification(verification, secrets, heading="### Verification")
+    title = f"Draft pull request #{pull.number}" if pull.created else f"Pushed to #{pull.number}"
     await check.complete(
         verification.conclusion,
-        f"Draft pull request #{pull.number}: {verification.short}",
+        f"{title}: {verification.short}",
         f"{result.summary or 'Changes pushed.'}\n\n{tests}",
     )
+    return Published(pull, this_round)

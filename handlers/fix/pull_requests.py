@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from githubkit import GitHub
 from githubkit.exception import RequestFailed
 
+from app.store import Round
 from handlers.common.ci_files import CiTouch, render_ci_notice
 from handlers.common.run_stats import RunStats, render_run_stats
 from handlers.common.untrusted_text import code_safe, defang
@@ -26,9 +27,12 @@ FILES_SHOWN = 100
 NO_SUMMARY = "_Claude did not write a summary._"
 REVIEW_NOTE = (
     "This draft was written by Claude Code from the issue above. Review it like any other "
-    "contribution before marking it ready; comment `/fix` with instructions on the issue to have "
-    "fixwright revise it."
+    "contribution before marking it ready. To have fixwright revise it, comment on its lines or "
+    "submit a review with comments, or comment `/fix <instructions>` here: it continues the same "
+    "session and pushes a new commit."
 )
+ROUND_SUMMARY_LIMIT = 200
+TRIGGER_WORDS = {"label": "the label", "/fix": "`/fix`", "review": "a review"}
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,12 @@ def render_pr_body(
     ci_touches: Sequence[CiTouch] = (),
     verification: Verification | None = None,
     secrets: Sequence[str] = (),
+    rounds: Sequence[Round] = (),
 ) -> str:
     """The PR body: `Fixes #N`, Claude's summary, the files changed (and which of them CI runs),
     what the host's test runs showed (the output's end redacted of `secrets`) and what the runs
-    cost."""
+    cost. With more than one round, the files are those of every round, each round is listed,
+    and the cost is the total."""
     text = defang(summary.strip()) or NO_SUMMARY
     if len(text) > SUMMARY_LIMIT:
         text = text[:SUMMARY_LIMIT] + "\n\n… (cut short)"
@@ -71,16 +77,45 @@ def render_pr_body(
         PR_MARKER.format(issue_number=issue_number),
         f"Fixes #{issue_number}",
         f"## Summary\n\n{text}",
-        f"## Files changed\n\n{_file_list(changed_files)}",
+        f"## Files changed\n\n{_file_list(files_of(changed_files, rounds))}",
     ]
+    if len(rounds) > 1:
+        parts.append(render_rounds(rounds))
     if verification is not None:
         parts.append(render_verification(verification, secrets))
     if ci_touches:
         parts.append(render_ci_notice(ci_touches))
     parts.append(f"> [!NOTE]\n> {REVIEW_NOTE}")
     if stats is not None:
-        parts.append(f"<sub>{render_run_stats(stats)}</sub>")
+        total = f" · {len(rounds)} rounds: ${total_cost(rounds):.4f}" if len(rounds) > 1 else ""
+        parts.append(f"<sub>{render_run_stats(stats)}{total}</sub>")
     return "\n\n".join(parts) + "\n"
+
+
+def files_of(changed_files: Sequence[str], rounds: Sequence[Round]) -> list[str]:
+    """The files the branch changes: this round's and every earlier round's."""
+    return sorted({*changed_files, *(path for item in rounds for path in item.files)})
+
+
+def total_cost(rounds: Sequence[Round]) -> float:
+    return sum(item.cost_usd for item in rounds)
+
+
+def render_rounds(rounds: Sequence[Round]) -> str:
+    """Each round on one line: what asked for it and who, its commit, its cost, its summary's
+    first line (Claude's words, made inert)."""
+    lines = ["## Rounds", ""]
+    for index, item in enumerate(rounds, start=1):
+        summary = " ".join(item.summary.split())
+        if len(summary) > ROUND_SUMMARY_LIMIT:
+            summary = summary[: ROUND_SUMMARY_LIMIT - 1] + "…"
+        commit = f"`{item.commit[:12]}`" if item.commit else "no commit"
+        asked = TRIGGER_WORDS.get(item.trigger, "a request")
+        lines.append(
+            f"{index}. {asked} from {code_safe(item.actor) or 'someone'} · {commit} · "
+            f"${item.cost_usd:.4f} · {defang(summary) or '(no summary)'}"
+        )
+    return "\n".join(lines)
 
 
 def issue_of_pr_body(body: str | None) -> int | None:

@@ -14,6 +14,7 @@ from handlers.fix.target import issue_comments
 from sandbox.container import RunSpec
 from sandbox.git_workspace import JobWorkspace
 from sandbox.runner import RunResult
+from sandbox.session import Transcript
 from sandbox.stream import StreamEvent, SystemInit, ToolUse
 
 
@@ -40,10 +41,11 @@ async def run_claude(
     progress: ProgressComment,
     image: str | None = None,
     prompt: str | None = None,
+    resume: Transcript | None = None,
 ) -> tuple[RunResult, str]:
     """Claude Code in the sandbox on the workspace (in the prepared environment's image, if any),
     and the model it used; progress follows its turns. The prompt is the issue's unless one is
-    given (a repair round's)."""
+    given (a repair round's, a follow-up's); `resume` continues an earlier session."""
     spec = RunSpec(
         job_id=context.job.id,
         workspace=workspace.path,
@@ -53,6 +55,7 @@ async def run_claude(
         max_turns=context.settings.max_turns,
         timeout_seconds=context.settings.sandbox_timeout_seconds,
         image=image,
+        resume=resume,
     )
     turns = 0
     model = ""

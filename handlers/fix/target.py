@@ -19,6 +19,7 @@ class FixTarget:
     head_sha: str
     clone_url: str
     issue_title: str
+    issue_number: int
 
 
 async def load_target(context: Context) -> FixTarget:
@@ -31,6 +32,7 @@ async def load_target(context: Context) -> FixTarget:
         head_sha=await branch_head_sha(github, context.job.repository, repository.default_branch),
         clone_url=repository.clone_url,
         issue_title=str(issue.get("title") or ""),
+        issue_number=context.job.number or 0,
     )
 
 

@@ -190,8 +190,12 @@ async def _repair(
     attempt it leaves (its cost added even when it gave nothing), and why nothing when so."""
     rounds = context.settings.verify_max_rounds
     await progress.update(progress.state.repairing(round_number, rounds), force=True)
-    prompt = repair_prompt(await fix_prompt(event, context), report)
-    result, model = await run_claude(event, context, workspace, progress, image, prompt=prompt)
+    # Resumed, the session holds the task already: the report alone is the next message.
+    resume = attempt.result.transcript
+    prompt = report if resume else repair_prompt(await fix_prompt(event, context), report)
+    result, model = await run_claude(
+        event, context, workspace, progress, image, prompt=prompt, resume=resume
+    )
     result = without_secrets(result, context.settings.secret_values())
     settings = context.settings
     stats = combined(

@@ -45,7 +45,7 @@ def review_comment(state: GitHubState, review: Review, index: int, item: dict[st
         "pull_request_review_id": review.id,
         "id": ident,
         "node_id": node_id("PRRC", ident),
-        "diff_hunk": "",
+        "diff_hunk": item.get("diff_hunk", ""),
         "path": item["path"],
         "position": None,
         "original_position": None,
@@ -70,6 +70,7 @@ def review_comment(state: GitHubState, review: Review, index: int, item: dict[st
         "original_line": item.get("line"),
         "side": side,
         "subject_type": "line",
+        **({"in_reply_to_id": item["in_reply_to"]} if item.get("in_reply_to") else {}),
     }
 
 
@@ -83,6 +84,23 @@ async def list_review_comments(request: Request) -> Response:
         review_comment(state, review, index, item)
         for review in reviews
         for index, item in enumerate(review.comments)
+    ]
+    return paginated(request, items)
+
+
+async def list_comments_for_review(request: Request) -> Response:
+    require(request, "pull_requests", "read")
+    state = state_of(request)
+    wanted = number(request, "review_id")
+    reviews = [
+        review
+        for review in state.pull_reviews(repo_name(request), number(request))
+        if review.id == wanted
+    ]
+    if not reviews:
+        raise not_found()
+    items = [
+        review_comment(state, reviews[0], i, item) for i, item in enumerate(reviews[0].comments)
     ]
     return paginated(request, items)
 
@@ -150,6 +168,11 @@ async def create_reply(request: Request) -> Response:
 
 
 ROUTES = [
+    Route(
+        "/repos/{owner}/{repo}/pulls/{number:int}/reviews/{review_id:int}/comments",
+        list_comments_for_review,
+        methods=["GET"],
+    ),
     Route(
         "/repos/{owner}/{repo}/pulls/{number:int}/comments/{comment_id:int}/replies",
         create_reply,
