@@ -60,6 +60,7 @@ async def test_a_sweep_removes_what_is_older_than_the_age_and_keeps_the_rest(
         "job_events": 2,
         "notices": 0,
         "audit": 0,
+        "conversations": 0,
         "workspaces": 2,
         "mirrors": 0,
     }
