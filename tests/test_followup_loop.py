@@ -4,6 +4,7 @@ resumes the first session: the scripted model receives the earlier turns."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -109,6 +110,11 @@ def test_a_line_comment_continues_the_session_with_a_second_commit(
     assert SECOND_SUMMARY in body
     [on_pull] = progress_comments(fake_github, pull.number)
     assert "pushed a new commit" in on_pull.body
+    pushes = [(e["actor"], e["detail"]) for e in audited(agent_service) if e["action"] == "push"]
+    assert pushes == [
+        ("octocat", f"{REPOSITORY}#1: pushed {BRANCH} at {first_head}"),
+        ("octocat", f"{REPOSITORY}#{pull.number}: pushed {BRANCH} at {second_head}"),
+    ]
 
 
 def test_fix_on_a_fork_or_a_pull_request_fixwright_did_not_open_is_refused_once(
@@ -136,6 +142,16 @@ def test_fix_on_a_fork_or_a_pull_request_fixwright_did_not_open_is_refused_once(
     assert fake_model.api.scenario_requests == []  # nothing ran
     assert state.branches(REPOSITORY) == ["feature", "main"]
     assert {n: gitrepo.branch_sha(bare_path(fake_github), n) for n in heads} == heads
+    refused = [e["detail"] for e in audited(agent_service) if e["action"] == "trigger.refused"]
+    assert len(refused) == 2 and all(e.startswith(f"{REPOSITORY}#") for e in refused)
+    assert not [e for e in audited(agent_service) if e["action"] == "push"]
+
+
+def audited(service: ServiceProcess) -> list[dict[str, Any]]:
+    """`fixwright audit --json`: the trail's entries, oldest first."""
+    done = service.command("audit", "--json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def only_comment(fake_github: FakeGitHub, number: int) -> str:

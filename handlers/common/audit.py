@@ -45,3 +45,15 @@ async def record_config_error(context: Context, problems: str) -> None:
         secrets=context.settings.secret_values(),
         log=context.log,
     )
+
+
+async def record_refusal(context: Context, reason: str) -> None:
+    """A trigger the handler refused after the role check: what fixwright will not do, and why."""
+    await audit(
+        context.store,
+        Action.TRIGGER_REFUSED,
+        context.job,
+        detail=f"{context.kind.name}: {reason}",
+        secrets=context.settings.secret_values(),
+        log=context.log,
+    )

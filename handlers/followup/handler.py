@@ -12,6 +12,7 @@ from app.errors import JobFailed
 from app.events import WebhookEvent, dig
 from app.notices import Notice, post_notice_once
 from handlers.ask.triggers import mentions_app
+from handlers.common.audit import record_refusal
 from handlers.common.check_runs import CheckRun
 from handlers.common.commands import command_of
 from handlers.common.progress import ProgressComment, ProgressState, Step
@@ -45,6 +46,7 @@ async def follow_up(event: WebhookEvent, context: Context) -> str:
     pull = await load_pull(context, number)
     why, refusal = refusal_of(pull, job.repository, context.settings, context.app_slug)
     if refusal:
+        await record_refusal(context, refusal)
         await refuse(context, why, refusal)
         return f"refused: {refusal}"
     request = await read_request(event, context)
