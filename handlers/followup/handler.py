@@ -178,11 +178,14 @@ async def read_request(event: WebhookEvent, context: Context) -> FollowUpRequest
     listed = await context.github.rest.pulls.async_list_comments_for_review(
         owner, name, context.job.number or 0, review_id, per_page=100
     )
+    comments, left_out = line_comments(
+        listed.json(), str(dig(event.payload, "review", "submitted_at") or "")
+    )
     # A question to the App (`@<slug> ...`) is answered by its own job, not revised for.
     slug = context.settings.app_slug
-    asked = [c for c in line_comments(listed.json()) if not mentions_app(c.body, slug)]
+    asked = tuple(c for c in comments if not mentions_app(c.body, slug))
     text = "" if mentions_app(body, slug) else body
-    return FollowUpRequest("review", requester, text, tuple(asked))
+    return FollowUpRequest("review", requester, text, asked, left_out)
 
 
 async def refuse(context: Context, why: str, reason: str) -> None:

@@ -35,18 +35,28 @@ class FollowUpRequest:
     requested_by: str
     text: str
     comments: tuple[LineComment, ...] = ()
+    left_out: int = 0  # comments edited after the review was submitted
 
     @property
     def is_empty(self) -> bool:
         return not self.text.strip() and not any(c.body.strip() for c in self.comments)
 
 
-def line_comments(items: Iterable[Mapping[str, Any]]) -> tuple[LineComment, ...]:
-    """The review's comments as GitHub lists them; a reply names the thread it answers."""
+def line_comments(
+    items: Iterable[Mapping[str, Any]], submitted_at: str
+) -> tuple[tuple[LineComment, ...], int]:
+    """The review's comments as GitHub lists them (a reply names the thread it answers), as they
+    were when the review was submitted: one edited later is left out (and counted), since someone
+    could change what a maintainer's review asked for. GitHub's times are whole seconds in one
+    format, so they compare as text."""
     found = []
+    left_out = 0
     for item in items:
         ident = item.get("id")
         if not isinstance(ident, int):
+            continue
+        if str(item.get("updated_at") or "") > submitted_at:
+            left_out += 1
             continue
         in_reply_to = item.get("in_reply_to_id")
         line = item.get("line")
@@ -60,7 +70,7 @@ def line_comments(items: Iterable[Mapping[str, Any]]) -> tuple[LineComment, ...]
                 author=str(dig(item, "user", "login") or "unknown"),
             )
         )
-    return tuple(found)
+    return tuple(found), left_out
 
 
 def build_followup_prompt(
@@ -112,6 +122,8 @@ def build_followup_prompt(
         if hunk:
             parts += ["The diff around it:", "```diff", *(_frame(line) for line in hunk), "```"]
         parts.append(_frame(comment.body) or "(no text)")
+    if request.left_out:
+        parts += ["", f"({request.left_out} comment(s) edited after the review are not shown.)"]
     parts.append(UNTRUSTED_END)
     return "\n".join(parts) + "\n"
 

@@ -54,7 +54,7 @@ def review_comment(state: GitHubState, review: Review, index: int, item: dict[st
         "user": user(state, review.user),
         "body": item["body"],
         "created_at": iso(review.submitted_at),
-        "updated_at": iso(review.submitted_at),
+        "updated_at": item.get("updated_at") or iso(review.submitted_at),  # edited: a later time
         "html_url": html,
         "pull_request_url": pull_api,
         "author_association": "NONE" if review.user.endswith("[bot]") else "OWNER",
