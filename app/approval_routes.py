@@ -110,8 +110,11 @@ def body_problems(raw: bytes) -> tuple[dict[str, Any], list[str]]:
     return data, problems
 
 
-async def complete(store: Store, token_id: str, authorization: str, raw: bytes) -> Answer:
-    """The answer to one completion: authenticated first, then the body, then the token's state."""
+async def complete(
+    store: Store, token_id: str, authorization: str, raw: bytes, notice_kind: str | None = None
+) -> Answer:
+    """The answer to one completion: authenticated first, then the body, then the token's state.
+    A decision made queues a job of `notice_kind` that tells the thread."""
     given = bearer_of(authorization)
     if not given:
         return rejected(
@@ -137,7 +140,7 @@ async def complete(store: Store, token_id: str, authorization: str, raw: bytes) 
     decision, reason = DECISIONS[data["decision"]], " ".join(str(data.get("reason", "")).split())
     actor = f"token:{token.id}"
     approval, decided = await store.decide_approval(
-        token.job_id, decision, actor, reason=reason, token_id=token.id
+        token.job_id, decision, actor, reason=reason, token_id=token.id, notice_kind=notice_kind
     )
     if approval is None or not decided:
         first = approval.decision if approval else ""
@@ -170,16 +173,18 @@ async def read_capped(request: Request) -> bytes:
 
 async def complete_approval(request: Request) -> Response:
     service = request.app.state.service
+    notice = service.registry.approval_notice
     answer = await complete(
         service.store,
         request.path_params["token_id"],
         request.headers.get("authorization", ""),
         await read_capped(request),
+        notice.name if notice else None,
     )
     response = JSONResponse(answer.body, status_code=answer.status)
     if answer.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
-    if answer.status == 200 and answer.body.get("decision") == "approved":
+    if answer.status == 200:  # the approved job, or the notice of the decision, is queued
         service.pool.wake()
     return response
 

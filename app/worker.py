@@ -208,6 +208,8 @@ class WorkerPool:
         """The job waits for approval: out of the worker, nothing counted as run."""
         expires_at = time.time() + self.settings.approval_expires_seconds
         kept = await self.store.await_approval(job.id, worker_id, summary, expires_at)
+        if not kept:  # cancelled meanwhile: its summary stands, and the worker lets go
+            await self.store.finish(job.id, worker_id, JobState.CANCELLED, summary)
         log.info("job.awaiting_approval", summary=summary, lease_kept=kept)
 
     async def expire_approvals(self, now: float | None = None) -> list[str]:

@@ -306,7 +306,7 @@ def test_the_repository_files_approval_key_is_checked() -> None:
 async def http(gated: Engine) -> AsyncIterator[httpx.AsyncClient]:
     """The approval route on the engine's store, as the service mounts it."""
     app = Starlette(routes=approval_routes())
-    app.state.service = SimpleNamespace(store=gated.store, pool=gated.pool)
+    app.state.service = SimpleNamespace(store=gated.store, pool=gated.pool, registry=gated.registry)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://fixwright") as client:
         yield client
@@ -339,8 +339,11 @@ async def test_a_token_approves_once_and_a_second_completion_gets_409(
     assert second.json()["decision"] == "approved"
     assert second.json()["error"]["code"] == "already_decided"
     gated.script(the_fix(gated))
-    [fix] = await gated.run_all()
+    fix, notice = await gated.run_all()
     assert fix.id == job.id and fix.state is JobState.SUCCEEDED
+    assert notice.kind == "approver" and notice.state is JobState.SUCCEEDED
+    [told] = comments(gated.github, "approved the fix job")
+    assert f"token:{token.token_id} approved the fix job requested by @{TRIAGER}" in told
     assert await trail(gated, Action.APPROVAL_GRANTED) == [(f"token:{token.token_id}", job.id)]
     assert token.secret not in str(await gated.store.audit_entries(AuditQuery()))
     assert all(token.secret not in c.body for c in gated.github.state.comments.values())
@@ -403,4 +406,8 @@ async def test_a_token_denies_and_one_used_after_a_comment_decided_gets_409(
     ended = await gated.store.get_job(job.id)
     assert ended is not None and ended.summary == f"denied by token:{deny.token_id}: out of scope"
     assert await mint_token(gated.store, job.id, 3600) is None  # it waits no more
+    [notice] = await gated.run_all()
+    assert notice.kind == "approver"
+    [told] = comments(gated.github, "denied the fix job")
+    assert told.endswith("Reason: out of scope")
     assert await trail(gated, Action.APPROVAL_DENIED) == [(f"token:{deny.token_id}", job.id)]

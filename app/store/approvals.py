@@ -62,6 +62,19 @@ WHERE decision = '' AND job_id IN (
 )
 """
 
+# The notice job for the thread of a request decided with a token (no GitHub client decided it):
+# its decision, who and why under "approval_decided" in its payload.
+QUEUE_DECISION_NOTICE = """
+INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,
+                  delivery_id, payload, state, max_attempts, created_at, updated_at)
+SELECT ?, ?, jobs.repository, jobs.target || '/approval', jobs.number, jobs.installation_id,
+       jobs.requested_by, jobs.delivery_id,
+       json_object('approval_decided', json_object('job_id', jobs.id, 'kind', jobs.kind,
+                   'decision', a.decision, 'decided_by', a.decided_by, 'reason', a.reason)),
+       'queued', jobs.max_attempts, ?, ?
+FROM jobs JOIN approvals AS a ON a.job_id = jobs.id WHERE jobs.id = ? AND jobs.number IS NOT NULL
+"""
+
 # The notice job for the thread of an expired request: same target and delivery, the expired
 # job's id and kind under "approval_expired" in its payload (the store has no GitHub client).
 QUEUE_EXPIRY_NOTICE = """
@@ -141,8 +154,10 @@ def decide(
     reason: str,
     token_id: str,
     now: float,
+    notice_kind: str | None = None,
 ) -> tuple[Approval | None, bool]:
-    """Approve or deny a pending request once; a token named is used up with it."""
+    """Approve or deny a pending request once; a token named is used up with it, and with a
+    `notice_kind` a job of that kind is queued to tell the thread."""
     if decision not in DECISIONS:
         raise ValueError(f"unknown decision {decision!r}")
     if token_id:
@@ -180,6 +195,8 @@ def decide(
         " WHERE job_id = ?",
         (decision, actor, now, reason, job_id),
     )
+    if notice_kind is not None:
+        db.execute(QUEUE_DECISION_NOTICE, (uuid.uuid4().hex, notice_kind, now, now, job_id))
     return select_approval(db, job_id), True
 
 

@@ -325,11 +325,18 @@ class Store(Protocol):
         """Every request waiting for approval, oldest first."""
 
     async def decide_approval(
-        self, job_id: str, decision: str, actor: str, reason: str = "", token_id: str = ""
+        self,
+        job_id: str,
+        decision: str,
+        actor: str,
+        reason: str = "",
+        token_id: str = "",
+        notice_kind: str | None = None,
     ) -> tuple[Approval | None, bool]:
         """Approve (queued again) or deny (cancelled) a pending job; the request as it stands
         afterwards, and whether this call decided it. With `token_id`, that token is used up in
-        the same transaction (an unused one only: a used token decides nothing)."""
+        the same transaction (an unused one only: a used token decides nothing); with a
+        `notice_kind`, a job of that kind is queued to tell the thread."""
 
     async def expire_approvals(self, before: float, notice_kind: str | None) -> list[Approval]:
         """End the requests still pending at `before` past their time (their jobs cancelled);

@@ -653,11 +653,17 @@ class SQLiteStore:
         return await self._run(lambda db: select_pending(db, None, limit))
 
     async def decide_approval(
-        self, job_id: str, decision: str, actor: str, reason: str = "", token_id: str = ""
+        self,
+        job_id: str,
+        decision: str,
+        actor: str,
+        reason: str = "",
+        token_id: str = "",
+        notice_kind: str | None = None,
     ) -> tuple[Approval | None, bool]:
         now = self._clock()
         return await self._run(
-            lambda db: decide(db, job_id, decision, actor, reason, token_id, now)
+            lambda db: decide(db, job_id, decision, actor, reason, token_id, now, notice_kind)
         )
 
     async def expire_approvals(self, before: float, notice_kind: str | None) -> list[Approval]:

@@ -43,15 +43,21 @@ def noun_of(context: Context, kind: str) -> str:
 
 
 def decided_text(approval: Approval, noun: str) -> str:
-    by, requester = approval.decided_by, approval.requested_by
+    requester = approval.requested_by
+    # A token's decision names the token, never its holder (nobody to mention).
+    by = (
+        approval.decided_by
+        if approval.decided_by.startswith("token:")
+        else f"@{approval.decided_by}"
+    )
     if approval.decision == "approved":
         return (
-            f"{DECIDED_MARKER}\n✅ @{by} approved the {noun} job requested by @{requester}: it "
+            f"{DECIDED_MARKER}\n✅ {by} approved the {noun} job requested by @{requester}: it "
             "starts now, from the request as it stood when it was made."
         )
     reason = f" Reason: {defang(approval.reason)}" if approval.reason else ""
     return (
-        f"{DECIDED_MARKER}\n🚫 @{by} denied the {noun} job requested by @{requester}; it will "
+        f"{DECIDED_MARKER}\n🚫 {by} denied the {noun} job requested by @{requester}; it will "
         f"not run.{reason}"
     )
 
@@ -69,6 +75,9 @@ async def decide_request(event: WebhookEvent, context: Context) -> str:
     expired: dict[str, Any] = dict(context.job.payload.get("approval_expired") or {})
     if expired:
         return await tell_thread_request_expired(context, expired)
+    by_token: dict[str, Any] = dict(context.job.payload.get("approval_decided") or {})
+    if by_token:
+        return await tell_thread_request_decided(context, by_token)
     command = command_of(event)
     if command is None or command.name not in DECISION_OF:
         return "no decision in the comment"
@@ -139,6 +148,27 @@ async def comment(context: Context, body: str) -> None:
     await context.github.rest.issues.async_create_comment(
         owner, name, context.job.number or 0, body=body
     )
+
+
+async def tell_thread_request_decided(context: Context, decided: dict[str, Any]) -> str:
+    """The thread hears of a decision made with an approval token, away from GitHub."""
+    job_id, kind = str(decided.get("job_id", "")), str(decided.get("kind", ""))
+    approval = Approval(
+        job_id=job_id,
+        kind=kind,
+        repository=context.job.repository,
+        target=context.job.target,
+        number=context.job.number,
+        installation_id=context.job.installation_id,
+        requested_by=context.job.requested_by,
+        requested_at=0.0,
+        expires_at=0.0,
+        decision=str(decided.get("decision", "")),
+        decided_by=str(decided.get("decided_by", "")),
+        reason=str(decided.get("reason", "")),
+    )
+    await comment(context, decided_text(approval, noun_of(context, kind)))
+    return f"told the thread that job {job_id} was {approval.decision}"
 
 
 async def tell_thread_request_expired(context: Context, expired: dict[str, Any]) -> str:
