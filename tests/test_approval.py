@@ -3,6 +3,7 @@ maintainer's `/approve`, `/deny`, an approval token or the expiry decides it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -14,7 +15,8 @@ from starlette.applications import Starlette
 
 from app.approval_routes import Minted, approval_routes, mint_token
 from app.audit import Action
-from app.config import PERMISSION_LEVELS
+from app.cli import main
+from app.config import PERMISSION_LEVELS, ConfigError, load_settings
 from app.repo_config import RepoConfigError, narrowed, parse_repo_config
 from app.store import AuditQuery, Job, JobState
 from app.trigger_gate import APPROVAL_MARKER, REFUSAL_MARKER, Gate, duration_words, gate_decision
@@ -411,3 +413,60 @@ async def test_a_token_denies_and_one_used_after_a_comment_decided_gets_409(
     [told] = comments(gated.github, "denied the fix job")
     assert told.endswith("Reason: out of scope")
     assert await trail(gated, Action.APPROVAL_DENIED) == [(f"token:{deny.token_id}", job.id)]
+
+
+# The settings and the command
+
+
+def test_the_policy_and_the_expiry_are_read_and_checked() -> None:
+    settings = load_settings(
+        {"FIXWRIGHT_APPROVAL_REQUIRED_BELOW": "Maintain", "FIXWRIGHT_APPROVAL_EXPIRES": "2h"},
+        for_github=False,
+    )
+    assert (settings.approval_required_below, settings.approval_expires_seconds) == (
+        "maintain",
+        7200.0,
+    )
+    assert load_settings({}, for_github=False).approval_required_below == ""
+    with pytest.raises(ConfigError) as error:
+        load_settings(
+            {"FIXWRIGHT_APPROVAL_REQUIRED_BELOW": "boss", "FIXWRIGHT_APPROVAL_EXPIRES": "30s"},
+            for_github=False,
+        )
+    assert error.value.problems[1:] == [
+        "FIXWRIGHT_APPROVAL_EXPIRES must be at least 60 seconds, got '30s'."
+    ]
+    assert error.value.problems[0].startswith("FIXWRIGHT_APPROVAL_REQUIRED_BELOW must be one of")
+    with pytest.raises(ConfigError):
+        load_settings({"FIXWRIGHT_APPROVAL_EXPIRES": "1h30m"}, for_github=False)
+
+
+async def test_the_command_lists_waiting_requests_and_mints_a_token_once(
+    gated: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = await request_by(gated)
+    capsys.readouterr()  # the engine's own log lines
+    monkeypatch.chdir(gated.home)  # no .env of anyone else's
+    monkeypatch.setenv("FIXWRIGHT_STORE_URL", f"sqlite:///{gated.home / 'store' / 'fixwright.db'}")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["approvals", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    listed = await asyncio.to_thread(run)
+    minted = await asyncio.to_thread(run, "token", job.id, "--expires", "2h")
+    unknown = await asyncio.to_thread(run, "token", "no-such-job")
+    too_long = await asyncio.to_thread(run, "token", job.id, "--expires", "90d")
+
+    assert listed[0] == 0 and listed[1].startswith(f"{job.id}  fix  {REPOSITORY}#1  @{TRIAGER}")
+    assert "expires in 23h59m" in listed[1] or "expires in 24h00m" in listed[1]
+    code, out, _ = minted
+    token_id = out.split("token id: ", 1)[1].split()[0]
+    secret = out.split("secret:", 1)[1].split()[0]
+    assert code == 0 and secret.startswith("fwa_") and f"/v1/approvals/{token_id}" in out
+    stored = await gated.store.approval_token(token_id)
+    assert stored is not None and stored.job_id == job.id
+    assert secret.encode() not in stored.secret_sha256
+    assert unknown[0] == 1 and "is not waiting for approval" in unknown[2]
+    assert too_long[0] == 2 and "--expires must be from 1m to 30d" in too_long[2]
