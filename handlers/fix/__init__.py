@@ -6,6 +6,15 @@ from app.kinds import CONFIGURED_ROLE, HelpLine, JobKind, Trigger, Words
 from handlers.fix.handler import fix_issue
 from handlers.fix.triggers import NAME, plan_fix_from_comment, plan_fix_from_label
 
+# What a job that pushes and opens or updates pull requests may do (a fix, a follow-up).
+PUSHING_PERMISSIONS = {
+    "contents": "write",
+    "issues": "write",
+    "pull_requests": "write",
+    "checks": "write",
+    "metadata": "read",
+}
+
 KIND = JobKind(
     name=NAME,
     handler=fix_issue,
@@ -13,13 +22,7 @@ KIND = JobKind(
         Trigger("issues", "labeled", plan_fix_from_label),
         Trigger("issue_comment", "created", plan_fix_from_comment),
     ),
-    permissions={
-        "contents": "write",
-        "issues": "write",
-        "pull_requests": "write",
-        "checks": "write",
-        "metadata": "read",
-    },
+    permissions=PUSHING_PERMISSIONS,
     least_role=CONFIGURED_ROLE,
     refusal="opens fixes",
     metered=True,

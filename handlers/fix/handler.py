@@ -53,17 +53,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
     context.require_sandbox()
     await acknowledge(event, context)  # the first write: nothing paced before it
     target = await load_target(context)
-    progress = ProgressComment(
-        context.github,
-        job.repository,
-        number,
-        ProgressState(job_id=job.id, max_turns=context.settings.max_turns, current=Step.PREPARING),
-    )
-    check = CheckRun(
-        context.github, job.repository, target.head_sha, job.id, context.kind.words.check_name
-    )
-    # GitHub's writes are paced (a second apart); the clone and the sandbox need not wait for them.
-    announced = asyncio.create_task(announce(progress, check))
+    progress, check, announced = start_reporting(context, target.head_sha)
     started = time.monotonic()
     workspace: JobWorkspace | None = None
     try:
@@ -118,16 +108,47 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         await remember(context, workspace.branch, earlier, verified.attempt.result, published.round)
         return f"pull request #{published.pull.number}"
     except (JobFailed, GitError) as error:
-        reason, next_step = failure_of(error, context.settings.branch_prefix, context.kind.words)
-        await asyncio.wait([announced])
-        await progress.update(progress.state.failed(reason, next_step), force=True)
-        await check.complete("failure", "fixwright could not finish", f"{reason}\n\n{next_step}")
-        raise JobFailed(reason, next_step, reported=True) from None
+        raise await report_failure(context, error, progress, check, announced) from None
     finally:
         if not announced.done():
             announced.cancel()
         if workspace is not None:
             await context.workspaces.remove(workspace)
+
+
+def start_reporting(
+    context: Context, head_sha: str
+) -> tuple[ProgressComment, CheckRun, asyncio.Task[None]]:
+    """The progress comment (on the job's issue or pull request) and the check run (on
+    `head_sha`), being announced: GitHub's writes are paced (a second apart), and the clone and
+    the sandbox need not wait for them."""
+    job = context.job
+    progress = ProgressComment(
+        context.github,
+        job.repository,
+        job.number or 0,
+        ProgressState(job_id=job.id, max_turns=context.settings.max_turns, current=Step.PREPARING),
+    )
+    check = CheckRun(
+        context.github, job.repository, head_sha, job.id, context.kind.words.check_name
+    )
+    return progress, check, asyncio.create_task(announce(progress, check))
+
+
+async def report_failure(
+    context: Context,
+    error: JobFailed | GitError,
+    progress: ProgressComment,
+    check: CheckRun,
+    announced: asyncio.Task[None],
+) -> JobFailed:
+    """Say why the job failed, after its first word: the progress comment and the check run;
+    the failure to raise, marked as told."""
+    reason, next_step = failure_of(error, context.settings.branch_prefix, context.kind.words)
+    await asyncio.wait([announced])
+    await progress.update(progress.state.failed(reason, next_step), force=True)
+    await check.complete("failure", "fixwright could not finish", f"{reason}\n\n{next_step}")
+    return JobFailed(reason, next_step, reported=True)
 
 
 async def announce(progress: ProgressComment, check: CheckRun) -> None:

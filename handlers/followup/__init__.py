@@ -4,6 +4,7 @@ in the same Claude Code session."""
 from __future__ import annotations
 
 from app.kinds import CONFIGURED_ROLE, HelpLine, JobKind, Trigger, Words
+from handlers.fix import PUSHING_PERMISSIONS
 from handlers.followup.handler import follow_up
 from handlers.followup.triggers import (
     NAME,
@@ -18,13 +19,7 @@ KIND = JobKind(
         Trigger("issue_comment", "created", plan_followup_from_comment),
         Trigger("pull_request_review", "submitted", plan_followup_from_review),
     ),
-    permissions={
-        "contents": "write",
-        "issues": "write",
-        "pull_requests": "write",
-        "checks": "write",
-        "metadata": "read",
-    },
+    permissions=PUSHING_PERMISSIONS,
     least_role=CONFIGURED_ROLE,
     refusal="revises pull requests",
     metered=True,

@@ -15,14 +15,14 @@ from handlers.ask.triggers import mentions_app
 from handlers.common.audit import record_refusal
 from handlers.common.check_runs import CheckRun
 from handlers.common.commands import command_of
-from handlers.common.progress import ProgressComment, ProgressState, Step
+from handlers.common.progress import ProgressComment
 from handlers.common.protected_paths import refuse_protected_changes
 from handlers.common.reactions import acknowledge
 from handlers.common.run_outcomes import run_failure
 from handlers.common.run_stats import run_stats, usage_record, without_secrets
 from handlers.fix.conversation import conversation_of, remember, transcript_of
 from handlers.fix.environment import prepare_environment
-from handlers.fix.handler import announce, failure_of
+from handlers.fix.handler import report_failure, start_reporting
 from handlers.fix.publish import publish
 from handlers.fix.pull_requests import PullRequestRef
 from handlers.fix.read_back import read_back
@@ -52,16 +52,7 @@ async def follow_up(event: WebhookEvent, context: Context) -> str:
     request = await read_request(event, context)
     if request.is_empty:
         return "nothing asked"
-    progress = ProgressComment(
-        context.github,
-        job.repository,
-        number,
-        ProgressState(job_id=job.id, max_turns=context.settings.max_turns, current=Step.PREPARING),
-    )
-    check = CheckRun(
-        context.github, job.repository, pull.head_sha, job.id, context.kind.words.check_name
-    )
-    announced = asyncio.create_task(announce(progress, check))
+    progress, check, announced = start_reporting(context, pull.head_sha)
     workspace: JobWorkspace | None = None
     try:
         workspace = await context.workspaces.prepare(
@@ -72,11 +63,7 @@ async def follow_up(event: WebhookEvent, context: Context) -> str:
         )
         return await revise(event, context, pull, request, workspace, progress, check)
     except (JobFailed, GitError) as error:
-        reason, next_step = failure_of(error, context.settings.branch_prefix, context.kind.words)
-        await asyncio.wait([announced])
-        await progress.update(progress.state.failed(reason, next_step), force=True)
-        await check.complete("failure", "fixwright could not finish", f"{reason}\n\n{next_step}")
-        raise JobFailed(reason, next_step, reported=True) from None
+        raise await report_failure(context, error, progress, check, announced) from None
     finally:
         if not announced.done():
             announced.cancel()
