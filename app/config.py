@@ -25,6 +25,7 @@ from app.config_values import (
 )
 from app.environment_config import EnvironmentConfig
 from app.quota_prices import DEFAULT_PRICES, Price, parse_prices
+from sandbox.egress import pattern_problem
 
 __all__ = [
     "QUOTA_LIMIT_NAMES",
@@ -163,6 +164,19 @@ def _app_slug(raw: str, default: Any) -> str:
             f"must be the App's slug (letters, digits and `-`, as in its URL), got {raw!r}."
         )
     return slug
+
+
+def _webhook_hosts(raw: str, default: Any) -> tuple[str, ...]:
+    """Host patterns as the allow-list proxy reads them (`name`, `*.domain`, IPv4 addresses)."""
+    patterns = read.words(raw, default)
+    for pattern in patterns:
+        problem = pattern_problem(pattern)
+        if problem:
+            raise ValueError(
+                f"{pattern[:80]!r} {problem} (list host names, `*.` and a domain, or IPv4 "
+                "addresses, comma-separated)."
+            )
+    return tuple(pattern.lower() for pattern in patterns)
 
 
 @dataclass(frozen=True)
@@ -371,6 +385,35 @@ class Settings:
     )
     metrics_public: bool = env(
         False, "leaves those routes open on a non-loopback address without a token", read.flag
+    )
+    # Outgoing webhooks (app/outgoing_webhooks.py): where a task's webhook may go
+    # (app/egress_guard.py), and how long it is retried.
+    webhook_allowed_hosts: tuple[str, ...] = env(
+        (), "hosts outgoing webhooks may be sent to (empty: any public host)", _webhook_hosts
+    )
+    webhook_allow_private: bool = env(
+        False, "outgoing webhooks may go to private and loopback addresses", read.flag
+    )
+    webhook_allow_http: bool = env(False, "outgoing webhooks may use plain http", read.flag)
+    webhook_max_attempts: int = env(8, "tries of one outgoing webhook", _count(1))
+    webhook_retry_for_seconds: float = env(
+        3600.0,
+        "how long an outgoing webhook is retried",
+        read.duration(0),
+        names=("WEBHOOK_RETRY_FOR",),
+    )
+    webhook_backoff_seconds: float = env(
+        10.0, "the wait before an outgoing webhook's first retry", _seconds(0.01)
+    )
+    webhook_timeout_seconds: float = env(
+        10.0, "how long one outgoing webhook attempt may take", _seconds(1)
+    )
+    # The task API (app/api/): each key's limits unless the key has its own (counted in this
+    # process's memory), and the browser origins that may call it (none: no page may).
+    api_rate_per_minute: int = env(60, "requests one API key may make in a minute", _count(1))
+    api_rate_per_hour: int = env(1000, "requests one API key may make in an hour", _count(1))
+    api_cors_origins: tuple[str, ...] = env(
+        (), "the browser origins that may call the API, comma-separated (`*`: any)", read.words
     )
 
     def instance_id(self) -> str:

@@ -8,6 +8,7 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import docker
 from docker.errors import DockerException
@@ -18,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.api import create_api, is_api_path
+from app.api.context import ApiState
 from app.app_slug import with_app_slug
 from app.approval_routes import approval_routes
 from app.config import Settings
@@ -93,9 +96,10 @@ class FrontDoor:
     GitHub follows no redirect, so a URL typed that way would fail every delivery.
     """
 
-    def __init__(self, app: Starlette, webhook: WebhookEndpoint) -> None:
+    def __init__(self, app: Starlette, webhook: WebhookEndpoint, api: Any = None) -> None:
         self.app = app
         self._webhook = webhook
+        self._api = api  # the API under /v1 (app/api/), with its own middleware and errors
 
     @property
     def state(self) -> State:
@@ -104,6 +108,8 @@ class FrontDoor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in WEBHOOK_PATHS and scope["method"] == "POST":
             await self._webhook(scope, receive, send)
+        elif self._api is not None and scope["type"] == "http" and is_api_path(scope["path"]):
+            await self._api(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -192,6 +198,7 @@ async def run_service(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
             docker_client=docker_client,
         )
         app.state.service = Service(settings, store, wiring.registry, metrics, pool)
+        app.state.api = ApiState(settings, store, metrics, wiring.registry, pool)
         app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
         app.state.ops.health.start()  # stopped before the store closes
         stack.push_async_callback(app.state.ops.health.stop)
@@ -248,7 +255,7 @@ def create_app(
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     webhook = WebhookEndpoint(lambda: app.state.intake)
-    app.router.routes.extend(
-        [Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes(), *approval_routes()]
-    )
-    return FrontDoor(app, webhook)
+    app.router.routes.extend([Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes()])
+    # Approvals answer under /v1 in their own way; they share the API's request ids and CORS.
+    api = create_api(app.state, settings.api_cors_origins, extra=approval_routes())
+    return FrontDoor(app, webhook, api)
