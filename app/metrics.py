@@ -181,7 +181,7 @@ DECLARED = {
         Counter,
         "fixwright_retention_removed",
         "What retention sweeps removed, by record (deliveries, job_payloads, job_events,"
-        " notices, audit, conversations, workspaces, mirrors).",
+        " notices, audit, conversations, approvals, workspaces, mirrors).",
         ("record",),
     ),
 }

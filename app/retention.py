@@ -1,8 +1,8 @@
 """Retention: nothing the service keeps outlives FIXWRIGHT_RETENTION_DAYS, except the job rows.
 
 Deliveries, the stored webhook payloads and event logs of finished jobs, the audit trail's
-entries, the conversations of work branches nobody continued (their Claude Code sessions), and
-workspace directories that a crashed job left under `<state_dir>/workspaces` are
+entries, the conversations of work branches nobody continued (their Claude Code sessions),
+decided approval requests and spent approval tokens, and workspace directories that a crashed job left under `<state_dir>/workspaces` are
 deleted once older than the setting, and so are the repository mirrors under
 `<state_dir>/mirrors` no job used for as long. The finished job rows stay: their summary and usage
 are small. The sweep runs at start-up and hourly (`sweep_periodically`), or as `fixwright prune`.
@@ -53,6 +53,7 @@ class SweepReport:
             "notices": self.pruned.notices,
             "audit": self.pruned.audit,
             "conversations": self.pruned.conversations,
+            "approvals": self.pruned.approvals,
             "workspaces": self.workspaces,
             "mirrors": self.mirrors,
         }
@@ -157,6 +158,7 @@ def describe(report: SweepReport, days: int) -> list[str]:
         f" ({counts['job_events']} log entries)",
         f"  audit trail entries: {counts['audit']}",
         f"  work branches' conversations nobody continued: {counts['conversations']}",
+        f"  decided approval requests: {counts['approvals']}",
         f"  workspace directories: {counts['workspaces']}",
         f"  repository mirrors no job used: {counts['mirrors']}",
     ]

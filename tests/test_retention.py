@@ -14,7 +14,7 @@ import pytest
 
 from app.config import ConfigError, load_settings
 from app.retention import DAY_SECONDS, sweep
-from app.store import Delivery, JobState
+from app.store import ApprovalToken, Delivery, JobState
 from app.store.sqlite import SQLiteStore
 from tests import test_store
 from tests.fixtures.service import ServiceProcess
@@ -61,6 +61,7 @@ async def test_a_sweep_removes_what_is_older_than_the_age_and_keeps_the_rest(
         "notices": 0,
         "audit": 0,
         "conversations": 0,
+        "approvals": 0,
         "workspaces": 2,
         "mirrors": 0,
     }
@@ -192,3 +193,27 @@ def test_fixwright_prune_removes_old_records_from_the_command_line(
         assert db.execute("SELECT payload, summary FROM jobs").fetchall() == [
             ("{}", "opened a pull request")
         ]
+
+
+async def test_decided_approvals_and_spent_tokens_go_and_a_waiting_request_stays(
+    store: SQLiteStore, clock: Clock, tmp_path: Path
+) -> None:
+    async def waiting(delivery_id: str, target: str) -> str:
+        await store.record_delivery(Delivery(delivery_id, "issues"), [new_job(target)])
+        job = await store.lease("w", 60)
+        assert job is not None
+        assert await store.await_approval(job.id, "w", "waits", expires_at=clock.now + MONTH * 2)
+        return job.id
+
+    decided = await waiting("d-1", "octo/hello#1")
+    token = ApprovalToken("a" * 16, decided, b"x" * 32, clock.now, clock.now + 60)
+    assert await store.add_approval_token(token)
+    await store.decide_approval(decided, "denied", "octocat", "no")
+    still_waiting = await waiting("d-2", "octo/hello#2")
+    clock.now += MONTH + DAY_SECONDS
+
+    report = await sweep(store, tmp_path, MONTH, clock.now)
+
+    assert report.counts()["approvals"] == 1
+    assert await store.approval(decided) is None and await store.approval_token("a" * 16) is None
+    assert await store.approval(still_waiting) is not None

@@ -250,3 +250,12 @@ def select_token(db: sqlite3.Connection, token_id: str) -> ApprovalToken | None:
         (token_id,),
     ).fetchone()
     return token_of(row) if row else None
+
+
+def prune_approvals(db: sqlite3.Connection, before: float) -> int:
+    """Decided requests and tokens past their expiry, older than `before` (a waiting request
+    is never removed: it expires first, with its comment)."""
+    db.execute("DELETE FROM approval_tokens WHERE expires_at < ?", (before,))
+    return db.execute(
+        "DELETE FROM approvals WHERE decision != '' AND decided_at < ?", (before,)
+    ).rowcount

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from app.store.api_keys import ApiKeyRecord
+    from app.store.tasks import Task, TaskCreated, TaskQuery
+    from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
 
 
 class StoreUnavailable(Exception):
@@ -139,6 +144,7 @@ class Pruned:
     notices: int = 0
     audit: int = 0
     conversations: int = 0
+    approvals: int = 0
 
 
 @dataclass(frozen=True)
@@ -297,6 +303,9 @@ class Store(Protocol):
     async def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
         """A job's log entries with a sequence number above `after`."""
 
+    def watch_events(self, listener: Callable[[str, int], None]) -> None:
+        """Call `listener(job_id, seq)` after each append has committed (the live readers' cue)."""
+
     async def record_audit(self, entry: AuditEntry) -> None:
         """Append one entry to the audit trail (its time is the store's clock)."""
 
@@ -346,6 +355,50 @@ class Store(Protocol):
         """Keep a new token for a pending job; False when the job waits for no approval."""
 
     async def approval_token(self, token_id: str) -> ApprovalToken | None: ...
+
+    async def create_task(self, job: NewJob, task: Task, since: float) -> TaskCreated:
+        """Queue a task's job with its row in one transaction; with an idempotency key used
+        since `since`, the earlier task (same body) or a conflict (another), writing nothing."""
+
+    async def task(self, job_id: str) -> Task | None:
+        """A task's own fields (None for a job that came from a webhook)."""
+
+    async def set_task_outcome(self, job_id: str, diff: str, result: Mapping[str, Any]) -> None:
+        """Keep what a task left: its diff (capped, redacted) and its result."""
+
+    async def list_tasks(self, query: TaskQuery) -> list[Job]:
+        """Jobs of any kind, newest first, filtered, after the query's cursor."""
+
+    async def queue_webhook(self, delivery: WebhookDelivery) -> bool:
+        """Queue a task's outgoing webhook, due at its `created_at`; False when the task already
+        has one."""
+
+    async def claim_webhooks(
+        self, now: float, until: float, owner: str, limit: int
+    ) -> list[WebhookDelivery]:
+        """Take the webhook deliveries due at `now` for `owner` until `until` (then they fall
+        due again, should the owner die mid-attempt)."""
+
+    async def record_webhook_attempt(
+        self, delivery_id: str, owner: str, attempt: WebhookAttempt, state: str, outcome: str
+    ) -> bool:
+        """Keep an attempt and move its delivery on (due again, delivered or failed); False when
+        `owner` no longer holds it."""
+
+    async def webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
+        """A task's webhook deliveries with their attempts."""
+
+    async def add_api_key(self, key: ApiKeyRecord) -> None:
+        """Keep a new API key (its secret's hash only)."""
+
+    async def api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """One API key by its public id."""
+
+    async def api_keys(self) -> list[ApiKeyRecord]:
+        """Every API key, revoked and expired ones too, oldest first."""
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke a key from now on; False for an unknown or already revoked one."""
 
     async def get_job(self, job_id: str) -> Job | None: ...
 

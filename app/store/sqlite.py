@@ -7,9 +7,18 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.store.api_keys import (
+    API_KEYS_SCHEMA,
+    ApiKeyRecord,
+    insert_key,
+    revoke_key,
+    select_key,
+    select_keys,
+)
 from app.store.approvals import (
     APPROVALS_SCHEMA,
     WITHDRAW_STALE,
@@ -17,6 +26,7 @@ from app.store.approvals import (
     decide,
     expire,
     insert_token,
+    prune_approvals,
     select_approval,
     select_pending,
     select_token,
@@ -53,6 +63,25 @@ from app.store.model import (
     QuotaCounts,
     dumps,
     loads,
+)
+from app.store.tasks import (
+    TASKS_SCHEMA,
+    Task,
+    TaskCreated,
+    TaskQuery,
+    create_task,
+    select_job_ids,
+    select_task,
+    update_task_outcome,
+)
+from app.store.webhook_deliveries import (
+    WEBHOOK_DELIVERIES_SCHEMA,
+    WebhookAttempt,
+    WebhookDelivery,
+    claim_due,
+    insert_delivery,
+    record_attempt,
+    select_deliveries,
 )
 
 T = TypeVar("T")
@@ -317,6 +346,9 @@ class SQLiteStore:
         db.executescript(AUDIT_SCHEMA)
         db.executescript(APPROVALS_SCHEMA)
         db.executescript(CONVERSATIONS_SCHEMA)
+        db.executescript(API_KEYS_SCHEMA)
+        db.executescript(TASKS_SCHEMA)
+        db.executescript(WEBHOOK_DELIVERIES_SCHEMA)
         upgrade_schema(db)
         # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
         db.execute("PRAGMA busy_timeout=0")
@@ -327,6 +359,7 @@ class SQLiteStore:
         self._checkpointer = Checkpointer(path, self._lane, wal_limit_bytes)
         self._max_attempts = max_attempts
         self._clock = clock
+        self._event_listeners: list[Callable[[str, int], None]] = []
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` in a transaction; it has committed (durably) when this returns."""
@@ -603,7 +636,13 @@ class SQLiteStore:
             )
             return int(last) + 1
 
-        return await self._run(work)
+        seq = await self._run(work)
+        for listener in self._event_listeners:  # committed: a reader woken now finds it
+            listener(job_id, seq)
+        return seq
+
+    def watch_events(self, listener: Callable[[str, int], None]) -> None:
+        self._event_listeners.append(listener)
 
     async def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
         def work(db: sqlite3.Connection) -> list[JobEvent]:
@@ -629,6 +668,31 @@ class SQLiteStore:
 
     async def audit_entries(self, query: AuditQuery) -> list[AuditEntry]:
         return await self._run(lambda db: select_audit(db, query))
+
+    async def create_task(self, job: NewJob, task: Task, since: float) -> TaskCreated:
+        now = self._clock()
+        delivery_id = f"api-{uuid.uuid4().hex}"
+        return await self._run(
+            lambda db: create_task(
+                db,
+                replace(task, created_at=now),
+                since,
+                lambda: self._insert_job(db, delivery_id, job, now),
+            )
+        )
+
+    async def task(self, job_id: str) -> Task | None:
+        return await self._run(lambda db: select_task(db, job_id))
+
+    async def set_task_outcome(self, job_id: str, diff: str, result: Mapping[str, Any]) -> None:
+        await self._run(lambda db: update_task_outcome(db, job_id, diff, result))
+
+    async def list_tasks(self, query: TaskQuery) -> list[Job]:
+        def work(db: sqlite3.Connection) -> list[Job]:
+            jobs = (self._get(db, job_id) for job_id in select_job_ids(db, query))
+            return [job for job in jobs if job is not None]
+
+        return await self._run(work)
 
     def _get(self, db: sqlite3.Connection, job_id: str) -> Job | None:
         row = db.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()  # noqa: S608
@@ -675,6 +739,37 @@ class SQLiteStore:
 
     async def approval_token(self, token_id: str) -> ApprovalToken | None:
         return await self._run(lambda db: select_token(db, token_id))
+
+    async def queue_webhook(self, delivery: WebhookDelivery) -> bool:
+        return await self._run(lambda db: insert_delivery(db, delivery))
+
+    async def claim_webhooks(
+        self, now: float, until: float, owner: str, limit: int
+    ) -> list[WebhookDelivery]:
+        return await self._run(lambda db: claim_due(db, now, until, owner, limit))
+
+    async def record_webhook_attempt(
+        self, delivery_id: str, owner: str, attempt: WebhookAttempt, state: str, outcome: str
+    ) -> bool:
+        return await self._run(
+            lambda db: record_attempt(db, delivery_id, owner, attempt, state, outcome)
+        )
+
+    async def webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
+        return await self._run(lambda db: select_deliveries(db, job_id))
+
+    async def add_api_key(self, key: ApiKeyRecord) -> None:
+        await self._run(lambda db: insert_key(db, key))
+
+    async def api_key(self, key_id: str) -> ApiKeyRecord | None:
+        return await self._run(lambda db: select_key(db, key_id))
+
+    async def api_keys(self) -> list[ApiKeyRecord]:
+        return await self._run(select_keys)
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        now = self._clock()
+        return await self._run(lambda db: revoke_key(db, key_id, now))
 
     async def get_job(self, job_id: str) -> Job | None:
         return await self._run(lambda db: self._get(db, job_id))
@@ -793,7 +888,10 @@ class SQLiteStore:
             removed, more = await self._run(lambda db: prune_audit(db, before))
             audit += removed
         conversations = await self._run(lambda db: prune_conversations(db, before))
-        return Pruned(deliveries, job_payloads, job_events, notices, audit, conversations)
+        approvals = await self._run(lambda db: prune_approvals(db, before))
+        return Pruned(
+            deliveries, job_payloads, job_events, notices, audit, conversations, approvals
+        )
 
     async def running_since(self) -> float | None:
         def work(db: sqlite3.Connection) -> float | None:
