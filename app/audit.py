@@ -42,6 +42,8 @@ class Action(StrEnum):
     CONFIG_ERROR = "config.error"
     QUOTA_REFUSED = "quota.refused"
     PUSH = "push"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
 
 
 def one_line(text: str, limit: int) -> str:

@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app import approval_cli, audit_cli, environment_cli, sandbox_cli
+from app import approval_cli, audit_cli, environment_cli, keys_cli, sandbox_cli
 from app.config import ConfigError, Settings, settings_from_environment
 
 
@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     environment_cli.register(commands)
     audit_cli.register(commands)
     approval_cli.register(commands)
+    keys_cli.register(commands)
     return parser
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.api import create_api, is_api_path
+from app.api.mount import create_api, is_api_path
 from app.api.context import ApiState
 from app.app_slug import with_app_slug
 from app.approval_routes import approval_routes

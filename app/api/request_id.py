@@ -67,5 +67,6 @@ class RequestIdMiddleware:
                     method=str(scope.get("method", ""))[:20],
                     path=str(scope.get("path", ""))[:MAX_LOGGED_PATH],
                     status=status,
+                    api_key=scope["state"].get("api_key_id", ""),
                     seconds=round(time.monotonic() - started, 4),
                 )
