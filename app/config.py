@@ -415,6 +415,21 @@ class Settings:
     api_cors_origins: tuple[str, ...] = env(
         (), "the browser origins that may call the API, comma-separated (`*`: any)", read.words
     )
+    # Job events (app/job_events.py) as Server-Sent Events, and the live job page
+    # (app/job_page.py) whose signed links (app/page_tokens.py) the progress comment carries.
+    sse_heartbeat_seconds: float = env(
+        15.0, "the quiet time after which an event stream sends a heartbeat", _seconds(0.05)
+    )
+    public_url: str = env("", "the address people reach this service at (job page links)", read.url)
+    page_signing_key: str = env(
+        "", "the key job page links are signed with (empty: a generated one)", secret=True
+    )
+    page_link_seconds: float = env(
+        604800.0,
+        "how long a job page link stays valid",
+        read.duration(60),
+        names=("PAGE_LINK_EXPIRES",),
+    )
 
     def instance_id(self) -> str:
         """Names this deployment (its store) on a shared Docker engine, so it only cleans up its own."""
@@ -451,6 +466,7 @@ class Settings:
                 self.private_key,
                 self.anthropic_api_key,
                 self.metrics_token,
+                self.page_signing_key,
             )
             if s
         )

@@ -9,11 +9,14 @@ from typing import Any
 from githubkit import GitHub
 from structlog.typing import FilteringBoundLogger
 
+from app import job_events
 from app.config import Settings
 from app.errors import JobFailed
+from app.job_events import NewEvent, stored
 from app.kinds import JobKind
 from app.metrics import Metrics
 from app.store import Job, Store
+from app.task_secrets import secrets_of
 from sandbox.seams import Sandbox, Workspaces
 
 
@@ -55,5 +58,29 @@ class Context:
         return self.sandbox
 
     async def record(self, kind: str, data: Mapping[str, Any]) -> int:
-        """Append to the job's event log (read by the live log and the task API)."""
-        return await self.store.append_event(self.job.id, kind, data)
+        """Append to the job's event log (read by the live log and the task API), redacted and
+        capped first."""
+        return await append_event(self.store, self.settings, self.job.id, NewEvent(kind, data))
+
+    async def set_usage(self, record: Mapping[str, Any]) -> None:
+        """Keep what the job has cost so far on its record, and tell the live readers."""
+        await self.store.set_usage(self.job.id, record)
+        await self.emit(job_events.usage(record))
+
+    async def emit(self, event: NewEvent | None) -> None:
+        """Append a typed event (app/job_events.py); None appends nothing."""
+        if event is not None:
+            await self.record(event.kind, event.data)
+
+
+async def append_event(store: Store, settings: Settings, job_id: str, event: NewEvent) -> int:
+    """Append an event with every string redacted (the service's secrets and the task's own
+    credentials) and cut to its kind's length; the store's watchers wake the live readers."""
+    secrets = (*settings.secret_values(), *task_secret_values(job_id))
+    safe = stored(event, secrets)
+    return await store.append_event(job_id, safe.kind, safe.data)
+
+
+def task_secret_values(job_id: str) -> tuple[str, ...]:
+    held = secrets_of(job_id)
+    return held.values() if held is not None else ()

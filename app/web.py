@@ -25,10 +25,12 @@ from app.app_slug import with_app_slug
 from app.approval_routes import approval_routes
 from app.config import Settings
 from app.errors import error_response
+from app.event_hub import EventHub
 from app.github_app import GitHubApp
 from app.github_connect import GitHubConnector, connect_with
 from app.github_warmup import warm_up_github
 from app.intake import Intake
+from app.job_page import job_page_routes
 from app.log import get_logger
 from app.metrics import Metrics, create_metrics, start_job_series
 from app.ops_routes import Ops, ops_routes
@@ -198,7 +200,9 @@ async def run_service(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
             docker_client=docker_client,
         )
         app.state.service = Service(settings, store, wiring.registry, metrics, pool)
-        app.state.api = ApiState(settings, store, metrics, wiring.registry, pool)
+        hub = EventHub()  # wakes the event streams when a job's log grows
+        store.watch_events(hub.notify)
+        app.state.api = ApiState(settings, store, metrics, wiring.registry, pool, hub=hub)
         app.state.ops = Ops(settings, store, metrics, pool, docker_client, sandbox)
         app.state.ops.health.start()  # stopped before the store closes
         stack.push_async_callback(app.state.ops.health.stop)
@@ -255,7 +259,9 @@ def create_app(
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     webhook = WebhookEndpoint(lambda: app.state.intake)
-    app.router.routes.extend([Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes()])
+    app.router.routes.extend(
+        [Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes(), *job_page_routes()]
+    )
     # Approvals answer under /v1 in their own way; they share the API's request ids and CORS.
     api = create_api(app.state, settings.api_cors_origins, extra=approval_routes())
     return FrontDoor(app, webhook, api)

@@ -19,14 +19,16 @@ from githubkit import GitHub
 from githubkit.exception import GitHubException
 from structlog.typing import FilteringBoundLogger
 
+from app import job_events
 from app.audit import Action, audit
 from app.config import Settings
-from app.context import Context
+from app.context import Context, append_event
 from app.errors import JobFailed, JobRefused
 from app.events import WebhookEvent
 from app.failure import github_failure, tell_thread
 from app.github_app import GitHubAuthError
 from app.github_connect import GitHubConnector
+from app.job_events import NewEvent
 from app.kinds import JobKind
 from app.log import get_logger
 from app.metrics import Metrics, mark_heartbeat, watch_github_calls
@@ -80,6 +82,7 @@ class WorkerPool:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stopping: bool = False
     draining: bool = False  # shutting down: no new leases, running jobs may finish
+    _next_steps: dict[str, str] = field(default_factory=dict)  # a failed job's, by job id
     busy: int = 0  # workers running a job now
 
     def wake(self) -> None:
@@ -174,6 +177,7 @@ class WorkerPool:
         event = event_of(job)
         log = get_logger(job_id=job.id, kind=job.kind, attempt=job.attempts, **event.summary)
         state, summary = JobState.FAILED, ""
+        await self._tell_readers(job, job_events.status(JobState.RUNNING.value), log)
         with structlog.contextvars.bound_contextvars(job_id=job.id, delivery_id=job.delivery_id):
             work = asyncio.create_task(self._handle_safely(job, event, log))
             beat = asyncio.create_task(self._heartbeat(job, worker_id, work))
@@ -192,6 +196,9 @@ class WorkerPool:
                 await self._set_aside(job, worker_id, summary, log)
                 return
             finished = await self.store.finish(job.id, worker_id, state, summary)
+        next_step = self._next_steps.pop(job.id, "")
+        await self._tell_readers(job, job_events.status(state.value, summary), log)
+        await self._tell_readers(job, job_events.ending(state.value, summary, next_step), log)
         self.metrics.jobs_finished.labels(kind=job.kind, state=state.value).inc()
         self.metrics.job_seconds.labels(kind=job.kind).observe(time.monotonic() - started)
         log.info(
@@ -210,6 +217,10 @@ class WorkerPool:
         kept = await self.store.await_approval(job.id, worker_id, summary, expires_at)
         if not kept:  # cancelled meanwhile: its summary stands, and the worker lets go
             await self.store.finish(job.id, worker_id, JobState.CANCELLED, summary)
+        state = JobState.AWAITING_APPROVAL if kept else JobState.CANCELLED
+        await self._tell_readers(job, job_events.status(state.value, summary), log)
+        if not kept:
+            await self._tell_readers(job, job_events.ending(state.value, summary), log)
         log.info("job.awaiting_approval", summary=summary, lease_kept=kept)
 
     async def expire_approvals(self, now: float | None = None) -> list[str]:
@@ -287,6 +298,7 @@ class WorkerPool:
                 return JobState.CANCELLED, f"refused: {refused.reason}"
             except JobFailed as failure:
                 if failure.reported:
+                    self._next_steps[job.id] = failure.next_step
                     return JobState.FAILED, failure.reason
                 reason, next_step = failure.reason, failure.next_step
             except GitHubException as error:
@@ -336,6 +348,7 @@ class WorkerPool:
         next_step: str,
         log: FilteringBoundLogger,
     ) -> None:
+        self._next_steps[job.id] = next_step  # for the job's terminal event
         try:
             await tell_thread(github, job, kind.words, reason, next_step)
         except Exception as error:  # the job already failed; say so in the log instead
@@ -356,6 +369,14 @@ class WorkerPool:
         except Exception as error:  # e.g. the installation token could not be minted
             log.exception("job.not_started")
             return JobState.FAILED, f"could not reach GitHub for this job ({type(error).__name__})"
+
+    async def _tell_readers(self, job: Job, event: NewEvent, log: FilteringBoundLogger) -> None:
+        """Append a status or terminal event; a store that refuses it is logged, never raised
+        (the job's own record is what counts)."""
+        try:
+            await append_event(self.store, self.settings, job.id, event)
+        except Exception as error:
+            log.warning("job.event_not_recorded", kind=event.kind, error=repr(error))
 
     async def _heartbeat(self, job: Job, worker_id: str, work: asyncio.Task[Any]) -> None:
         # Often enough that a cancelled job stops within seconds, and a lease never lapses.

@@ -90,7 +90,7 @@ async def read_and_answer(context: Context, question: Question, words: Words) ->
             await context.workspaces.remove_checkout(checkout)
     result = without_secrets(result, settings.secret_values())
     stats = run_stats(result, model or settings.model, time.monotonic() - started, settings)
-    await context.store.set_usage(context.job.id, usage_record(stats))
+    await context.set_usage(usage_record(stats))
     if result.outcome is not Outcome.SUCCESS:
         raise JobFailed(*run_failure(result, settings, words))
     body = render_answer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app import job_events
 from app.context import Context
 from handlers.ask.prompt import ASK_SYSTEM_APPEND
 from sandbox.container import ALWAYS_DISALLOWED, RunSpec
@@ -38,7 +39,7 @@ async def run_claude(
     models: list[str] = []
 
     async def on_event(stream_event: StreamEvent) -> None:
-        await context.record("claude", {"type": type(stream_event).__name__})
+        await context.emit(job_events.of_stream(stream_event))
         if isinstance(stream_event, SystemInit) and stream_event.model:
             models.append(stream_event.model)
         if isinstance(stream_event, ToolUse):

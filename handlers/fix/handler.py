@@ -10,6 +10,7 @@ from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent
 from app.kinds import Words
+from app.page_tokens import page_link
 from handlers.common.check_runs import CheckRun
 from handlers.common.progress import ProgressComment, ProgressState, Step
 from handlers.common.protected_paths import refuse_protected_changes
@@ -76,7 +77,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         # The CLI counts the turn it was refused at the limit too; the checklist never shows more.
         shown_turns = min(stats.turns, context.settings.max_turns)
         progress.state = replace(progress.state, turns=shown_turns, stats=stats)
-        await context.store.set_usage(job.id, usage_record(stats))
+        await context.set_usage(usage_record(stats))
         await announced  # the final word comes after the first
         if result.outcome is not Outcome.SUCCESS:
             raise JobFailed(*run_failure(result, context.settings, context.kind.words))
@@ -127,7 +128,12 @@ def start_reporting(
         context.github,
         job.repository,
         job.number or 0,
-        ProgressState(job_id=job.id, max_turns=context.settings.max_turns, current=Step.PREPARING),
+        ProgressState(
+            job_id=job.id,
+            max_turns=context.settings.max_turns,
+            current=Step.PREPARING,
+            live_log_url=page_link(context.settings, job.id, time.time()),
+        ),
     )
     check = CheckRun(
         context.github, job.repository, head_sha, job.id, context.kind.words.check_name

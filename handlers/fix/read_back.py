@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from app import job_events
 from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed
 from handlers.fix.outcomes import workspace_refusal
-from sandbox.git_workspace import JobWorkspace
+from sandbox.git_workspace import JobWorkspace, diff_text
 from sandbox.snapshot import Snapshot, SnapshotLimits
 from sandbox.workspace_walk import WalkLimits, WorkspaceRefused
 
@@ -24,6 +25,10 @@ def workspace_limits(settings: Settings) -> SnapshotLimits:
 async def read_back(workspace: JobWorkspace, context: Context) -> Snapshot:
     """The workspace read once after the run: the file list, the secret scan and the commit."""
     try:
-        return await context.workspaces.snapshot(workspace, workspace_limits(context.settings))
+        changes = await context.workspaces.snapshot(workspace, workspace_limits(context.settings))
     except WorkspaceRefused as refused:
         raise JobFailed(*workspace_refusal(refused, context.kind.words)) from None
+    if changes.changed_files:  # the live readers see which files, and how many lines
+        diff = await diff_text(workspace, changes)
+        await context.emit(job_events.files(job_events.file_changes(diff, changes.changed_files)))
+    return changes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from app import job_events
 from app.context import Context
 from app.events import WebhookEvent
 from handlers.common.commands import command_of
@@ -62,7 +63,7 @@ async def run_claude(
 
     async def on_event(stream_event: StreamEvent) -> None:
         nonlocal turns, model
-        await context.record("claude", {"type": type(stream_event).__name__})
+        await context.emit(job_events.of_stream(stream_event))
         if isinstance(stream_event, SystemInit):
             model = stream_event.model
         if isinstance(stream_event, ToolUse):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
+from app import job_events
 from app.config import Settings
 from app.context import Context
 from app.events import WebhookEvent
@@ -119,10 +120,7 @@ class _Tests:
             image=self.image,
         )
         run = await self.context.require_sandbox().verify(spec)
-        await self.context.record(
-            "verification",
-            {"run": label, "status": str(run.status), "exit_code": run.exit_code},
-        )
+        await self.context.emit(job_events.test_run(label, run))
         return run
 
 
@@ -201,7 +199,7 @@ async def _repair(
     stats = combined(
         attempt.stats, run_stats(result, model or settings.model, result.seconds, settings)
     )
-    await context.store.set_usage(context.job.id, usage_record(stats))
+    await context.set_usage(usage_record(stats))
     progress.state = replace(progress.state, stats=stats)
     attempt = replace(attempt, stats=stats)
     if result.outcome is not Outcome.SUCCESS:
@@ -221,6 +219,7 @@ async def _finish(context: Context, progress: ProgressComment, verified: Verifie
     verification = verified.verification
     progress.state = progress.state.verified(verification)
     await progress.update(progress.state)
+    await context.emit(job_events.verification(verification))
     if context.metrics is not None:
         context.metrics.verifications.labels(result=verification.metric_result).inc()
     context.log.info(

@@ -113,7 +113,7 @@ async def revise(
     progress.state = replace(
         progress.state, turns=min(stats.turns, settings.max_turns), stats=stats
     )
-    await context.store.set_usage(context.job.id, usage_record(stats))
+    await context.set_usage(usage_record(stats))
     if result.outcome is not Outcome.SUCCESS:
         raise JobFailed(*run_failure(result, settings, context.kind.words))
     changes = await read_back(workspace, context)

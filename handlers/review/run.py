@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from app import job_events
 from app.config import Settings
 from app.context import Context
 from app.errors import JobFailed
@@ -68,7 +69,7 @@ async def find_problems(
         result = await run_claude(context, checkout, asked, models)
         results.append(result)
         stats = combined_stats(results, models, context.settings, time.monotonic() - started)
-        await context.store.set_usage(context.job.id, usage_record(stats))
+        await context.set_usage(usage_record(stats))
         if result.outcome is not Outcome.SUCCESS:
             raise JobFailed(*run_failure(result, context.settings, context.kind.words))
         try:
@@ -102,7 +103,7 @@ async def run_claude(
     )
 
     async def on_event(stream_event: StreamEvent) -> None:
-        await context.record("claude", {"type": type(stream_event).__name__})
+        await context.emit(job_events.of_stream(stream_event))
         if isinstance(stream_event, SystemInit) and stream_event.model:
             models.append(stream_event.model)  # the model the CLI really used, for the summary
         if isinstance(stream_event, ToolUse):
