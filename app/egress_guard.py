@@ -50,8 +50,10 @@ METADATA_ADDRESSES = frozenset(
         "168.63.129.16",  # Azure's host agent (a public address)
     )
 )
-RFC1918 = tuple(
-    ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# Private networks (RFC 1918, and IPv6's unique local addresses).
+PRIVATE = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
 SHARED = ipaddress.ip_network("100.64.0.0/10")
 # Special-purpose blocks the standard library of some Python versions counts as global.
@@ -146,7 +148,7 @@ def parse_target(url: str, settings: GuardSettings) -> Target | str:
     if problem:
         return problem
     try:
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        port = DEFAULT_PORTS[parts.scheme] if parts.port is None else parts.port
     except ValueError:
         return "has a port that is not a number from 1 to 65535"
     if not 0 < port < 65536:
@@ -212,7 +214,7 @@ def address_class(address: IPAddress) -> str | None:
         return "link-local"
     if address.is_multicast:
         return "multicast"
-    if any(address in net for net in RFC1918) or (address.version == 6 and address.is_private):
+    if any(address in net for net in PRIVATE):
         return "private"
     if address in SHARED:
         return "shared (carrier-grade NAT)"

@@ -85,7 +85,21 @@ class WebhookDelivery:
 
 
 def delivery_of(row: tuple[Any, ...], tries: tuple[WebhookAttempt, ...] = ()) -> WebhookDelivery:
-    return WebhookDelivery(*row, tries=tries)
+    (delivery_id, job_id, event, target, state, attempts, created_at, next_attempt_at,
+     finished_at, outcome) = row  # fmt: skip
+    return WebhookDelivery(
+        delivery_id,
+        job_id,
+        event,
+        target,
+        state,
+        attempts,
+        created_at,
+        next_attempt_at,
+        finished_at,
+        outcome,
+        tries,
+    )
 
 
 def insert_delivery(db: sqlite3.Connection, delivery: WebhookDelivery) -> bool:
