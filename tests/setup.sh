@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs: the project in .venv, a Docker engine (as root on Debian,
-# when none runs), the sandbox and egress proxy images, the @octokit/webhooks-examples corpus, and
-# the wheels the environment tests serve.
+# when none runs), the sandbox and egress proxy images, the @octokit/webhooks-examples corpus, the
+# wheels the environment tests serve, and the browser the job page's test drives (Debian's Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WEBHOOK_EXAMPLES_VERSION=7.6.1
 PIP_WHEEL_VERSION=24.3.1
 PYTEST_WHEEL_VERSION=8.3.4
+PLAYWRIGHT_VERSION=1.65.3
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -67,6 +68,23 @@ ensure_prometheus() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
+ensure_browser() {
+    # The job page's end-to-end test drives Debian's Chromium through Playwright's Python
+    # package; Playwright's own browser builds are never downloaded.
+    if ! .venv/bin/python -c "import playwright" 2>/dev/null; then
+        log "installing playwright"
+        .venv/bin/pip install --quiet --disable-pip-version-check "playwright==$PLAYWRIGHT_VERSION"
+    fi
+    [ -x /usr/lib/chromium/chromium ] && return
+    if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
+        log "chromium: not installed (install Debian's chromium package for the job page's browser test)"
+        return
+    fi
+    log "installing chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+
 ensure_wheels() {
     # A package index the environment tests serve on the host and let through the egress proxy.
     local marker="tests/.wheels/pytest-$PYTEST_WHEEL_VERSION-py3-none-any.whl"
@@ -103,6 +121,7 @@ ensure_corpus() {
 ensure_venv
 ensure_docker
 ensure_prometheus
+ensure_browser
 ensure_corpus
 ensure_wheels
 ensure_sandbox_image
