@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import math
 import random
 import time
 import unicodedata
@@ -58,6 +59,10 @@ DELIVERY_HEADER = "X-Fixwright-Delivery"
 BATCH = 8
 # How often an idle sender looks for due deliveries.
 POLL_SECONDS = 1.0
+# How often the sender looks for tasks that ended without their delivery queued, and how far
+# back (a task's run, queue included, is assumed shorter than a day).
+CATCH_UP_SECONDS = 60.0
+CATCH_UP_WINDOW_SECONDS = 86_400.0
 # A claim outlives an attempt's timeout by this much, so a live sender never loses its claim.
 CLAIM_MARGIN_SECONDS = 30.0
 # No single wait between attempts is longer, however many attempts are allowed.
@@ -346,16 +351,44 @@ class WebhookSender:
         self._jitter = jitter
         self.owner = f"webhooks-{uuid.uuid4().hex[:12]}"
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
     async def run(self, interval: float = POLL_SECONDS) -> None:
-        """Send what falls due until cancelled; a failing pass is logged and the loop goes on."""
+        """Send what falls due until cancelled (and queue what a stop left unqueued, at once and
+        then every minute); a failing pass is logged and the loop goes on."""
+        caught_up = -math.inf
         while True:
+            sent = 0
             try:
+                if time.monotonic() - caught_up >= CATCH_UP_SECONDS:
+                    await self.catch_up()
+                    caught_up = time.monotonic()
                 sent = await self.run_once()
             except Exception as error:  # the store may be busy; the next pass tries again
                 get_logger().error("webhook.pass_failed", error=repr(error)[:300])
-                sent = 0
             if sent < BATCH:
                 await asyncio.sleep(interval)
+
+    async def catch_up(self) -> int:
+        """Queue the webhooks of tasks that ended without one (the service stopped between the
+        task's end and its queuing); how many were queued."""
+        now = self._clock()
+        window = min(self._settings.webhook_retry_for_seconds, CATCH_UP_WINDOW_SECONDS)
+        missed = await self._store.unqueued_webhooks(
+            now - window, now - window - CATCH_UP_WINDOW_SECONDS, BATCH * 8
+        )
+        queued = 0
+        for job_id in missed:
+            job = await self._store.get_job(job_id)
+            if job is not None and await deliver_task_webhook(self, job, now=now):
+                queued += 1
+        return queued
 
     async def run_once(self) -> int:
         """Claim the deliveries due now and try each once; how many were tried."""

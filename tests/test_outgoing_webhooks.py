@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +27,13 @@ from app.outgoing_webhooks import (
 )
 from app.store import Job, JobState, NewJob, Task
 from app.store.sqlite import SQLiteStore
-from app.store.webhook_deliveries import DELIVERED, FAILED, PENDING, WebhookDelivery
+from app.store.webhook_deliveries import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from tests.fakes.webhook_receiver import WebhookReceiver, receiving
 from tests.fixtures.inprocess import log_events
 from tests.waiting import wait_until
@@ -379,3 +386,41 @@ def test_retries_stop_at_the_attempts_and_the_time_allowed() -> None:
     slow = Answer(status=429, wait=30.0)
     assert next_move(delivery, 1, slow, 1000.0, policy, 0.0)[:2] == (PENDING, 1030.0)
     assert next_move(delivery, 1, Answer(status=204), 1000.0, policy, 0.0)[:2] == (DELIVERED, None)
+
+
+async def test_a_task_that_ended_without_its_delivery_queued_is_caught_up(
+    store: SQLiteStore, receiver: tuple[WebhookReceiver, str]
+) -> None:
+    fake, url = receiver
+    # The service stopped between the task's end and the queuing of its webhook.
+    job = await ended_task(store, url)
+    clock = Clock(time.time() + 1)
+    sender = WebhookSender(LOCAL, store, clock=clock)
+    assert await sender.catch_up() == 1
+    assert await sender.catch_up() == 0
+    assert await sender.run_once() == 1
+    assert (await only_delivery(store, job)).state == DELIVERED
+    assert len(fake.received) == 1
+    # A task that ended longer ago than its webhook would be retried is left alone.
+    clock.advance(LOCAL.webhook_retry_for_seconds + 1)
+    old = await ended_task(store, url, JobState.FAILED)
+    assert await sender.catch_up() == 0
+    assert await store.webhook_deliveries(old.id) == []
+
+
+async def test_ended_deliveries_go_with_the_retention_and_pending_ones_stay(
+    store: SQLiteStore,
+) -> None:
+    state = State(LOCAL, store)
+    done = await ended_task(store, "https://hooks.example.com/a", JobState.CANCELLED)
+    waiting = await ended_task(store, "https://hooks.example.com/b", JobState.CANCELLED)
+    await deliver_task_webhook(state, done, now=1000.0)
+    await deliver_task_webhook(state, waiting, now=1000.0)
+    claimed = await store.claim_webhooks(1000.0, 1100.0, "me", 8)
+    ended = next(d for d in claimed if d.job_id == done.id)
+    attempt = WebhookAttempt(number=1, at=1001.0, duration_ms=3, status_code=204)
+    assert await store.record_webhook_attempt(ended.id, "me", attempt, DELIVERED, "delivered")
+    pruned = await store.prune(before=5000.0)
+    assert pruned.webhook_deliveries == 1
+    assert await store.webhook_deliveries(done.id) == []
+    assert [d.state for d in await store.webhook_deliveries(waiting.id)] == [PENDING]

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
     next_attempt_at REAL,
     PRIMARY KEY (delivery_id, number)
 );
+-- The tasks with a webhook, by age: where `select_unqueued` looks for a missed one.
+CREATE INDEX IF NOT EXISTS tasks_with_webhook ON tasks (created_at) WHERE webhook_url != '';
 """
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -195,6 +197,22 @@ def select_deliveries(db: sqlite3.Connection, job_id: str) -> list[WebhookDelive
         ).fetchall()
         deliveries.append(delivery_of(row, tuple(WebhookAttempt(*t) for t in tries)))
     return deliveries
+
+
+def select_unqueued(
+    db: sqlite3.Connection, finished_since: float, created_since: float, limit: int
+) -> list[str]:
+    """Tasks with a webhook that ended since `finished_since` (created since `created_since`)
+    and have no delivery: the service stopped between their end and the queuing."""
+    rows = db.execute(
+        "SELECT jobs.id FROM tasks INDEXED BY tasks_with_webhook JOIN jobs ON jobs.id = tasks.job_id"
+        " WHERE tasks.webhook_url != '' AND tasks.created_at >= ?"
+        " AND jobs.state IN ('succeeded', 'failed', 'cancelled') AND jobs.finished_at >= ?"
+        " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS w WHERE w.job_id = jobs.id)"
+        " ORDER BY jobs.finished_at LIMIT ?",
+        (created_since, finished_since, limit),
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def prune_webhook_deliveries(db: sqlite3.Connection, before: float) -> tuple[int, bool]:
