@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.api.mount import create_api, is_api_path
 from app.api.context import ApiState
+from app.api.mount import create_api, is_api_path
 from app.app_slug import with_app_slug
 from app.approval_routes import approval_routes
 from app.config import Settings
