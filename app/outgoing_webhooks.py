@@ -25,7 +25,7 @@ import random
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -364,16 +364,20 @@ class WebhookSender:
         then every minute); a failing pass is logged and the loop goes on."""
         caught_up = -math.inf
         while True:
-            sent = 0
-            try:
-                if time.monotonic() - caught_up >= CATCH_UP_SECONDS:
-                    await self.catch_up()
-                    caught_up = time.monotonic()
-                sent = await self.run_once()
-            except Exception as error:  # the store may be busy; the next pass tries again
-                get_logger().error("webhook.pass_failed", error=repr(error)[:300])
+            if time.monotonic() - caught_up >= CATCH_UP_SECONDS:
+                caught_up = time.monotonic()
+                await self._logged(self.catch_up())
+            sent = await self._logged(self.run_once())
             if sent < BATCH:
                 await asyncio.sleep(interval)
+
+    async def _logged(self, step: Awaitable[int]) -> int:
+        """A step of the loop; a failure (the store busy, say) is logged and the loop goes on."""
+        try:
+            return await step
+        except Exception as error:
+            get_logger().error("webhook.pass_failed", error=repr(error)[:300])
+            return 0
 
     async def catch_up(self) -> int:
         """Queue the webhooks of tasks that ended without one (the service stopped between the
