@@ -25,6 +25,7 @@ from app.outgoing_webhooks import (
     retry_delay,
     sign,
 )
+from app.routing import Registry
 from app.store import Job, JobState, NewJob, Task
 from app.store.sqlite import SQLiteStore
 from app.store.webhook_deliveries import (
@@ -34,9 +35,12 @@ from app.store.webhook_deliveries import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from app.web import create_app
+from tests.fakes.github.fixtures import FakeGitHub
 from tests.fakes.webhook_receiver import WebhookReceiver, receiving
 from tests.fixtures.inprocess import log_events
-from tests.waiting import wait_until
+from tests.test_health import served
+from tests.waiting import wait_for, wait_until
 
 SECRET = "whsec-0123456789abcdef-not-for-logs"
 LOCAL = Settings(
@@ -424,3 +428,35 @@ async def test_ended_deliveries_go_with_the_retention_and_pending_ones_stay(
     assert pruned.webhook_deliveries == 1
     assert await store.webhook_deliveries(done.id) == []
     assert [d.state for d in await store.webhook_deliveries(waiting.id)] == [PENDING]
+
+
+def test_the_service_sends_what_was_queued_before_it_started(
+    fake_github: FakeGitHub, tmp_path: Path, receiver: tuple[WebhookReceiver, str]
+) -> None:
+    # The sender is part of the service's lifespan: a delivery queued while it was down (here,
+    # before it ever started) is sent once it runs.
+    fake, url = receiver
+    settings = replace(
+        fake_github.settings(),
+        store_url=f"sqlite:///{tmp_path / 'fixwright.db'}",
+        workers=0,
+        state_dir=str(tmp_path),
+        webhook_allow_private=True,
+        webhook_allow_http=True,
+    )
+
+    async def queue() -> str:
+        store = SQLiteStore(tmp_path / "fixwright.db")
+        try:
+            job = await ended_task(store, url + "/down-then-up")
+            delivery_id = await deliver_task_webhook(State(settings, store), job)
+            assert delivery_id is not None
+            return delivery_id
+        finally:
+            await store.close()
+
+    delivery_id = asyncio.run(queue())
+    with served(create_app(settings, Registry([]))):
+        wait_for(lambda: fake.received)
+    assert fake.received[0].headers["x-fixwright-delivery"] == delivery_id
+    assert fake.received[0].signed_with(SECRET)
