@@ -42,6 +42,7 @@ class Action(StrEnum):
     CONFIG_ERROR = "config.error"
     QUOTA_REFUSED = "quota.refused"
     PUSH = "push"
+    TASK_CREATED = "task.created"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
 

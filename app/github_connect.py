@@ -28,6 +28,18 @@ class GitHubSession:
 GitHubConnector = Callable[[Job, Mapping[str, str]], AbstractAsyncContextManager[GitHubSession]]
 
 
+# In a job's payload: its repository is reached by URL, outside any installation of the App.
+OUTSIDE_INSTALLATIONS = "outside_installations"
+
+
+async def no_installation_token() -> str:
+    raise JobFailed(
+        "this job's repository is outside any installation of the App, so it has no installation "
+        "token",
+        "Install the App on the repository and name it by owner and name.",
+    )
+
+
 def connect_with(settings: Settings) -> GitHubConnector:
     """A connector minting down-scoped installation tokens for the App in the settings."""
     github_app = GitHubApp(settings)
@@ -44,6 +56,10 @@ def connect_with(settings: Settings) -> GitHubConnector:
     @asynccontextmanager
     async def connect(job: Job, permissions: Mapping[str, str]) -> AsyncIterator[GitHubSession]:
         installation_id = job.installation_id
+        if installation_id is None and job.payload.get(OUTSIDE_INSTALLATIONS):
+            # A task on a repository given by URL: its own token, held in memory, is used for git.
+            yield GitHubSession(github_app.app_client(), no_installation_token, await app_slug())
+            return
         if installation_id is None:
             raise JobFailed(
                 "the delivery named no installation",

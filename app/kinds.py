@@ -59,16 +59,19 @@ class Words:
     subject: str  # "the issue": what a failure asks people to narrow down
     narrow: str  # the next step when Claude ran out of turns
     check_name: str  # the check run's name; "" when the kind has none
+    retry_verb: str = "comment"  # how the retry command is given ("send" for an API request)
 
     @property
     def retry_hint(self) -> str:
         """The sentence that ends a failure comment."""
-        return f"Comment `{self.retry_command}` to try again." if self.retry_command else ""
+        verb = self.retry_verb.capitalize()
+        return f"{verb} `{self.retry_command}` to try again." if self.retry_command else ""
 
     @property
     def then_retry(self) -> str:
         """The same, after a first step: "…; then comment `/fix` to try again."."""
-        return f"then comment `{self.retry_command}` to try again." if self.retry_command else ""
+        verb = self.retry_verb
+        return f"then {verb} `{self.retry_command}` to try again." if self.retry_command else ""
 
 
 @dataclass(frozen=True)

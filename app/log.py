@@ -12,6 +12,7 @@ import orjson
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from app import task_secrets
 from sandbox.redaction import redact_value
 
 
@@ -26,7 +27,12 @@ class Redactor:
         self, logger: Any, method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         del logger, method
-        return {key: redact_value(value, self.secrets) for key, value in event_dict.items()}
+        # A task's credentials are secrets too while this process holds them.
+        held = task_secrets.live_values()
+        secrets = (
+            tuple(sorted({*self.secrets, *held}, key=len, reverse=True)) if held else self.secrets
+        )
+        return {key: redact_value(value, secrets) for key, value in event_dict.items()}
 
 
 def json_line(event_dict: Any, default: Callable[[Any], Any]) -> str:

@@ -48,6 +48,7 @@ class Registry:
         cancellations: Iterable[Cancellation] = (),
         interruption_notice: JobKind | None = None,
         approval_notice: JobKind | None = None,
+        api_task: JobKind | None = None,
     ) -> None:
         by_name: dict[str, JobKind] = {}
         for kind in kinds:
@@ -69,6 +70,10 @@ class Registry:
             raise RoutingError(f"the approval notice {approval_notice.name!r} is no kind")
         # The kind the store queues to tell a thread its request for approval expired.
         self.approval_notice = approval_notice
+        if api_task is not None and by_name.get(api_task.name) is not api_task:
+            raise RoutingError(f"the API's task kind {api_task.name!r} is no kind")
+        # The kind `POST /v1/tasks` queues (None: this service takes no tasks).
+        self.api_task = api_task
         unknown = self.events() - KNOWN_EVENTS
         if unknown:
             raise RoutingError(f"unknown webhook event(s): {', '.join(sorted(unknown))}")

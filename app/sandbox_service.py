@@ -12,6 +12,7 @@ from pathlib import Path
 
 import docker
 
+from app import task_secrets
 from app.config import Settings
 from app.environment_service import agent_network, prepare_for_job
 from app.metrics import Metrics
@@ -128,9 +129,11 @@ class ServiceSandbox:
                     docker_client=self.docker_client,
                     relay=self.relay,
                     on_event=watch,
+                    # A task's own model key, held in memory only, replaces the operator's.
+                    api_key=task_secrets.model_key(spec.job_id),
                     token_budget=budget.tokens if budget else None,
                     pool=budget.pool if budget else None,
-                    secrets=self.settings.secret_values(),
+                    secrets=self.settings.secret_values() + task_secrets.live_values(),
                 )
         finally:
             if self.metrics:
@@ -156,7 +159,7 @@ class ServiceSandbox:
                 spec,
                 sandbox_limits(self.settings),
                 docker_client=self.docker_client,
-                secrets=self.settings.secret_values(),
+                secrets=self.settings.secret_values() + task_secrets.live_values(),
             )
         finally:
             if self.metrics:

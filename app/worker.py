@@ -38,6 +38,7 @@ from app.repo_config import PATH as REPO_CONFIG_PATH
 from app.repo_config import RepoConfigError, load_repo_config, narrowed
 from app.routing import Registry
 from app.store import Job, JobState, Store
+from app.task_endings import task_ended
 from app.trigger_gate import AwaitingApproval, check_trigger
 from sandbox.container import remove_orphans
 from sandbox.egress_proxy import remove_orphan_networks
@@ -199,6 +200,7 @@ class WorkerPool:
         next_step = self._next_steps.pop(job.id, "")
         await self._tell_readers(job, job_events.status(state.value, summary), log)
         await self._tell_readers(job, job_events.ending(state.value, summary, next_step), log)
+        await task_ended(self, job)  # a task's credentials go, and its webhook is queued
         self.metrics.jobs_finished.labels(kind=job.kind, state=state.value).inc()
         self.metrics.job_seconds.labels(kind=job.kind).observe(time.monotonic() - started)
         log.info(
@@ -318,7 +320,7 @@ class WorkerPool:
 
     async def _settings_for(self, job: Job, kind: JobKind, github: GitHub[Any]) -> Settings:
         """The operator's settings, narrowed by the repository's own file for jobs that read code."""
-        if not kind.reads_code():
+        if not kind.reads_code() or job.installation_id is None:
             return self.settings
         return narrowed(self.settings, await load_repo_config(github, job.repository))
 

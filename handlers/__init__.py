@@ -6,7 +6,18 @@ Adding a kind is one package under handlers/ that declares its `KIND`, and one l
 from __future__ import annotations
 
 from app.routing import Registry
-from handlers import approval, ask, cancel, fix, followup, help, interrupted, lifecycle, review
+from handlers import (
+    approval,
+    ask,
+    cancel,
+    fix,
+    followup,
+    help,
+    interrupted,
+    lifecycle,
+    review,
+    task,
+)
 
 
 def build_registry() -> Registry:
@@ -17,6 +28,7 @@ def build_registry() -> Registry:
             followup.KIND,
             review.KIND,
             ask.KIND,
+            task.KIND,
             cancel.KIND,
             approval.KIND,
             help.KIND,
@@ -25,4 +37,5 @@ def build_registry() -> Registry:
         cancellations=lifecycle.CANCELLATIONS,
         interruption_notice=interrupted.KIND,
         approval_notice=approval.KIND,
+        api_task=task.KIND,
     )

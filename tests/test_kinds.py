@@ -47,7 +47,8 @@ def test_each_kind_declares_all_of_it(kind: JobKind) -> None:
     if kind.triggers and kind.least_role is not None:
         assert kind.refusal, "a refused trigger is told what the kind does"
     if kind.metered:
-        assert kind.words.retry_hint == f"Comment `{kind.words.retry_command}` to try again."
+        verb = kind.words.retry_verb.capitalize()  # "Comment", or "Send" for an API request
+        assert kind.words.retry_hint == f"{verb} `{kind.words.retry_command}` to try again."
         # A check run is the kind's own choice: a question, which leaves no commit, has none.
         assert kind.words.narrow and kind.words.subject
     commands = [trigger for trigger in kind.triggers if trigger.event == "issue_comment"]

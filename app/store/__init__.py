@@ -19,6 +19,8 @@ from app.store.model import (
     Store,
     StoreUnavailable,
 )
+from app.store.tasks import Task, TaskCreated, TaskQuery
+from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
 
 
 def open_store(url: str, *, max_attempts: int = 2, sync: str = "normal") -> Store:
@@ -47,5 +49,10 @@ __all__ = [
     "Round",
     "Store",
     "StoreUnavailable",
+    "Task",
+    "TaskCreated",
+    "TaskQuery",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "open_store",
 ]

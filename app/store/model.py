@@ -145,6 +145,7 @@ class Pruned:
     audit: int = 0
     conversations: int = 0
     approvals: int = 0
+    webhook_deliveries: int = 0
 
 
 @dataclass(frozen=True)
@@ -363,6 +364,9 @@ class Store(Protocol):
     async def task(self, job_id: str) -> Task | None:
         """A task's own fields (None for a job that came from a webhook)."""
 
+    async def task_by_idempotency_key(self, idempotency_key: str, since: float) -> Task | None:
+        """The task created with this idempotency key since `since`, if any."""
+
     async def set_task_outcome(self, job_id: str, diff: str, result: Mapping[str, Any]) -> None:
         """Keep what a task left: its diff (capped, redacted) and its result."""
 
@@ -387,6 +391,11 @@ class Store(Protocol):
 
     async def webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
         """A task's webhook deliveries with their attempts."""
+
+    async def unqueued_webhooks(
+        self, finished_since: float, created_since: float, limit: int
+    ) -> list[str]:
+        """Ids of tasks with a webhook, ended since `finished_since`, with no delivery queued."""
 
     async def add_api_key(self, key: ApiKeyRecord) -> None:
         """Keep a new API key (its secret's hash only)."""

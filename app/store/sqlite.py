@@ -70,6 +70,7 @@ from app.store.tasks import (
     TaskCreated,
     TaskQuery,
     create_task,
+    select_by_idempotency_key,
     select_job_ids,
     select_task,
     update_task_outcome,
@@ -80,8 +81,10 @@ from app.store.webhook_deliveries import (
     WebhookDelivery,
     claim_due,
     insert_delivery,
+    prune_webhook_deliveries,
     record_attempt,
     select_deliveries,
+    select_unqueued,
 )
 
 T = TypeVar("T")
@@ -684,6 +687,9 @@ class SQLiteStore:
     async def task(self, job_id: str) -> Task | None:
         return await self._run(lambda db: select_task(db, job_id))
 
+    async def task_by_idempotency_key(self, idempotency_key: str, since: float) -> Task | None:
+        return await self._run(lambda db: select_by_idempotency_key(db, idempotency_key, since))
+
     async def set_task_outcome(self, job_id: str, diff: str, result: Mapping[str, Any]) -> None:
         await self._run(lambda db: update_task_outcome(db, job_id, diff, result))
 
@@ -757,6 +763,11 @@ class SQLiteStore:
 
     async def webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
         return await self._run(lambda db: select_deliveries(db, job_id))
+
+    async def unqueued_webhooks(
+        self, finished_since: float, created_since: float, limit: int
+    ) -> list[str]:
+        return await self._run(lambda db: select_unqueued(db, finished_since, created_since, limit))
 
     async def add_api_key(self, key: ApiKeyRecord) -> None:
         await self._run(lambda db: insert_key(db, key))
@@ -889,8 +900,13 @@ class SQLiteStore:
             audit += removed
         conversations = await self._run(lambda db: prune_conversations(db, before))
         approvals = await self._run(lambda db: prune_approvals(db, before))
+        webhooks = 0
+        more = True
+        while more:
+            removed, more = await self._run(lambda db: prune_webhook_deliveries(db, before))
+            webhooks += removed
         return Pruned(
-            deliveries, job_payloads, job_events, notices, audit, conversations, approvals
+            deliveries, job_payloads, job_events, notices, audit, conversations, approvals, webhooks
         )
 
     async def running_since(self) -> float | None:
