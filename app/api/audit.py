@@ -119,7 +119,13 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
                     "since",
                     "only entries since an age (30m, 12h, 7d, 2w), a UTC date (2026-12-01) or "
                     "an ISO time (2026-12-01T09:30:00Z)",
-                    {"type": "string", "maxLength": MAX_SINCE},
+                    {
+                        "anyOf": [
+                            {"type": "string", "pattern": "^[0-9]{1,5}[mhdw]$"},
+                            {"type": "string", "format": "date"},
+                            {"type": "string", "format": "date-time"},
+                        ]
+                    },
                 ),
                 query_parameter(
                     "limit",
