@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import re
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -177,6 +178,22 @@ def _webhook_hosts(raw: str, default: Any) -> tuple[str, ...]:
                 "addresses, comma-separated)."
             )
     return tuple(pattern.lower() for pattern in patterns)
+
+
+# A browser's Origin header: a scheme and a host (with its port), never a path.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?")
+
+
+def _origins(raw: str, default: Any) -> tuple[str, ...]:
+    """Origins as browsers send them (`https://host[:port]`), or `*` for any."""
+    origins = read.words(raw, default)
+    for origin in origins:
+        if origin != "*" and not ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"{origin[:80]!r} is not an origin: write it as a browser sends it, "
+                "https://host or https://host:port, without a path (or * for any)."
+            )
+    return origins
 
 
 @dataclass(frozen=True)
@@ -413,7 +430,7 @@ class Settings:
     api_rate_per_minute: int = env(60, "requests one API key may make in a minute", _count(1))
     api_rate_per_hour: int = env(1000, "requests one API key may make in an hour", _count(1))
     api_cors_origins: tuple[str, ...] = env(
-        (), "the browser origins that may call the API, comma-separated (`*`: any)", read.words
+        (), "the browser origins that may call the API, comma-separated (`*`: any)", _origins
     )
     # Job events (app/job_events.py) as Server-Sent Events, and the live job page
     # (app/job_page.py) whose signed links (app/page_tokens.py) the progress comment carries.

@@ -19,6 +19,7 @@ from app.api.auth import SCOPES, new_key
 from app.api.context import ApiState
 from app.audit import Action
 from app.cli import main
+from app.config import ConfigError, load_settings
 from app.routing import Registry
 from app.store.model import AuditEntry, AuditQuery
 from app.web import create_app
@@ -456,3 +457,15 @@ def test_keys_create_refuses_bad_options(capsys: pytest.CaptureFixture[str]) -> 
             main(["keys", "create", "--name", "x", *options])
         assert exit_.value.code == 2
     assert "tasks:delete" in capsys.readouterr().err
+
+
+def test_a_cors_origin_that_is_not_one_stops_the_start() -> None:
+    """An origin without its scheme, or with a path, would never match a browser's: refused at
+    start, naming the variable; `*` and origins with ports are taken."""
+    for wrong in ("ci.example.com", "https://ci.example.com/", "https://ci.example.com/app"):
+        with pytest.raises(ConfigError, match=r"FIXWRIGHT_API_CORS_ORIGINS .* is not an origin"):
+            load_settings({"FIXWRIGHT_API_CORS_ORIGINS": wrong}, None, for_github=False)
+    taken = load_settings(
+        {"FIXWRIGHT_API_CORS_ORIGINS": "https://ci.example.com:8443, *"}, None, for_github=False
+    )
+    assert taken.api_cors_origins == ("https://ci.example.com:8443", "*")
