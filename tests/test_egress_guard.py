@@ -125,6 +125,14 @@ def test_allowing_private_addresses_still_refuses_metadata() -> None:
         ("https://hooks.example.com./", "host name"),
         ("https://hooks_example.com/", "host name"),
         ("https://[fe80::1%25eth0]/", "%"),
+        ("https://[::1/", "cannot be read"),
+        ("https://[::1]x/", "cannot be read"),
+        ("https://]x[/", "cannot be read"),
+        ("https://a.example:b:c/", "cannot be read"),
+        ("https://[zz]/", "not a plain IPv6 address"),
+        ("https://hooks.example.com:/", "port"),
+        ("https://hooks.example.com:+443/", "port"),
+        ("https:/hooks.example.com/", "https"),
         ("https://" + "a" * 2000 + ".com/", "longer"),
     ],
 )
@@ -204,6 +212,9 @@ def test_a_target_keeps_its_path_and_query_and_shows_only_its_origin() -> None:
     assert target.origin() == "https://hooks.example.com:8443"
     assert parse_target("https://hooks.example.com", PUBLIC) == Target(
         "https", "hooks.example.com", 443, "/"
+    )
+    assert parse_target("HTTPS://Hooks.Example.com?x=1", PUBLIC) == Target(
+        "https", "hooks.example.com", 443, "/?x=1"
     )
 
 
