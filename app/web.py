@@ -34,6 +34,7 @@ from app.job_page import job_page_routes
 from app.log import get_logger
 from app.metrics import Metrics, create_metrics, start_job_series
 from app.ops_routes import Ops, ops_routes
+from app.outgoing_webhooks import WebhookSender
 from app.reconcile import reconcile_periodically
 from app.retention import sweep_periodically
 from app.routing import Registry
@@ -150,7 +151,8 @@ async def open_engine_sandbox(
 def start_background_tasks(
     stack: contextlib.AsyncExitStack, settings: Settings, store: Store, metrics: Metrics
 ) -> None:
-    """The reconciler and the retention sweep, each cancelled with `stack`."""
+    """The reconciler, the retention sweep and the outgoing webhooks' sender, each cancelled
+    with `stack`."""
     if settings.reconcile_interval_seconds:
         reconciler = asyncio.create_task(
             reconcile_periodically(
@@ -164,6 +166,9 @@ def start_background_tasks(
     if settings.retention_days:
         sweeper = asyncio.create_task(sweep_periodically(store, settings, metrics))
         stack.callback(sweeper.cancel)
+    # Deliveries are in the store: what was queued before a restart is sent after it.
+    webhooks = asyncio.create_task(WebhookSender(settings, store).run())
+    stack.callback(webhooks.cancel)
 
 
 @dataclass(frozen=True)
