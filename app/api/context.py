@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from app.api.errors import ApiError
 from app.api.rate_limit import RateLimiter
 from app.config import Settings
+from app.event_hub import EventHub
 from app.metrics import Metrics
 from app.routing import Registry
 from app.store.model import Store
@@ -33,7 +34,7 @@ class ApiState:
     metrics: Metrics
     registry: Registry
     pool: WorkerPool
-    hub: Any = None
+    hub: EventHub = field(default_factory=EventHub)
     clock: Callable[[], float] = time.time
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
