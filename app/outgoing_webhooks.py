@@ -329,6 +329,11 @@ async def attempt_delivery(
         return Answer(
             error=f"could not reach the receiver ({error.strerror or type(error).__name__})"
         )
+    except Exception as error:  # recorded as the end: a delivery never loops unrecorded
+        get_logger().error("webhook.attempt_broke", error=repr(error)[:300])
+        return Answer(
+            error=f"the request could not be made ({type(error).__name__})", retryable=False
+        )
 
 
 class WebhookSender:

@@ -460,3 +460,19 @@ def test_the_service_sends_what_was_queued_before_it_started(
         wait_for(lambda: fake.received)
     assert fake.received[0].headers["x-fixwright-delivery"] == delivery_id
     assert fake.received[0].signed_with(SECRET)
+
+
+async def test_an_attempt_that_breaks_unexpectedly_is_recorded_and_ends(
+    store: SQLiteStore,
+) -> None:
+    # Were it not recorded, its claim would run out and it would be tried forever, unseen.
+    async def broken(host: str, port: int) -> list[str]:
+        raise RuntimeError("a resolver bug")
+
+    clock = Clock()
+    job = await ended_task(store, "https://hooks.example.com/")
+    await deliver_task_webhook(State(LOCAL, store), job, now=clock())
+    assert await WebhookSender(LOCAL, store, clock=clock, resolve=broken).run_once() == 1
+    failed = await only_delivery(store, job)
+    assert failed.state == FAILED
+    assert failed.tries[0].error == "the request could not be made (RuntimeError)"
