@@ -288,6 +288,21 @@ async def test_a_body_that_is_not_a_json_object_is_refused(
     assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
 
 
+async def test_a_webhook_is_checked_at_creation_and_its_secret_never_shown(api: TaskApi) -> None:
+    refused = await api.create(
+        task(webhook={"url": "http://hooks.example.com/x", "secret": WEBHOOK_SECRET})
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"][0]["field"] == "webhook.url"
+    hook = {"url": "https://hooks.example.com/fixwright", "secret": WEBHOOK_SECRET}
+    created = await api.create(task(webhook=hook))
+    assert created.status_code == 202, created.text
+    job_id = created.json()["id"]
+    stored = await api.engine.store.task(job_id)
+    assert stored is not None and stored.webhook_url == hook["url"]
+    assert WEBHOOK_SECRET not in (await api.get(f"/v1/tasks/{job_id}")).text
+
+
 async def test_a_repository_the_app_is_not_installed_on_is_refused(api: TaskApi) -> None:
     answer = await api.create({**task(), "repository": {"owner": "someone", "name": "else"}})
     assert answer.status_code == 400

@@ -69,16 +69,18 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
                 "content": {"application/json": {"schema": ref("TaskBody")}},
             },
             responses={
-                "202": {
-                    **json_response("The task is queued", ref("TaskAccepted")),
+                "202": json_response("The task is queued", ref("TaskAccepted")),
+                "200": {
+                    **json_response(
+                        "The task an earlier identical request made; or, with `Prefer: wait=N` "
+                        "or `mode: sync`, the new task's events as Server-Sent Events",
+                        ref("TaskAccepted"),
+                    ),
                     "content": {
                         "application/json": {"schema": ref("TaskAccepted")},
                         **EVENT_STREAM["content"],
                     },
                 },
-                "200": json_response(
-                    "The task an earlier identical request made", ref("TaskAccepted")
-                ),
                 "400": INVALID,
                 "409": error_response("The Idempotency-Key was used with another body"),
                 "413": error_response("The body is over 1 MiB"),

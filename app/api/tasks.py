@@ -34,6 +34,7 @@ from app.api.task_views import accepted, task_view
 from app.audit import Action, audit
 from app.config import Settings
 from app.context import append_event
+from app.egress_guard import parse_target
 from app.github_app import GitHubApp, GitHubAuthError
 from app.github_connect import OUTSIDE_INSTALLATIONS
 from app.quota_gate import quota_decision, refusal_summary
@@ -215,6 +216,10 @@ async def create_task(request: Request) -> Response:
     settings = state.settings
     if body.output.branch and not body.output.branch.startswith(settings.branch_prefix):
         raise bad_request("output.branch", f"must start with {settings.branch_prefix}")
+    if body.webhook is not None:
+        target = parse_target(body.webhook.url, settings)
+        if isinstance(target, str):
+            raise bad_request("webhook.url", target)
     idempotency_key = idempotency_of(request, key)
     since = state.clock() - IDEMPOTENCY_SECONDS
     if idempotency_key:  # a repeat queues nothing, so no quota or GitHub is asked
