@@ -22,6 +22,7 @@ import hmac
 import json
 import math
 import random
+import ssl
 import time
 import unicodedata
 import uuid
@@ -262,16 +263,17 @@ async def deliver_task_webhook(
 
 
 async def post_pinned(
-    pinned: Pinned, headers: Mapping[str, str], body: bytes, seconds: float
+    pinned: Pinned, headers: Mapping[str, str], body: bytes, seconds: float, tls: ssl.SSLContext
 ) -> Answer:
     """Send the body to the checked address; the receiver's answer read only in part.
 
     A client per attempt: a pool would match connections by address alone, and could send one
-    receiver's request over a TLS connection made for another name at the same address.
+    receiver's request over a TLS connection made for another name at the same address. No
+    proxy or other setting is taken from the environment (a proxy would look the name up again).
     """
     async with (
         httpx.AsyncClient(
-            timeout=seconds, follow_redirects=False, trust_env=False, verify=True
+            timeout=seconds, follow_redirects=False, trust_env=False, verify=tls
         ) as client,
         client.stream(
             "POST",
@@ -308,6 +310,7 @@ async def attempt_delivery(
     body: bytes,
     settings: Settings,
     resolve: Resolver,
+    tls: ssl.SSLContext,
 ) -> Answer:
     """One attempt: the target checked and pinned (a fresh lookup), then sent, all within the
     attempt's timeout."""
@@ -317,7 +320,7 @@ async def attempt_delivery(
             pinned = await pin_target(url, settings, resolve)
             if isinstance(pinned, str):
                 return Answer(error=f"refused: the webhook URL {pinned}", retryable=False)
-            return await post_pinned(pinned, headers, body, timeout)
+            return await post_pinned(pinned, headers, body, timeout, tls)
     except Unresolved as error:
         return Answer(error=clean_text(str(error), ERROR_CHARACTERS))
     except (TimeoutError, httpx.TimeoutException):
@@ -338,7 +341,8 @@ async def attempt_delivery(
 
 class WebhookSender:
     """Sends due deliveries: claimed in the store, sent at once in small batches, each attempt
-    recorded. `clock`, `resolve` and `jitter` are the tests' seams."""
+    recorded. `clock`, `resolve`, `jitter` and `tls` (the trusted certificates) are the tests'
+    seams."""
 
     def __init__(
         self,
@@ -348,11 +352,15 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
         resolve: Resolver = system_resolve,
         jitter: Callable[[], float] = random.random,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
         self._resolve = resolve
+        # The system's trusted certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` respected), the
+        # certificate checked against the URL's name.
+        self._tls = tls or ssl.create_default_context()
         self._jitter = jitter
         self.owner = f"webhooks-{uuid.uuid4().hex[:12]}"
 
@@ -420,7 +428,7 @@ class WebhookSender:
             return Answer(error="the task's result could not be written as JSON", retryable=False)
         headers = webhook_headers(delivery, task.webhook_secret, body)
         return await attempt_delivery(
-            task.webhook_url, headers, body, self._settings, self._resolve
+            task.webhook_url, headers, body, self._settings, self._resolve, self._tls
         )
 
     async def _try(self, delivery: WebhookDelivery) -> None:

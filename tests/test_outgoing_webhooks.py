@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ from app.store.webhook_deliveries import (
 )
 from app.web import create_app
 from tests.fakes.github.fixtures import FakeGitHub
+from tests.fakes.tls_certificates import issue
 from tests.fakes.webhook_receiver import WebhookReceiver, receiving
 from tests.fixtures.inprocess import log_events
 from tests.test_health import served
@@ -476,3 +478,31 @@ async def test_an_attempt_that_breaks_unexpectedly_is_recorded_and_ends(
     failed = await only_delivery(store, job)
     assert failed.state == FAILED
     assert failed.tries[0].error == "the request could not be made (RuntimeError)"
+
+
+async def test_https_goes_to_the_checked_address_with_the_certificate_checked_for_the_name(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    certificate = issue(tmp_path / "tls", "receiver.test")
+    trusted = ssl.create_default_context(cafile=str(certificate.ca_pem))
+    fake = WebhookReceiver()
+    settings = replace(LOCAL, webhook_allow_http=False)
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    clock = Clock()
+    with receiving(fake, certificate) as url:
+        port = url.rsplit(":", 1)[1]
+        named = await ended_task(store, f"https://receiver.test:{port}/tls")
+        # The same address under a name the certificate does not carry.
+        other = await ended_task(store, f"https://elsewhere.test:{port}/tls")
+        for job in (named, other):
+            await deliver_task_webhook(State(settings, store), job, now=clock())
+        sender = WebhookSender(settings, store, clock=clock, resolve=resolve, tls=trusted)
+        assert await sender.run_once() == 2
+    assert (await only_delivery(store, named)).state == DELIVERED
+    assert [r.headers["host"] for r in fake.received] == [f"receiver.test:{port}"]
+    refused = await only_delivery(store, other)
+    assert refused.state == PENDING
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.tries[0].error

@@ -6,13 +6,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import uvicorn
+
 from tests.fakes.model.threaded import serve_in_thread
+from tests.fakes.tls_certificates import ServerCertificate
+from tests.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,33 @@ class WebhookReceiver:
 
 
 @contextmanager
-def receiving(receiver: WebhookReceiver) -> Iterator[str]:
-    """The receiver served on a fresh 127.0.0.1 port: yields its base URL."""
-    with serve_in_thread(receiver) as url:
-        yield url
+def receiving(
+    receiver: WebhookReceiver, certificate: ServerCertificate | None = None
+) -> Iterator[str]:
+    """The receiver served on a fresh 127.0.0.1 port, over https with `certificate` when given:
+    yields its base URL."""
+    if certificate is None:
+        with serve_in_thread(receiver) as url:
+            yield url
+        return
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        receiver,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        ssl_certfile=str(certificate.cert_pem),
+        ssl_keyfile=str(certificate.key_pem),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive())
+        assert server.started, "the receiver did not start"
+        yield f"https://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
