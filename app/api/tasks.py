@@ -34,7 +34,7 @@ from app.api.task_views import accepted, task_view
 from app.audit import Action, audit
 from app.config import Settings
 from app.context import append_event
-from app.egress_guard import parse_target
+from app.egress_guard import check_webhook_url
 from app.github_app import GitHubApp, GitHubAuthError
 from app.github_connect import OUTSIDE_INSTALLATIONS
 from app.quota_gate import quota_decision, refusal_summary
@@ -217,9 +217,9 @@ async def create_task(request: Request) -> Response:
     if body.output.branch and not body.output.branch.startswith(settings.branch_prefix):
         raise bad_request("output.branch", f"must start with {settings.branch_prefix}")
     if body.webhook is not None:
-        target = parse_target(body.webhook.url, settings)
-        if isinstance(target, str):
-            raise bad_request("webhook.url", target)
+        problem = check_webhook_url(body.webhook.url, settings)
+        if problem is not None:
+            raise bad_request("webhook.url", problem)
     idempotency_key = idempotency_of(request, key)
     since = state.clock() - IDEMPOTENCY_SECONDS
     if idempotency_key:  # a repeat queues nothing, so no quota or GitHub is asked
