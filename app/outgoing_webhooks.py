@@ -17,6 +17,7 @@ receiver's URL often carries a credential of its own in its path).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -78,7 +79,7 @@ DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 class WebhookState(Protocol):
-    """What queuing a webhook needs (the API's `ApiState` and a job's `Context` both have it)."""
+    """What queuing a webhook needs (the worker pool, the API's `ApiState` and the sender have it)."""
 
     @property
     def settings(self) -> Settings: ...
@@ -87,6 +88,7 @@ class WebhookState(Protocol):
     def store(self) -> Store: ...
 
 
+@functools.cache
 def user_agent() -> str:
     try:
         return f"fixwright/{version('fixwright')}"
