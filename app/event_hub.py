@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 # Jobs whose latest sequence number is remembered; the least recently appended-to are forgotten
 # first. A reader of a forgotten job is woken by its next event, or re-reads at its timeout.
 REMEMBERED_JOBS = 10_000
+
+T = TypeVar("T")
 
 
 class EventHub:
@@ -24,6 +28,21 @@ class EventHub:
         self._latest: OrderedDict[str, int] = OrderedDict()
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._remembered = remembered_jobs
+        self._reads: dict[tuple[str, int], asyncio.Future[Any]] = {}
+
+    async def read_once(self, job_id: str, after: int, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`, shared by every reader of the job that asks for the events after the same
+        sequence number while it runs: readers woken together make one store query, not one
+        each. One that joins a read begun before an append may miss that event in this answer;
+        the hub already knows of it, so its next wait returns at once and it reads again."""
+        key = (job_id, after)
+        pending = self._reads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(read())
+            self._reads[key] = pending
+            pending.add_done_callback(lambda _: self._reads.pop(key, None))
+        result: T = await asyncio.shield(pending)
+        return result
 
     def notify(self, job_id: str, seq: int) -> None:
         """Event `seq` of the job has been appended (and committed)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 
 from app.event_hub import EventHub
@@ -44,9 +45,9 @@ async def test_a_forgotten_job_still_wakes_its_readers_on_its_next_event() -> No
 
 
 async def test_many_readers_of_a_busy_job_each_see_every_event_once(tmp_path: Path) -> None:
-    """Readers loop read-then-wait while a writer appends as fast as the store takes it: each
-    reader ends with every sequence number exactly once (a lost wake-up would leave one stuck
-    until its long timeout, and the deadline would fail the test)."""
+    """Readers loop read-then-wait, sharing their reads as the streams do, while a writer appends
+    as fast as the store takes it: each reader ends with every sequence number exactly once (a
+    lost wake-up would leave one stuck until its long timeout, and the deadline would fail)."""
     store = SQLiteStore(tmp_path / "store.db")
     hub = EventHub()
     store.watch_events(hub.notify)
@@ -56,7 +57,8 @@ async def test_many_readers_of_a_busy_job_each_see_every_event_once(tmp_path: Pa
     async def read(into: list[int]) -> None:
         last = 0
         while last < total:
-            for event in await store.events("job", after=last):
+            read = partial(store.events, "job", last)
+            for event in await hub.read_once("job", last, read):
                 into.append(event.seq)
                 last = event.seq
             if last < total:
@@ -72,3 +74,22 @@ async def test_many_readers_of_a_busy_job_each_see_every_event_once(tmp_path: Pa
     finally:
         await store.close()
     assert all(into == list(range(1, total + 1)) for into in seen)
+
+
+async def test_readers_woken_together_share_one_store_read() -> None:
+    """Twenty readers asking for the same events at once cause one read; a later ask, another."""
+    hub = EventHub()
+    calls = 0
+    release = asyncio.Event()
+
+    async def read() -> list[int]:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return [calls]
+
+    readers = [asyncio.create_task(hub.read_once("job", 3, read)) for _ in range(20)]
+    await wait_until(lambda: calls == 1)
+    release.set()
+    assert await asyncio.gather(*readers) == [[1]] * 20
+    assert await hub.read_once("job", 3, read) == [2]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
@@ -29,13 +30,23 @@ HEARTBEAT = b": heartbeat\n\n"
 MEDIA_TYPE = "text/event-stream"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 MAX_EVENT_ID = 2**63 - 1
+ENCODED_KEPT = 4_096  # the latest events' messages, shared by the readers of a busy job
+_encoded: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
 
 def sse_message(event: JobEvent) -> bytes:
-    """One event as an SSE message; JSON escapes every line break, so `data:` is one line."""
-    data = json.dumps(dict(event.data), ensure_ascii=False, separators=(",", ":"))
-    kind = "".join(c for c in event.kind if c.isprintable())
-    return f"id: {event.seq}\nevent: {kind}\ndata: {data}\n\n".encode()
+    """One event as an SSE message, encoded once for all its readers (a stored event never
+    changes); JSON escapes every line break, so `data:` is one line."""
+    key = (event.job_id, event.seq)
+    message = _encoded.get(key)
+    if message is None:
+        data = json.dumps(dict(event.data), ensure_ascii=False, separators=(",", ":"))
+        kind = "".join(c for c in event.kind if c.isprintable())
+        message = f"id: {event.seq}\nevent: {kind}\ndata: {data}\n\n".encode()
+        _encoded[key] = message
+        while len(_encoded) > ENCODED_KEPT:
+            _encoded.popitem(last=False)
+    return message
 
 
 def resume_point(header: str | None, query: str | None) -> int | None:
@@ -63,7 +74,7 @@ async def job_events(
     `deadline` (on `time.monotonic()`) ends the stream early."""
     last = after
     while True:
-        events = await store.events(job_id, after=last)
+        events = await hub.read_once(job_id, last, partial(store.events, job_id, last))
         for event in events:
             yield sse_message(event)
             last = event.seq
