@@ -17,9 +17,9 @@ import httpx
 import pytest
 from starlette.datastructures import State
 
-from app.api.mount import create_api
 from app.api.auth import new_key
 from app.api.context import ApiState
+from app.api.mount import create_api
 from app.api.sse import HEARTBEAT, EventStreamResponse, job_events, resume_point
 from app.event_hub import EventHub
 from app.store import Delivery, JobState, NewJob

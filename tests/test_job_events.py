@@ -8,6 +8,7 @@ from app import job_events
 from app.job_events import CUT, LIMITS, NewEvent, stored
 from app.store import JobState
 from sandbox.redaction import REDACTED
+from sandbox.runner import Outcome
 from sandbox.stream import AssistantText, FinalResult, SystemInit, ToolResult, ToolUse
 from tests.fakes.github.fixtures import WEBHOOK_SECRET
 from tests.fakes.sandbox import tool
@@ -154,3 +155,15 @@ async def test_a_fix_jobs_log_is_typed_and_holds_no_secret(engine: Engine) -> No
     usage = [e for e in events if e.kind == "usage"]
     assert usage and usage[-1].data["input_tokens"] == 1_200
     assert [event.seq for event in events] == list(range(1, len(events) + 1))
+
+
+async def test_a_failed_jobs_log_ends_with_the_words_the_thread_was_told(engine: Engine) -> None:
+    """The terminal event of a failure carries its reason and its next step, after the status."""
+    engine.script(the_fix(engine, outcome=Outcome.MAX_TURNS))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.FAILED
+    )
+    *_, status, ending = await engine.store.events(job.id)
+    assert (status.kind, status.data["state"]) == ("status", "failed")
+    assert ending.kind == "failed" and ending.data["reason"] == job.summary
+    assert "Split the issue into smaller steps" in ending.data["next_step"]
