@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.api.auth import SCOPES
 from tests.fixtures.service import ServiceProcess
+from tests.waiting import wait_for
 
 # Each operation gets this many generated requests: the whole run stays well under a minute.
 EXAMPLES = 25
@@ -50,8 +51,13 @@ def test_a_key_made_by_the_cli_works_over_http_until_revoked(service: ServicePro
     assert answer.headers["x-ratelimit-limit"] == "60"
     assert answer.headers["x-ratelimit-remaining"] == "59"
     assert int(answer.headers["x-ratelimit-reset"]) > 0
-    logged = [line for line in service.log_lines() if line.get("event") == "api.request"]
-    assert any(line["request_id"] == "live-check-1" for line in logged)
+    # The request's line is written once its answer has gone.
+    wait_for(
+        lambda: any(
+            line.get("event") == "api.request" and line.get("request_id") == "live-check-1"
+            for line in service.log_lines()
+        )
+    )
     assert key not in service.logs()
     revoked = service.command("keys", "revoke", key.split("_")[1])
     assert revoked.returncode == 0, revoked.stderr
