@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,9 @@ from app.api.context import ApiState
 from app.api.mount import create_api
 from app.event_hub import EventHub
 from app.github_app import GitHubApp
+from app.log import Redactor
 from app.store import Job, JobState
+from app.task_secrets import TaskSecrets
 from handlers.task.spec import SYSTEM_APPEND
 from sandbox.container import EDIT_TOOLS
 from sandbox.test_output import TestRun, TestStatus
@@ -593,3 +596,38 @@ def test_the_allowed_tools_are_a_fixs_at_most() -> None:
     from app.api.task_body import Tool
 
     assert set(Tool.__args__) == set(EDIT_TOOLS)  # type: ignore[attr-defined]
+
+
+def test_the_log_redacts_a_credential_while_it_is_held() -> None:
+    """The service's log processor knows a task's credentials only while the task holds them."""
+    redactor = Redactor(())
+    line = {"event": "x", "detail": f"the key {MODEL_KEY} and the token {GIT_TOKEN}"}
+    task_secrets.hold("job-held", TaskSecrets(model_key=MODEL_KEY, git_token=GIT_TOKEN))
+    try:
+        shown = json.dumps(dict(redactor(None, "info", dict(line))))
+    finally:
+        task_secrets.forget("job-held")
+    assert MODEL_KEY not in shown and GIT_TOKEN not in shown
+    # Let go, the token is no secret of the service's (the key's shape is redacted anyway).
+    assert GIT_TOKEN in json.dumps(dict(redactor(None, "info", dict(line))))
+
+
+async def test_a_pull_request_task_never_pushes_a_protected_path(api: TaskApi) -> None:
+    state = api.engine.github.state
+    state.user(state.bot_login)
+    workflow = ScriptedRun(files={".github/workflows/ci.yml": "on: push\njobs: {}\n"})
+    job = await run_task(api, task(output={"pull_request": True}), workflow)
+    finished(job, JobState.FAILED)
+    assert not state.pulls
+    result = (await api.get(f"/v1/tasks/{job.id}")).json()["result"]
+    assert result["success"] is False and ".github/workflows" in result["summary"]
+
+
+async def test_a_retention_sweep_empties_old_diffs_and_webhook_secrets(api: TaskApi) -> None:
+    hook = {"url": "https://hooks.example.com/fixwright", "secret": WEBHOOK_SECRET}
+    job = await run_task(api, task(webhook=hook), GREETING)
+    assert (await api.engine.store.task(job.id)).diff  # type: ignore[union-attr]
+    await api.engine.store.prune(time.time() + 60)
+    kept = await api.engine.store.task(job.id)
+    assert kept is not None and (kept.diff, kept.webhook_secret) == ("", "")
+    assert kept.result is not None and kept.result["success"] is True

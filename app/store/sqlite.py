@@ -70,6 +70,7 @@ from app.store.tasks import (
     TaskCreated,
     TaskQuery,
     create_task,
+    prune_tasks,
     select_by_idempotency_key,
     select_job_ids,
     select_task,
@@ -899,6 +900,7 @@ class SQLiteStore:
             removed, more = await self._run(lambda db: prune_audit(db, before))
             audit += removed
         conversations = await self._run(lambda db: prune_conversations(db, before))
+        await self._run(lambda db: prune_tasks(db, before))  # a task's diff goes with its log
         approvals = await self._run(lambda db: prune_approvals(db, before))
         webhooks = 0
         more = True

@@ -203,3 +203,14 @@ def select_job_ids(db: sqlite3.Connection, query: TaskQuery) -> list[str]:
         (*args, query.limit),
     ).fetchall()
     return [row[0] for row in rows]
+
+
+def prune_tasks(db: sqlite3.Connection, before: float) -> int:
+    """The diffs and webhook secrets of tasks whose job finished before `before` (the row stays,
+    with its result); how many tasks were emptied."""
+    return db.execute(
+        "UPDATE tasks SET diff = '', webhook_secret = '' WHERE (diff != '' OR webhook_secret != '')"
+        " AND job_id IN (SELECT id FROM jobs WHERE finished_at < ?"
+        " AND state IN ('succeeded', 'failed', 'cancelled'))",
+        (before,),
+    ).rowcount
