@@ -100,9 +100,11 @@ def test_a_missing_sandbox_image_degrades_health(service_process: ServiceProcess
 
 
 def test_the_app_check_asks_github_at_most_once_a_minute(
-    service: ServiceProcess, fake_github: FakeGitHub
+    service_process: ServiceProcess, fake_github: FakeGitHub
 ) -> None:
-    """Many /health calls make one GET /app, not one each."""
+    """Many /health calls make one GET /app, not one each (the App's slug is configured, so
+    the start-up asks GitHub nothing)."""
+    service = service_process.start(FIXWRIGHT_APP_SLUG="fixwright")
     health_once_checked(service.url, "github_app")
     for _ in range(5):
         httpx.get(service.url + "/health")
