@@ -181,8 +181,14 @@ DECLARED = {
         Counter,
         "fixwright_retention_removed",
         "What retention sweeps removed, by record (deliveries, job_payloads, job_events,"
-        " notices, audit, conversations, approvals, workspaces, mirrors).",
+        " notices, audit, conversations, approvals, webhook_deliveries, workspaces, mirrors).",
         ("record",),
+    ),
+    "outgoing_webhooks": Declared(
+        Counter,
+        "fixwright_outgoing_webhook_attempts",
+        "Attempts to send tasks' outgoing webhooks, by outcome (delivered, retrying, failed).",
+        ("outcome",),
     ),
 }
 
@@ -217,6 +223,7 @@ class Metrics:
     verifications: Counter
     retention_runs: Counter
     retention_removed: Counter
+    outgoing_webhooks: Counter
 
 
 def create_metrics() -> Metrics:

@@ -39,6 +39,7 @@ from app.api.task_views import task_view
 from app.config import Settings
 from app.egress_guard import Pinned, Resolver, Unresolved, parse_target, pin_target, system_resolve
 from app.log import get_logger
+from app.metrics import Metrics
 from app.store.model import Job, JobState, Store
 from app.store.tasks import Task
 from app.store.webhook_deliveries import (
@@ -54,6 +55,8 @@ EVENTS = {
     JobState.FAILED: "task.failed",
     JobState.CANCELLED: "task.cancelled",
 }
+# fixwright_outgoing_webhook_attempts_total's `outcome`, by the state an attempt left.
+METRIC_OUTCOMES = {DELIVERED: "delivered", PENDING: "retrying", FAILED: "failed"}
 SIGNATURE_HEADER = "X-Fixwright-Signature-256"
 EVENT_HEADER = "X-Fixwright-Event"
 DELIVERY_HEADER = "X-Fixwright-Delivery"
@@ -355,6 +358,7 @@ class WebhookSender:
         resolve: Resolver = system_resolve,
         jitter: Callable[[], float] = random.random,
         tls: ssl.SSLContext | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -363,6 +367,7 @@ class WebhookSender:
         # The system's trusted certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` respected), the
         # certificate checked against the URL's name.
         self._tls = tls or ssl.create_default_context()
+        self._metrics = metrics
         self._jitter = jitter
         self.owner = f"webhooks-{uuid.uuid4().hex[:12]}"
 
@@ -458,6 +463,8 @@ class WebhookSender:
         recorded = await self._store.record_webhook_attempt(
             delivery.id, self.owner, attempt, state, outcome
         )
+        if self._metrics is not None and recorded:
+            self._metrics.outgoing_webhooks.labels(outcome=METRIC_OUTCOMES[state]).inc()
         log = get_logger().info if state != FAILED else get_logger().warning
         log(
             "webhook.attempt",

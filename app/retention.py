@@ -54,6 +54,7 @@ class SweepReport:
             "audit": self.pruned.audit,
             "conversations": self.pruned.conversations,
             "approvals": self.pruned.approvals,
+            "webhook_deliveries": self.pruned.webhook_deliveries,
             "workspaces": self.workspaces,
             "mirrors": self.mirrors,
         }

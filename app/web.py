@@ -167,7 +167,7 @@ def start_background_tasks(
         sweeper = asyncio.create_task(sweep_periodically(store, settings, metrics))
         stack.callback(sweeper.cancel)
     # Deliveries are in the store: what was queued before a restart is sent after it.
-    webhooks = asyncio.create_task(WebhookSender(settings, store).run())
+    webhooks = asyncio.create_task(WebhookSender(settings, store, metrics=metrics).run())
     stack.callback(webhooks.cancel)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
+from app.metrics import create_metrics
 from app.outgoing_webhooks import (
     Answer,
     RetryPolicy,
@@ -121,7 +122,8 @@ async def test_a_receiver_that_fails_once_gets_the_same_delivery_again_signed(
     job = await ended_task(store, f"{url}/hooks/fixwright?team=7")
     delivery_id = await deliver_task_webhook(State(LOCAL, store), job, now=clock())
     assert delivery_id is not None
-    sender = WebhookSender(LOCAL, store, clock=clock, jitter=lambda: 0.0)
+    metrics = create_metrics()
+    sender = WebhookSender(LOCAL, store, clock=clock, jitter=lambda: 0.0, metrics=metrics)
 
     assert await sender.run_once() == 1
     first = await only_delivery(store, job)
@@ -161,6 +163,10 @@ async def test_a_receiver_that_fails_once_gets_the_same_delivery_again_signed(
     assert SECRET not in repr(await store.webhook_deliveries(job.id))
     assert SECRET not in json.dumps(logged, default=str)
     assert [line["attempt"] for line in log_events(logged, "webhook.attempt")] == [1, 2]
+    counted = metrics.outgoing_webhooks
+    assert counted.labels(outcome="retrying")._value.get() == 1
+    assert counted.labels(outcome="delivered")._value.get() == 1
+    assert counted.labels(outcome="failed")._value.get() == 0
 
 
 def test_the_signature_is_the_hmac_of_the_raw_body() -> None:

@@ -62,6 +62,7 @@ async def test_a_sweep_removes_what_is_older_than_the_age_and_keeps_the_rest(
         "audit": 0,
         "conversations": 0,
         "approvals": 0,
+        "webhook_deliveries": 0,
         "workspaces": 2,
         "mirrors": 0,
     }
