@@ -470,6 +470,11 @@ async def test_prefer_wait_streams_the_task_until_it_ends(api: TaskApi) -> None:
     assert "tool_call" in kinds and kinds[-1] == "completed"
 
 
+async def test_prefer_wait_zero_answers_at_once(api: TaskApi) -> None:
+    answer = await api.create(task(), Prefer="wait=0")
+    assert answer.status_code == 202 and answer.json()["status"] == "queued"
+
+
 async def test_mode_sync_streams_too(api: TaskApi) -> None:
     api.engine.script(GREETING)
     posting = asyncio.create_task(api.create({**task(), "mode": "sync"}))

@@ -91,8 +91,8 @@ def wait_of(request: Request, body: TaskBody) -> float | None:
     """How long to stream the task's events: `Prefer: wait=N` (seconds), `mode: sync` (until it
     ends: math.inf); None answers at once."""
     prefer = PREFER_WAIT.search(request.headers.get("prefer", ""))
-    if prefer is not None:
-        return float(min(int(prefer.group(1)), MAX_WAIT_SECONDS))
+    if prefer is not None:  # wait=0 waits for nothing: the 202 at once
+        return float(min(int(prefer.group(1)), MAX_WAIT_SECONDS)) or None
     return math.inf if body.mode == "sync" else None
 
 
