@@ -131,7 +131,8 @@ def diff_html(diff: str) -> str:
         return ""
     lines = []
     for line in diff[:DIFF_SHOWN_CHARACTERS].splitlines():
-        style = "add" if line.startswith("+") else "del" if line.startswith("-") else ""
+        header = line.startswith(("+++ ", "--- "))
+        style = "" if header else "add" if line[:1] == "+" else "del" if line[:1] == "-" else ""
         lines.append(f'<span class="{style}">{e(line)}</span>' if style else e(line))
     cut = "\n…" if len(diff) > DIFF_SHOWN_CHARACTERS else ""
     return f'<h2>Diff</h2><pre class="diff">{chr(10).join(lines)}{cut}</pre>'

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from app.api.context import ApiState
 from app.config import Settings
 from app.event_hub import EventHub
-from app.job_page import job_page_routes
+from app.job_page import job_page_routes, render_page
 from app.page_tokens import (
     KEY_FILE,
     PageKeyError,
@@ -196,3 +196,16 @@ async def test_the_progress_comment_links_the_live_page_when_the_public_url_is_s
     assert link.startswith(f"https://fixwright.example.com/jobs/{ran.id}?t=")
     token = link.partition("?t=")[2]
     assert check_token(engine.settings, ran.id, token, time.time()) is TokenCheck.VALID
+
+
+async def test_a_tasks_diff_is_shown_at_the_end_as_text(page: Page) -> None:
+    """The diff a task left is escaped line by line, its additions and deletions marked."""
+    job_id = await a_job(page.store)
+    job = await page.store.get_job(job_id)
+    assert job is not None
+    diff = "--- a/x.html\n+++ b/x.html\n@@ -1 +1 @@\n-<p>old</p>\n+<script>alert(1)</script>\n"
+    shown = render_page(job, [], "token", diff, "nonce")
+    assert '<span class="add">+&lt;script&gt;alert(1)&lt;/script&gt;</span>' in shown
+    assert '<span class="del">-&lt;p&gt;old&lt;/p&gt;</span>' in shown
+    assert "<script>alert" not in shown
+    assert '<span class="del">--- a/x.html' not in shown  # file headers are not changes
