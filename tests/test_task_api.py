@@ -168,6 +168,14 @@ async def test_a_task_runs_with_its_prompt_framed_and_keeps_its_diff(api: TaskAp
     assert not api.engine.github.state.pulls
 
 
+async def test_turns_and_time_stay_within_the_operators_limits(make_api: Any) -> None:
+    api = await make_api(max_turns=5, sandbox_timeout_seconds=300)
+    body = task(claude={"max_turns": 50}, options={"timeout": 3600})
+    finished(await run_task(api, body, GREETING), JobState.SUCCEEDED)
+    [spec] = api.engine.sandbox.specs
+    assert (spec.max_turns, spec.timeout_seconds) == (5, 300)
+
+
 async def test_the_answer_is_202_with_links(api: TaskApi) -> None:
     answer = await api.create(task())
     assert answer.status_code == 202

@@ -16,7 +16,8 @@ def task_run_spec(
     context: Context, spec: TaskSpec, workspace: JobWorkspace, image: str | None
 ) -> RunSpec:
     """What the CLI is told for the task: its prompt framed, fixwright's system prompt first,
-    the task's model, turns, tools (a subset of a fix's) and time, else the settings'."""
+    the task's model, turns, tools (a subset of a fix's) and time, else the settings'; turns
+    and time no more than the settings allow."""
     settings = context.settings
     return RunSpec(
         job_id=context.job.id,
@@ -24,9 +25,13 @@ def task_run_spec(
         prompt=build_prompt(spec, context.job.repository),
         append_system_prompt=system_prompt(spec),
         model=spec.model or settings.model,
-        max_turns=spec.max_turns or settings.max_turns,
+        # Never past the operator's limits (as the repository's file narrowed them).
+        max_turns=min(spec.max_turns or settings.max_turns, settings.max_turns),
         allowed_tools=spec.allowed_tools,
-        timeout_seconds=spec.timeout_seconds or settings.sandbox_timeout_seconds,
+        timeout_seconds=min(
+            spec.timeout_seconds or settings.sandbox_timeout_seconds,
+            settings.sandbox_timeout_seconds,
+        ),
         image=image,
     )
 
