@@ -16,6 +16,7 @@ from githubkit import GitHub
 CALLS = (
     ("apps", "async_create_installation_access_token"),
     ("apps", "async_get_authenticated"),
+    ("apps", "async_get_repo_installation"),
     ("apps", "async_list_webhook_deliveries"),
     ("apps", "async_redeliver_webhook_delivery"),
     ("apps", "async_revoke_installation_access_token"),
