@@ -1,8 +1,9 @@
 """End to end: the live job page in a real browser (Debian's Chromium, driven by Playwright)
 against `fixwright serve` on a real port, while the real CLI works in the sandbox.
 
-The link comes from the progress comment, as a maintainer would follow it; each event the job
-appends shows on the open page within a second; at the end the page shows the changed files.
+The link comes from the progress comment, as a maintainer would follow it; an event the job
+appends while the page is open shows on it without a reload (pushed over the stream; how soon is
+measured by bench/sse_fanout.py, not asserted here); at the end the page shows the changed files.
 A screenshot of the finished page is kept in `test-artifacts/` (CI keeps that directory).
 """
 
@@ -33,7 +34,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 GREET = "/workspace/hello/greet.py"
 # A command that takes a while, so the page is open while the job still works.
 SLOW_COMMAND = "sleep 3 && python3 -c 'print(6 * 7)'"
-SHOWN_WITHIN_MS = 1_000
 
 
 @pytest.fixture
@@ -95,7 +95,9 @@ def test_the_job_page_shows_each_event_live_and_the_changed_files_at_the_end(
     shown = page.eval_on_selector_all("li[data-seq]", "items => items.map(i => +i.dataset.seq)")
     last = max(shown, default=0)
 
-    # The next event Claude's run appends that the page lists shows within a second of it.
+    # The next event Claude's run appends that the page lists shows on it, pushed: the page is
+    # the same document throughout (a reload would lose the mark).
+    page.evaluate("window.fixwrightTestMark = 'same page'")
     listed = ("text", "tool_call", "tool_result", "files", "status", "verification")
     deadline = time.monotonic() + 90
     new = None
@@ -106,9 +108,9 @@ def test_the_job_page_shows_each_event_live_and_the_changed_files_at_the_end(
         if new is None:
             time.sleep(0.02)
     assert new is not None, "the job appended no event while the page was open"
-    seq, kind, appended_at = new
-    remaining_ms = max(1, int((appended_at + SHOWN_WITHIN_MS / 1000 - time.time()) * 1000))
-    page.wait_for_selector(f'li[data-seq="{seq}"]', state="attached", timeout=remaining_ms)
+    seq, kind, _ = new
+    page.wait_for_selector(f'li[data-seq="{seq}"]', state="attached", timeout=30_000)
+    assert page.evaluate("window.fixwrightTestMark") == "same page"
 
     # At the end the page reloads with the whole log: the files the fix changed, and how.
     page.wait_for_selector("li.completed", timeout=120_000)

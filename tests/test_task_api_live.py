@@ -80,6 +80,16 @@ def test_a_task_runs_the_real_cli_with_its_own_model_key(
     assert task["result"]["files_changed"] == [
         {"path": "hello/greet.py", "additions": 1, "deletions": 1}
     ]
+    # Resumed in the middle, the stream gives the rest exactly once, then ends.
+    middle = messages[len(messages) // 2]["id"]
+    resumed = httpx.get(
+        service.url + f"/v1/tasks/{task['id']}/events",
+        headers={**headers, "Last-Event-ID": middle},
+        timeout=60,
+    )
+    answers.append(resumed.text)
+    rest = [(m["id"], m["event"]) for m in messages if int(m["id"]) > int(middle)]
+    assert [(m["id"], m["event"]) for m in sse_messages(resumed.text)] == rest
     diff = httpx.get(service.url + f"/v1/tasks/{task['id']}/diff", headers=headers)
     answers.append(diff.text)
     assert diff.headers["content-type"].startswith("text/x-diff")
