@@ -33,12 +33,6 @@ function request()
   return wrk.format("POST", wrk.path, headers, delivery.body)
 end
 
-function done(summary, latency, requests)
-  local errors = summary.errors
-  io.write(string.format(
-    'RESULT {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, ' ..
-    '"timeouts": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\n',
-    summary.requests, summary.duration, errors.status,
-    errors.connect + errors.read + errors.write, errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
+-- `done` (the RESULT line read back by bench/intake/wrk.py) is shared with the other scripts.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+dofile(here .. "result.lua")

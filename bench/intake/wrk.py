@@ -7,6 +7,7 @@ import shutil
 import statistics
 import subprocess
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,17 +71,27 @@ def ensure_wrk() -> str:
 
 
 def run_load(
-    url: str, mix_file: Path, *, connections: int, seconds: float, core: int, nice: int = 0
+    url: str,
+    mix_file: Path,
+    *,
+    connections: int,
+    seconds: float,
+    core: int,
+    nice: int = 0,
+    script: Path = LOAD_SCRIPT,
+    arguments: Sequence[str] = (),
 ) -> LoadRun:
     """One wrk run of `seconds` with one thread on `core`; every request a fresh delivery id.
 
     A negative `nice` puts wrk ahead of everything else on its core (needs root), for runs where
-    other work shares the machine: the senders it stands for are on other machines.
+    other work shares the machine: the senders it stands for are on other machines. Another
+    `script` takes its own `arguments` instead of the mix file and the delivery ids' prefix.
     """
     prefix = str(uuid.uuid4())[:23]  # the first four groups; load.lua adds a 12-digit counter
+    passed = list(arguments) or [str(mix_file), prefix]
     command = [
         "nice", "-n", str(nice), "taskset", "-c", str(core), ensure_wrk(), "-t1", f"-c{connections}", f"-d{round(seconds)}s",
-        "--timeout", "10s", "-s", str(LOAD_SCRIPT), url, "--", str(mix_file), prefix,
+        "--timeout", "10s", "-s", str(script), url, "--", *passed,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
