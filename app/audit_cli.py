@@ -79,9 +79,9 @@ def render_table(entries: Sequence[AuditEntry]) -> list[str]:
     ]
 
 
-def entry_json(entry: AuditEntry) -> str:
-    """One JSON line; non-ASCII is escaped, so the line is inert on any terminal."""
-    record: dict[str, Any] = {
+def entry_record(entry: AuditEntry) -> dict[str, Any]:
+    """An entry as JSON shows it (`fixwright audit --json`, `GET /v1/audit`): the time in UTC."""
+    return {
         "at": datetime.fromtimestamp(entry.at, UTC).isoformat(),
         "action": entry.action,
         "actor": entry.actor,
@@ -90,7 +90,11 @@ def entry_json(entry: AuditEntry) -> str:
         "subject": entry.subject,
         "detail": entry.detail,
     }
-    return json.dumps(record, ensure_ascii=True)
+
+
+def entry_json(entry: AuditEntry) -> str:
+    """One JSON line; non-ASCII is escaped, so the line is inert on any terminal."""
+    return json.dumps(entry_record(entry), ensure_ascii=True)
 
 
 def query_of(args: argparse.Namespace, now: float) -> AuditQuery:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -15,8 +15,7 @@ from app.api.auth import require_key
 from app.api.context import api_state
 from app.api.errors import ApiError
 from app.api.schemas import json_response, model_schemas, operation, query_parameter, ref
-from app.audit_cli import REPOSITORY, parse_since
-from app.store.model import AuditEntry as StoredEntry
+from app.audit_cli import REPOSITORY, entry_record, parse_since
 from app.store.model import AuditQuery
 
 AUDIT_PATH = "/v1/audit"
@@ -44,18 +43,6 @@ class AuditEntries(BaseModel):
     """The newest entries that match, oldest first."""
 
     entries: list[AuditEntry]
-
-
-def entry_out(entry: StoredEntry) -> dict[str, Any]:
-    return {
-        "at": datetime.fromtimestamp(entry.at, UTC).isoformat(),
-        "action": entry.action,
-        "actor": entry.actor,
-        "installation_id": entry.installation_id,
-        "repository": entry.repository,
-        "subject": entry.subject,
-        "detail": entry.detail,
-    }
 
 
 def query_from(params: Any, now: float) -> AuditQuery:
@@ -90,7 +77,7 @@ async def read_audit(request: Request) -> Response:
     state = api_state(request)
     query = query_from(request.query_params, state.clock())
     entries = await state.store.audit_entries(query)
-    return JSONResponse({"entries": [entry_out(entry) for entry in entries]})
+    return JSONResponse({"entries": [entry_record(entry) for entry in entries]})
 
 
 ROUTES: list[BaseRoute] = [Route(AUDIT_PATH, read_audit, methods=["GET"])]
