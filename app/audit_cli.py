@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -14,39 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.audit import MAX_DETAIL_CHARACTERS, MAX_FIELD_CHARACTERS, one_line
+from app.audit_query import REPOSITORY, entry_record, parse_since
 from app.config import ConfigError, load_settings
 from app.store.model import AuditEntry, AuditQuery
 
-# `30m`, `12h`, `7d`, `2w`: at most five digits, so no amount overflows a date.
-RELATIVE = re.compile(r"(\d{1,5})([mhdw])")
-UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
-REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 COLUMNS = ("time (UTC)", "action", "actor", "repository", "subject", "detail")
 # The table's columns before the detail are no wider than this; the detail takes the rest.
 MAX_COLUMN_WIDTH = 40
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = AuditQuery.limit
-
-
-def parse_since(text: str, now: float) -> float:
-    """The start of the period, as a Unix time: `7d` (before `now`), a UTC date `2026-12-01`, or
-    an ISO time (UTC unless it names its offset). ValueError says what is accepted."""
-    text = text.strip()
-    relative = RELATIVE.fullmatch(text)
-    if relative:
-        return now - int(relative.group(1)) * UNIT_SECONDS[relative.group(2)]
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00", 1)) if len(text) < 40 else None
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise ValueError(
-            f"{text[:40]!r} is not a period or a time: use an age like 30m, 12h, 7d or 2w, a date "
-            "like 2026-12-01 (UTC), or an ISO time like 2026-12-01T09:30:00Z"
-        )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def entry_row(entry: AuditEntry) -> tuple[str, ...]:
@@ -77,19 +52,6 @@ def render_table(entries: Sequence[AuditEntry]) -> list[str]:
         ).rstrip()
         for row in rows
     ]
-
-
-def entry_record(entry: AuditEntry) -> dict[str, Any]:
-    """An entry as JSON shows it (`fixwright audit --json`, `GET /v1/audit`): the time in UTC."""
-    return {
-        "at": datetime.fromtimestamp(entry.at, UTC).isoformat(),
-        "action": entry.action,
-        "actor": entry.actor,
-        "installation_id": entry.installation_id,
-        "repository": entry.repository,
-        "subject": entry.subject,
-        "detail": entry.detail,
-    }
 
 
 def entry_json(entry: AuditEntry) -> str:

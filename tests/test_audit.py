@@ -17,7 +17,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from app.audit import Action, audit
-from app.audit_cli import parse_since
+from app.audit_query import parse_since
 from app.cli import main
 from app.quota import day_of
 from app.retention import DAY_SECONDS, describe, sweep

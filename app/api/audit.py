@@ -15,7 +15,7 @@ from app.api.auth import require_key
 from app.api.context import api_state
 from app.api.errors import ApiError
 from app.api.schemas import json_response, model_schemas, operation, query_parameter, ref
-from app.audit_cli import REPOSITORY, entry_record, parse_since
+from app.audit_query import REPOSITORY, entry_record, parse_since
 from app.store.model import AuditQuery
 
 AUDIT_PATH = "/v1/audit"
