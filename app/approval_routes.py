@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.api.errors import request_id_of
 from app.audit import Action, audit
 from app.errors import error_body
 from app.store import ApprovalToken, Store
@@ -130,7 +131,9 @@ async def complete(
         return rejected(413, "body_too_large", f"the body may be at most {MAX_BODY_BYTES} bytes")
     data, problems = body_problems(raw)
     if problems:
-        return rejected(400, "invalid_body", "; ".join(problems), problems=problems)
+        answer = rejected(400, "invalid_body", "; ".join(problems))
+        answer.body["error"]["details"] = [{"problem": problem} for problem in problems]
+        return answer
     if token.used_at is not None:
         return rejected(
             409, "already_decided", "this token was used already", decision=token.decision
@@ -181,7 +184,12 @@ async def complete_approval(request: Request) -> Response:
         await read_capped(request),
         notice.name if notice else None,
     )
-    response = JSONResponse(answer.body, status_code=answer.status)
+    body = (
+        answer.body
+        if answer.status < 400
+        else {**answer.body, "request_id": request_id_of(request)}
+    )
+    response = JSONResponse(body, status_code=answer.status)
     if answer.status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     if answer.status == 200:  # the approved job, or the notice of the decision, is queued

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
+from starlette.datastructures import State
 
+from app.api.mount import create_api
 from app.approval_routes import Minted, approval_routes, mint_token
 from app.audit import Action
 from app.cli import main
@@ -306,10 +307,11 @@ def test_the_repository_files_approval_key_is_checked() -> None:
 
 @pytest.fixture
 async def http(gated: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    """The approval route on the engine's store, as the service mounts it."""
-    app = Starlette(routes=approval_routes())
-    app.state.service = SimpleNamespace(store=gated.store, pool=gated.pool, registry=gated.registry)
-    transport = httpx.ASGITransport(app=app)
+    """The approval route on the engine's store, as the service mounts it: inside the API, with
+    its request ids."""
+    state = State()
+    state.service = SimpleNamespace(store=gated.store, pool=gated.pool, registry=gated.registry)
+    transport = httpx.ASGITransport(app=create_api(state, (), extra=approval_routes()))
     async with httpx.AsyncClient(transport=transport, base_url="http://fixwright") as client:
         yield client
 
@@ -374,11 +376,12 @@ async def test_a_token_that_is_wrong_unknown_expired_or_sent_a_bad_body_decides_
         assert answer.headers["www-authenticate"] == "Bearer"
     assert wrong.json()["error"]["code"] == "invalid_token"
     assert bad.status_code == 400
-    assert bad.json()["problems"] == [
+    assert [item["problem"] for item in bad.json()["error"]["details"]] == [
         "unknown field `extra` (known: decision, reason)",
         '`decision` must be "approve" or "deny"',
         "`reason` must be a string",
     ]
+    assert bad.json()["request_id"] and wrong.json()["request_id"]  # the API's one shape
     assert not_json.status_code == 400
     still = await gated.store.get_job(job.id)
     assert still is not None and still.state is JobState.AWAITING_APPROVAL
