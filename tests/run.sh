@@ -10,4 +10,5 @@ bash tests/setup.sh
 .venv/bin/lint-imports
 # The types of app/, handlers/ and sandbox/ ([tool.mypy] in pyproject.toml: the pure core strictly).
 .venv/bin/mypy
-exec .venv/bin/python -m pytest "$@"
+# The slowest tests are listed at the end, to keep an eye on the run's length.
+exec .venv/bin/python -m pytest --durations=15 "$@"
