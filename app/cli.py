@@ -131,8 +131,19 @@ def prune_old_records(args: argparse.Namespace) -> int:
     return 0
 
 
+def installed_version() -> str:
+    """The installed package's version, as `pip show fixwright` reports it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fixwright")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixwright", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fixwright {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve_parser = commands.add_parser("serve", help="run the web service and its workers")
