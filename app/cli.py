@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app import approval_cli, audit_cli, environment_cli, keys_cli, sandbox_cli
+from app import approval_cli, audit_cli, doctor, environment_cli, keys_cli, sandbox_cli
 from app.config import ConfigError, Settings, settings_from_environment
 
 
@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cli.register(commands)
     approval_cli.register(commands)
     keys_cli.register(commands)
+    doctor.register(commands)
     return parser
 
 

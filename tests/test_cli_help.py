@@ -39,7 +39,7 @@ ALL = list(commands(build_parser()))
 def test_the_tree_holds_the_known_commands() -> None:
     """The walk really descends: the top command and nested ones are found."""
     found = {" ".join(path) for path, _ in ALL}
-    assert {"", "serve", "jobs"} <= found
+    assert {"", "serve", "jobs", "doctor"} <= found
     assert any(len(path) > 1 for path, _ in ALL), "no nested command found"
 
 
