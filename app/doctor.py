@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
+import re
 import sys
 import tempfile
 import time
@@ -30,9 +30,6 @@ ANTHROPIC_VERSION = "2023-06-01"
 # count_tokens spends nothing; any model name the upstream knows will do when none is set.
 PROBE_MODEL = "claude-sonnet-4-5"
 PROBE_TIMEOUT_SECONDS = 10.0
-# In a container the engine's paths are the host's: the data directory must be mounted at the
-# same path, so what the service writes there is where the sandbox's bind mounts look.
-CONTAINER_MARKER = Path("/.dockerenv")
 
 
 class Level(Enum):
@@ -134,37 +131,80 @@ def image_check(tag: str, labels: Mapping[str, str] | None, expected: str) -> Ch
     return ok("sandbox image", f"{tag} with Claude Code {built}")
 
 
-def same_path_check(state_dir: Path, mounts: Iterable[Mapping[str, Any]] | None) -> Check:
-    """In a container: the state directory is a bind mount whose host path is its own path, since
-    the engine resolves the sandbox's bind mounts (workspaces, the relay socket) on the host."""
-    name = "state directory on the host"
+def same_path_check(
+    name: str, path: Path, mounts: Iterable[Mapping[str, Any]] | None, setting: str
+) -> Check:
+    """In a container: `path` lies in a bind mount whose host path is its own path, since the
+    engine resolves the sandbox's bind mounts (workspaces, the relay socket) on the host."""
+    remedy = (
+        f"mount the data directory at the same path inside and outside (-v DIR:DIR) and keep "
+        f"{setting} in it"
+    )
     if mounts is None:
         return Check(
-            name,
-            Level.WARN,
-            "running in a container, but its mounts could not be read from the engine",
-            f"mount the data directory at the same path inside and outside: -v {state_dir}:{state_dir}",
+            name, Level.WARN, "in a container whose mounts the engine did not tell", remedy
         )
-    for mount in mounts:
-        destination = Path(str(mount.get("Destination", "")))
-        if state_dir == destination or destination in state_dir.parents:
-            source = Path(str(mount.get("Source", "")))
-            if mount.get("Type") == "bind" and source == destination:
-                return ok(name, f"{state_dir} is the host's {state_dir}")
-            return Check(
-                name,
-                Level.ERROR,
-                f"{destination} is mounted from {source or 'a volume'}, so the engine would look "
-                f"for workspaces and the relay socket somewhere else",
-                f"mount the data directory at the same path inside and outside: "
-                f"-v {state_dir}:{state_dir}",
-            )
+    holding = [
+        mount
+        for mount in mounts
+        if (destination := Path(str(mount.get("Destination", "")))) == path
+        or destination in path.parents
+    ]
+    if not holding:
+        return Check(
+            name,
+            Level.ERROR,
+            f"{path} is inside the container only; the engine cannot see it",
+            remedy,
+        )
+    mount = max(holding, key=lambda m: len(str(m.get("Destination", ""))))
+    source, destination = (
+        Path(str(mount.get("Source", ""))),
+        Path(str(mount.get("Destination", ""))),
+    )
+    if mount.get("Type") == "bind" and source == destination:
+        return ok(name, f"{path} is the same path on the host")
     return Check(
         name,
         Level.ERROR,
-        f"{state_dir} is inside the container only; the engine cannot see it",
-        f"mount the data directory at the same path inside and outside: -v {state_dir}:{state_dir}",
+        f"{destination} is mounted from {source if mount.get('Type') == 'bind' else 'a volume'}, "
+        f"so the engine would look for {path} somewhere else",
+        remedy,
     )
+
+
+# Docker bind-mounts each container's /etc/hostname from /var/lib/docker/containers/<id>/hostname.
+HOSTNAME_SOURCE = re.compile(r"/containers/([0-9a-f]{64})/hostname\Z")
+
+
+def own_container_id(mountinfo: str) -> str | None:
+    """This container's id, read from the source of its /etc/hostname in its mount table; None
+    outside Docker (on the engine's own host the table lists other containers' files, never as
+    /etc/hostname)."""
+    for line in mountinfo.splitlines():
+        fields = line.split(" ", 5)
+        if len(fields) > 4 and fields[4] == "/etc/hostname":
+            found = HOSTNAME_SOURCE.search(fields[3])
+            if found:
+                return found.group(1)
+    return None
+
+
+def container_path_checks(client: Any, state_dir: Path, temporary: Path) -> list[Check]:
+    """In a Docker container: the state directory and the relay socket's directory (TMPDIR) are
+    where the engine looks. Outside one, nothing to check."""
+    try:
+        mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    container = own_container_id(mountinfo[:1_000_000])
+    if container is None:
+        return []
+    mounts = _mounts_of(client, container)
+    return [
+        same_path_check("state directory on the host", state_dir, mounts, "FIXWRIGHT_STATE_DIR"),
+        same_path_check("relay socket directory on the host", temporary, mounts, "TMPDIR"),
+    ]
 
 
 def state_dir_check(state_dir: Path) -> Check:
@@ -377,19 +417,18 @@ def engine_and_image(settings: Settings, state_dir: Path) -> list[Check]:
         except ImageNotFound:
             labels = None
         checks.append(image_check(settings.sandbox_image, labels, CLAUDE_CODE_VERSION))
-        if CONTAINER_MARKER.exists():
-            checks.append(same_path_check(state_dir, _own_mounts(client)))
+        checks.extend(container_path_checks(client, state_dir, Path(tempfile.gettempdir())))
         return checks
     finally:
         client.close()
 
 
-def _own_mounts(client: Any) -> list[Mapping[str, Any]] | None:
-    """This container's mounts as the engine reports them, found by its host name (its id)."""
+def _mounts_of(client: Any, container: str) -> list[Mapping[str, Any]] | None:
+    """A container's mounts as the engine reports them, None when it cannot say."""
     from docker.errors import DockerException
 
     try:
-        return list(client.containers.get(socket.gethostname()).attrs.get("Mounts") or [])
+        return list(client.containers.get(container).attrs.get("Mounts") or [])
     except DockerException:
         return None
 

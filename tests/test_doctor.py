@@ -19,6 +19,7 @@ from app.doctor import (
     exit_code,
     image_check,
     manifest_checks,
+    own_container_id,
     read_manifest,
     render,
     same_path_check,
@@ -78,18 +79,42 @@ def test_the_sandbox_image_missing_or_of_another_version_says_to_build_it() -> N
 
 def test_in_a_container_the_state_directory_must_be_the_hosts_same_path() -> None:
     state = Path("/srv/fixwright-data/state")
-    same = [{"Type": "bind", "Source": "/srv/fixwright-data", "Destination": "/srv/fixwright-data"}]
-    assert same_path_check(state, same).level is Level.OK
-    elsewhere = [{"Type": "bind", "Source": "/home/ops/data", "Destination": "/srv/fixwright-data"}]
-    moved = same_path_check(state, elsewhere)
+
+    def check(mounts: list[dict[str, str]] | None) -> Check:
+        return same_path_check("state", state, mounts, "FIXWRIGHT_STATE_DIR")
+
+    same = {"Type": "bind", "Source": "/srv/fixwright-data", "Destination": "/srv/fixwright-data"}
+    assert check([same]).level is Level.OK
+    elsewhere = {"Type": "bind", "Source": "/home/ops/data", "Destination": "/srv/fixwright-data"}
+    moved = check([elsewhere])
     assert moved.level is Level.ERROR
-    assert "-v /srv/fixwright-data/state:/srv/fixwright-data/state" in moved.remedy
-    volume = [
-        {"Type": "volume", "Source": "/var/lib/docker/volumes/x/_data", "Destination": "/srv"}
-    ]
-    assert same_path_check(state, volume).level is Level.ERROR
-    assert same_path_check(state, []).level is Level.ERROR
-    assert same_path_check(state, None).level is Level.WARN
+    assert "/home/ops/data" in moved.detail
+    assert "same path inside and outside" in moved.remedy
+    # The innermost mount decides: a volume over the state directory hides the outer bind.
+    volume = {
+        "Type": "volume",
+        "Source": "/var/lib/docker/volumes/x/_data",
+        "Destination": str(state),
+    }
+    assert check([same, volume]).level is Level.ERROR
+    assert check([]).level is Level.ERROR
+    assert check(None).level is Level.WARN
+
+
+CONTAINER = "4f" * 32
+MOUNTINFO_IN_A_CONTAINER = (
+    "520 519 0:52 / / rw,relatime - overlay overlay rw\n"
+    f"531 520 8:1 /var/lib/docker/containers/{CONTAINER}/hostname /etc/hostname rw - ext4 /dev/sda1 rw\n"
+)
+MOUNTINFO_ON_THE_HOST = (
+    "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+    f"610 22 0:60 / /var/lib/docker/containers/{CONTAINER}/mounts/shm rw - tmpfs shm rw\n"
+)
+
+
+def test_the_container_is_known_by_the_source_of_its_hostname_file() -> None:
+    assert own_container_id(MOUNTINFO_IN_A_CONTAINER) == CONTAINER
+    assert own_container_id(MOUNTINFO_ON_THE_HOST) is None
 
 
 def test_render_puts_the_fix_under_its_finding_and_errors_fail() -> None:
