@@ -8,6 +8,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fakes.github.fixtures",
+    "tests.fakes.github.ghes",
     "tests.fakes.model.fixtures",
     "tests.fixtures.service",
     "tests.fixtures.docker",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.context import Context
+from app.github_urls import git_url
 from handlers.ask.question import Place, Question
 from handlers.common.check_runs import branch_head_sha
 from handlers.common.untrusted_text import code_safe
@@ -28,11 +29,12 @@ async def revision_to_read(context: Context, question: Question) -> Revision:
         repository = (await github.rest.repos.async_get(owner, name)).parsed_data
         branch = repository.default_branch
         sha = await branch_head_sha(github, context.job.repository, branch)
-        return Revision(sha, repository.clone_url, f"the head of `{code_safe(branch)}`")
+        clone_url = git_url(repository.clone_url, context.settings)
+        return Revision(sha, clone_url, f"the head of `{code_safe(branch)}`")
     pull = (await github.rest.pulls.async_get(owner, name, question.number)).parsed_data
     return Revision(
         pull.head.sha,
-        pull.base.repo.clone_url,
+        git_url(pull.base.repo.clone_url, context.settings),
         f"the head of pull request #{pull.number}",
     )
 

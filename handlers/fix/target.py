@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.context import Context
+from app.github_urls import git_url
 from handlers.common.check_runs import branch_head_sha
 
 PAGE_SIZE = 100
@@ -30,7 +31,7 @@ async def load_target(context: Context) -> FixTarget:
     return FixTarget(
         default_branch=repository.default_branch,
         head_sha=await branch_head_sha(github, context.job.repository, repository.default_branch),
-        clone_url=repository.clone_url,
+        clone_url=git_url(repository.clone_url, context.settings),
         issue_title=str(issue.get("title") or ""),
         issue_number=context.job.number or 0,
     )

@@ -10,6 +10,7 @@ from dataclasses import replace
 from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent, dig
+from app.github_urls import git_url
 from app.notices import Notice, post_notice_once
 from handlers.ask.triggers import mentions_app
 from handlers.common.audit import record_refusal
@@ -56,7 +57,7 @@ async def follow_up(event: WebhookEvent, context: Context) -> str:
     workspace: JobWorkspace | None = None
     try:
         workspace = await context.workspaces.prepare(
-            clone_url=pull.clone_url,
+            clone_url=git_url(pull.clone_url, context.settings),
             token=await context.git_token(),
             default_branch=pull.base_ref,
             work_branch=pull.head_ref,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from githubkit.exception import RequestFailed
 
 from app.context import Context
+from app.github_urls import git_url
 from handlers.review.diff import ChangedFile
 from handlers.review.fingerprints import fingerprints_in
 from handlers.review.prompt import PullSnapshot
@@ -42,7 +43,7 @@ async def load_pull(context: Context, number: int) -> tuple[PullSnapshot, str]:
         from_fork=head_repo != pull.base.repo.full_name,
         base_sha=pull.base.sha,
     )
-    return snapshot, pull.base.repo.clone_url
+    return snapshot, git_url(pull.base.repo.clone_url, context.settings)
 
 
 async def compared_files(context: Context, base_sha: str, head_sha: str) -> list[ChangedFile]:

@@ -15,6 +15,7 @@ from app import task_secrets
 from app.context import Context
 from app.errors import JobFailed
 from app.events import WebhookEvent
+from app.github_urls import git_url
 from app.job_events import file_changes
 from app.task_secrets import RESTART_NEXT_STEP, RESTART_REASON, TaskSecrets
 from handlers.common.protected_paths import refuse_protected_changes
@@ -80,7 +81,7 @@ async def _source(context: Context, spec: TaskSpec) -> tuple[str, str]:
         return spec.clone_url, spec.ref or URL_DEFAULT_REF
     owner, name = context.owner_and_name
     repository = (await context.github.rest.repos.async_get(owner, name)).parsed_data
-    return repository.clone_url, spec.ref or repository.default_branch
+    return git_url(repository.clone_url, context.settings), spec.ref or repository.default_branch
 
 
 async def _work(

@@ -61,7 +61,7 @@ def commit_json(state: GitHubState, repository: str, commit: dict[str, str]) -> 
         "url": f"{api}/commits/{sha}",
         "sha": sha,
         "node_id": payloads.node_id("C", int(sha[:7], 16)),
-        "html_url": f"{state.base_url}/{repository}/commit/{sha}",
+        "html_url": f"{state.web_root}/{repository}/commit/{sha}",
         "comments_url": f"{api}/commits/{sha}/comments",
         "commit": {
             "url": f"{api}/git/commits/{sha}",
@@ -97,7 +97,7 @@ def comparison(
     behind = commits(bare, f"{common}..{base}")
     status = ("diverged" if ahead else "behind") if behind else ("ahead" if ahead else "identical")
     files = gitrepo.changed_files(bare, base, head)[:MAX_FILES]
-    html = f"{state.base_url}/{repository}/compare/{base}...{head}"
+    html = f"{state.web_root}/{repository}/compare/{base}...{head}"
     return {
         "url": f"{state.base_url}/repos/{repository}/compare/{base}...{head}",
         "html_url": html,

@@ -26,7 +26,7 @@ async def get_file(request: Request) -> Response:
         raise not_found()
     blob = await asyncio.to_thread(gitrepo.rev_parse_blob, repo.path, ref, path)
     api = f"{state.base_url}/repos/{repo.full_name}"
-    html = f"{state.base_url}/{repo.full_name}/blob/{ref}/{path}"
+    html = f"{state.web_root}/{repo.full_name}/blob/{ref}/{path}"
     links = {"self": f"{api}/contents/{path}?ref={ref}", "git": f"{api}/git/blobs/{blob}"}
     raw = content.encode()
     return answer(
@@ -41,7 +41,7 @@ async def get_file(request: Request) -> Response:
             "url": links["self"],
             "git_url": links["git"],
             "html_url": html,
-            "download_url": f"{state.base_url}/{repo.full_name}/raw/{ref}/{path}",
+            "download_url": f"{state.web_root}/{repo.full_name}/raw/{ref}/{path}",
             "_links": {**links, "html": html},
         }
     )

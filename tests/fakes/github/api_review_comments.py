@@ -38,7 +38,7 @@ def review_comment(state: GitHubState, review: Review, index: int, item: dict[st
     repo = review.repository
     pull_api = f"{state.base_url}/repos/{repo}/pulls/{review.pull_number}"
     api = f"{state.base_url}/repos/{repo}/pulls/comments/{ident}"
-    html = f"{state.base_url}/{repo}/pull/{review.pull_number}#discussion_r{ident}"
+    html = f"{state.web_root}/{repo}/pull/{review.pull_number}#discussion_r{ident}"
     side = item.get("side", "RIGHT")
     return {
         "url": api,
@@ -110,7 +110,7 @@ def reply_comment(state: GitHubState, reply: ReviewReply) -> JSON:
     repo = reply.repository
     pull_api = f"{state.base_url}/repos/{repo}/pulls/{reply.pull_number}"
     api = f"{state.base_url}/repos/{repo}/pulls/comments/{reply.id}"
-    html = f"{state.base_url}/{repo}/pull/{reply.pull_number}#discussion_r{reply.id}"
+    html = f"{state.web_root}/{repo}/pull/{reply.pull_number}#discussion_r{reply.id}"
     return {
         "url": api,
         "pull_request_review_id": None,

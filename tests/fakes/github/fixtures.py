@@ -72,12 +72,22 @@ def public_key_of(private_key: str) -> str:
 
 @dataclass
 class FakeGitHub:
-    """A served fake GitHub: its URL (API and git host alike), its state, the App's credentials."""
+    """A served fake GitHub: its API's URL, its state, the App's credentials, its web root.
+
+    `web_url` is empty when the API's URL is the web root too (the github.com-like fake); the
+    GHES-shaped fake (tests/fakes/github/ghes.py) serves git and `html_url`s there instead.
+    """
 
     url: str
     state: GitHubState
     app_id: int
     private_key: str
+    web_url: str = ""
+
+    @property
+    def web_root(self) -> str:
+        """Where git and people's links go."""
+        return self.web_url or self.url
 
     def settings(self, **overrides: Any) -> Settings:
         """Service settings pointing at this fake, with the App's real credentials."""
@@ -86,7 +96,7 @@ class FakeGitHub:
             app_id=str(self.app_id),
             private_key=self.private_key,
             github_api_url=self.url,
-            github_web_url=self.url,
+            github_web_url=self.web_root,
         )
         return replace(base, **overrides)
 
@@ -97,14 +107,14 @@ class FakeGitHub:
             "FIXWRIGHT_PRIVATE_KEY": self.private_key,
             "FIXWRIGHT_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "FIXWRIGHT_GITHUB_API_URL": self.url,
-            "FIXWRIGHT_GITHUB_WEB_URL": self.url,
+            "FIXWRIGHT_GITHUB_WEB_URL": self.web_root,
         }
 
     def clone_url(self, repository: str = REPOSITORY, token: str | None = None) -> str:
         """The repository's git URL, with `x-access-token:<token>@` when a token is given."""
         if token is None:
-            return f"{self.url}/{repository}.git"
-        scheme, _, rest = self.url.partition("://")
+            return f"{self.web_root}/{repository}.git"
+        scheme, _, rest = self.web_root.partition("://")
         return f"{scheme}://x-access-token:{token}@{rest}/{repository}.git"
 
 

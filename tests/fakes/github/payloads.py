@@ -39,10 +39,10 @@ def user(state: GitHubState, login: str) -> JSON:
         "login": who.login,
         "id": who.id,
         "node_id": node_id("U", who.id),
-        "avatar_url": f"{state.base_url}/avatars/u/{who.id}",
+        "avatar_url": f"{state.web_root}/avatars/u/{who.id}",
         "gravatar_id": "",
         "url": api,
-        "html_url": f"{state.base_url}/{login}",
+        "html_url": f"{state.web_root}/{login}",
         "followers_url": f"{api}/followers",
         "following_url": f"{api}/following{{/other_user}}",
         "gists_url": f"{api}/gists{{/gist_id}}",
@@ -90,8 +90,8 @@ def app(state: GitHubState) -> JSON:
         "owner": user(state, owner),
         "name": state.app_slug,
         "description": "Puts Claude Code to work on issues and pull requests",
-        "external_url": f"{state.base_url}/apps/{state.app_slug}",
-        "html_url": f"{state.base_url}/apps/{state.app_slug}",
+        "external_url": f"{state.web_root}/apps/{state.app_slug}",
+        "html_url": f"{state.web_root}/apps/{state.app_slug}",
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": "2024-01-01T00:00:00Z",
         "permissions": {
@@ -114,7 +114,7 @@ def installation(state: GitHubState, inst: Installation) -> JSON:
         "repository_selection": inst.repository_selection,
         "access_tokens_url": f"{state.base_url}/app/installations/{inst.id}/access_tokens",
         "repositories_url": f"{state.base_url}/installation/repositories",
-        "html_url": f"{state.base_url}/organizations/{inst.account}/settings/installations/{inst.id}",
+        "html_url": f"{state.web_root}/organizations/{inst.account}/settings/installations/{inst.id}",
         "app_id": state.app_id,
         "app_slug": state.app_slug,
         "target_id": account.id,
@@ -150,7 +150,7 @@ def access_token(state: GitHubState, token: AccessToken) -> JSON:
 def repository(state: GitHubState, repo: Repository, full: bool = False) -> JSON:
     """A Repository, or a FullRepository when `full`."""
     api = f"{state.base_url}/repos/{repo.full_name}"
-    html = f"{state.base_url}/{repo.full_name}"
+    html = f"{state.web_root}/{repo.full_name}"
     body: JSON = {
         "id": repo.id,
         "node_id": node_id("R", repo.id),

@@ -18,7 +18,7 @@ def issue(state: GitHubState, item: Issue) -> JSON:
         "labels_url": f"{api}/labels{{/name}}",
         "comments_url": f"{api}/comments",
         "events_url": f"{api}/events",
-        "html_url": f"{state.base_url}/{item.repository}/{kind}/{item.number}",
+        "html_url": f"{state.web_root}/{item.repository}/{kind}/{item.number}",
         "number": item.number,
         "state": item.state,
         "state_reason": None,
@@ -56,7 +56,7 @@ def comment(state: GitHubState, item: Comment) -> JSON:
         "id": item.id,
         "node_id": node_id("IC", item.id),
         "url": api,
-        "html_url": f"{state.base_url}/{item.repository}/issues/{item.issue_number}"
+        "html_url": f"{state.web_root}/{item.repository}/issues/{item.issue_number}"
         f"#issuecomment-{item.id}",
         "body": item.body,
         "user": user(state, item.user),

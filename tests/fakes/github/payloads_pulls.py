@@ -26,7 +26,7 @@ def pull_request(
     repo = state.repositories[pull.repository]
     api = f"{state.base_url}/repos/{pull.repository}/pulls/{pull.number}"
     issue_api = f"{state.base_url}/repos/{pull.repository}/issues/{pull.number}"
-    html = f"{state.base_url}/{pull.repository}/pull/{pull.number}"
+    html = f"{state.web_root}/{pull.repository}/pull/{pull.number}"
     links = {
         "self": api,
         "html": html,
@@ -99,7 +99,7 @@ def pull_request(
 
 def diff_entry(state: GitHubState, repository: str, changed: ChangedFile) -> JSON:
     """One changed file (DiffEntry), as a pull request's files and a comparison list them."""
-    raw = f"{state.base_url}/{repository}/raw"
+    raw = f"{state.web_root}/{repository}/raw"
     return {
         "sha": changed.blob_sha,
         "filename": changed.filename,
@@ -107,7 +107,7 @@ def diff_entry(state: GitHubState, repository: str, changed: ChangedFile) -> JSO
         "additions": changed.additions,
         "deletions": changed.deletions,
         "changes": changed.additions + changed.deletions,
-        "blob_url": f"{state.base_url}/{repository}/blob/{changed.blob_sha}/{changed.filename}",
+        "blob_url": f"{state.web_root}/{repository}/blob/{changed.blob_sha}/{changed.filename}",
         "raw_url": f"{raw}/{changed.blob_sha}/{changed.filename}",
         "contents_url": f"{state.base_url}/repos/{repository}/contents/{changed.filename}",
         "patch": changed.patch,
@@ -116,7 +116,7 @@ def diff_entry(state: GitHubState, repository: str, changed: ChangedFile) -> JSO
 
 def review(state: GitHubState, item: Review) -> JSON:
     pull_api = f"{state.base_url}/repos/{item.repository}/pulls/{item.pull_number}"
-    html = f"{state.base_url}/{item.repository}/pull/{item.pull_number}#pullrequestreview-{item.id}"
+    html = f"{state.web_root}/{item.repository}/pull/{item.pull_number}#pullrequestreview-{item.id}"
     return {
         "id": item.id,
         "node_id": node_id("PRR", item.id),
@@ -147,7 +147,7 @@ def check_run(state: GitHubState, item: CheckRun) -> JSON:
         "node_id": node_id("CR", item.id),
         "external_id": item.external_id,
         "url": api,
-        "html_url": f"{state.base_url}/{item.repository}/runs/{item.id}",
+        "html_url": f"{state.web_root}/{item.repository}/runs/{item.id}",
         "details_url": item.details_url,
         "status": item.status,
         "conclusion": item.conclusion,

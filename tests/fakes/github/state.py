@@ -40,7 +40,8 @@ class GitHubState:
     app_id: int
     public_key: str
     app_slug: str = "fixwright"
-    base_url: str = ""
+    base_url: str = ""  # the REST API's root
+    web_url: str = ""  # the web root (git, `html_url`s) when it differs from the API's, as on GHES
     token_lifetime: timedelta = timedelta(hours=1)
     users: dict[str, User] = field(default_factory=dict)
     installations: dict[int, Installation] = field(default_factory=dict)
@@ -68,6 +69,11 @@ class GitHubState:
     redelivery_requests: list[int] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def web_root(self) -> str:
+        """Where people and git go: the web root, the API's own root on the github.com-like fake."""
+        return self.web_url or self.base_url
 
     # identities
 

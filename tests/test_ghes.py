@@ -1,0 +1,174 @@
+"""GitHub Enterprise Server: which address each use goes to (app/github_urls.py), in process.
+
+The rule, and the fix job against the GHES-shaped fake (API under `/api/v3` on one port, git and
+the web root on another) with a scripted sandbox. The real CLI in the real container against the
+same fake is `tests/test_ghes_loop.py`. Also the readers of what the service wrote that both use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.config import Settings
+from app.errors import JobFailed
+from app.github_urls import git_url, origin_of, under_web_root
+from app.store import JobState
+from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
+from tests.fakes.github.ghes import API_PREFIX, GhesServers
+from tests.fakes.github.state import GitHubState
+from tests.fixtures.inprocess import Engine, EngineFactory, finished
+from tests.test_fix_handler import the_fix
+from tests.test_fix_loop import BRANCH, label_delivery
+
+LINK = re.compile(r"https?://[^\s)\]>\"'`]+")
+
+
+# Readers shared with tests/test_ghes_loop.py.
+
+
+def written_texts(state: GitHubState) -> list[str]:
+    """Everything people read that the service wrote: comments, PR bodies, reviews, replies,
+    check runs (their output and their details link)."""
+    texts = [comment.body for comment in state.comments.values()]
+    texts += [issue.body or "" for issue in state.issues.values() if issue.is_pull_request]
+    texts += [review.body + json.dumps(review.comments) for review in state.reviews]
+    texts += [reply.body for reply in state.review_replies]
+    for run in state.check_runs.values():
+        texts += [run.details_url or "", json.dumps(run.output)]
+    return texts
+
+
+def links_in(texts: list[str]) -> list[str]:
+    return [link for text in texts for link in LINK.findall(text)]
+
+
+def assert_links_on_web_root(fake: FakeGitHub) -> list[str]:
+    """Every link the service wrote is under the web root, none at the API's port or prefix."""
+    links = links_in(written_texts(fake.state))
+    api_origin = origin_of(fake.url)
+    for link in links:
+        assert API_PREFIX not in urlsplit(link).path, link
+        assert origin_of(link) != api_origin, link
+        assert under_web_root(link, fake.web_root), link
+    return links
+
+
+def git_arrivals(servers: GhesServers, port: str) -> list[str]:
+    """The git smart-HTTP paths one port of the two-port fake was asked for."""
+    return [path for path in servers.log.paths(port) if ".git/" in path]
+
+
+# The rule.
+
+
+@pytest.mark.parametrize(
+    ("url", "root"),
+    [
+        ("https://github.com/octo-org/hello.git", "https://github.com"),
+        ("https://GHE.example.com/octo-org/hello.git", "https://ghe.example.com"),
+        ("https://ghe.example.com:443/octo-org/hello.git", "https://ghe.example.com"),
+        ("http://127.0.0.1:8080/octo-org/hello.git", "http://127.0.0.1:8080"),
+        ("https://example.com/git/octo-org/hello.git", "https://example.com/git"),
+        ("https://example.com/git/octo-org/hello.git", "https://example.com/git/"),
+    ],
+)
+def test_a_url_on_the_web_root_is_under_it(url: str, root: str) -> None:
+    assert under_web_root(url, root)
+
+
+@pytest.mark.parametrize(
+    ("url", "root"),
+    [
+        ("https://ghe.example.com/octo-org/hello.git", "https://github.com"),
+        ("http://github.com/octo-org/hello.git", "https://github.com"),  # another scheme
+        ("https://github.com:8443/octo-org/hello.git", "https://github.com"),  # another port
+        ("https://github.com.evil.example/octo-org/hello.git", "https://github.com"),
+        ("https://evil.example/github.com/octo-org/hello.git", "https://github.com"),
+        ("https://github.com@evil.example/octo-org/hello.git", "https://github.com"),
+        ("https://x-access-token:t@github.com/octo-org/hello.git", "https://github.com"),
+        ("https://example.com/gitx/octo-org/hello.git", "https://example.com/git"),  # not below
+        ("https://example.com/octo-org/hello.git", "https://example.com/git"),
+        ("https://github.com:notaport/octo-org/hello.git", "https://github.com"),
+        ("https://api.github.com/repos/octo-org/hello", "https://github.com"),
+    ],
+)
+def test_a_url_elsewhere_is_not_under_the_web_root(url: str, root: str) -> None:
+    assert not under_web_root(url, root)
+
+
+def test_an_origin_shows_scheme_host_and_a_port_only_when_it_is_not_the_default() -> None:
+    assert origin_of("https://user:secret@GHE.example.com:443/a/b.git?x=1") == (
+        "https://ghe.example.com"
+    )
+    assert origin_of("http://127.0.0.1:8080/api/v3") == "http://127.0.0.1:8080"
+
+
+def test_git_goes_to_the_apis_clone_url_when_it_is_on_the_web_root() -> None:
+    settings = Settings(
+        github_api_url="https://ghe.example.com/api/v3", github_web_url="https://ghe.example.com"
+    )
+    url = "https://ghe.example.com/octo-org/hello.git"
+    assert git_url(url, settings) == url
+
+
+def test_a_clone_url_off_the_web_root_fails_naming_the_setting_to_change() -> None:
+    """GHES with the web URL left at github.com: the token would go to a host not named as git's."""
+    settings = Settings(github_api_url="https://ghe.example.com/api/v3")
+    with pytest.raises(JobFailed) as failed:
+        git_url("https://ghe.example.com/octo-org/hello.git?token=x", settings)
+    reason, next_step = failed.value.reason, failed.value.next_step
+    assert "https://ghe.example.com" in reason and "https://github.com" in reason
+    assert "token=x" not in reason and "/octo-org" not in reason
+    assert "FIXWRIGHT_GITHUB_WEB_URL" in next_step and "/api/v3" in next_step
+
+
+# The fix job, in process, against the GHES-shaped fake.
+
+
+@pytest.fixture
+def fake_github(ghes_github: FakeGitHub) -> FakeGitHub:
+    """This module's fake GitHub is the GHES-shaped one (the engine fixtures use `fake_github`)."""
+    return ghes_github
+
+
+async def test_a_fix_on_ghes_clones_and_pushes_on_the_web_port_and_links_there(
+    engine: Engine, ghes_github_servers: GhesServers
+) -> None:
+    """Only the two URL settings differ: the REST API under /api/v3, git and links on the web root."""
+    fake = engine.github
+    assert engine.settings.github_api_url.endswith(API_PREFIX)
+    engine.script(the_fix(engine))
+    finished(await engine.run_delivery("issues", label_delivery(fake)), JobState.SUCCEEDED)
+
+    assert BRANCH in fake.state.branches(REPOSITORY)
+    api_paths = ghes_github_servers.log.paths("api")
+    assert api_paths and all(path.startswith(API_PREFIX + "/") for path in api_paths)
+    assert not git_arrivals(ghes_github_servers, "api")
+    pushes = [p for p in git_arrivals(ghes_github_servers, "web") if "receive-pack" in p]
+    assert pushes and git_arrivals(ghes_github_servers, "web")
+    [pull] = fake.state.pulls.values()
+    links = assert_links_on_web_root(fake)
+    assert f"{fake.web_root}/{REPOSITORY}/pull/{pull.number}" in links
+
+
+async def test_a_web_url_naming_another_host_sends_no_token_to_git(
+    make_engine: EngineFactory, ghes_github_servers: GhesServers
+) -> None:
+    """FIXWRIGHT_GITHUB_WEB_URL left at github.com on GHES: the job stops before git, and says
+    which setting to change."""
+    engine = await make_engine(github_web_url="https://github.com")
+    engine.script(the_fix(engine))
+    job = finished(
+        await engine.run_delivery("issues", label_delivery(engine.github)), JobState.FAILED
+    )
+
+    assert "FIXWRIGHT_GITHUB_WEB_URL" in job.summary
+    assert not git_arrivals(ghes_github_servers, "web")
+    assert not git_arrivals(ghes_github_servers, "api")
+    assert engine.sandbox.runs  # the scripted run was never played
+    said = "\n".join(c.body for c in engine.github.state.issue_comments(REPOSITORY, 1))
+    assert "FIXWRIGHT_GITHUB_WEB_URL" in said and "/api/v3" in said
