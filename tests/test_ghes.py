@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from app.config import Settings
 from app.errors import JobFailed
 from app.github_urls import git_url, origin_of, under_web_root
 from app.store import JobState
+from tests.fakes.github import payloads
 from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
 from tests.fakes.github.ghes import API_PREFIX, GhesServers
 from tests.fakes.github.state import GitHubState
 from tests.fixtures.inprocess import Engine, EngineFactory, finished
+from tests.test_fake_github import client, git, mint
 from tests.test_fix_handler import the_fix
 from tests.test_fix_loop import BRANCH, label_delivery
 
@@ -133,6 +137,30 @@ def test_a_clone_url_off_the_web_root_fails_naming_the_setting_to_change() -> No
 def fake_github(ghes_github: FakeGitHub) -> FakeGitHub:
     """This module's fake GitHub is the GHES-shaped one (the engine fixtures use `fake_github`)."""
     return ghes_github
+
+
+async def test_the_ghes_fake_serves_rest_under_api_v3_and_git_on_the_web_port(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    """githubkit pointed at `<api>/api/v3` parses its answers; `url`s are the API's, `html_url` and
+    `clone_url` the web root's; each port refuses the other's share."""
+    token = mint(fake_github, permissions={"contents": "read", "metadata": "read"})["token"]
+    gh = client(fake_github, token)
+    repository = (await gh.rest.repos.async_get("octo-org", "hello")).parsed_data
+    assert repository.url == f"{fake_github.url}/repos/{REPOSITORY}"
+    assert repository.html_url == f"{fake_github.web_root}/{REPOSITORY}"
+    assert repository.clone_url == fake_github.clone_url()
+    assert origin_of(fake_github.url) != origin_of(fake_github.web_root)
+
+    cloned = git("clone", fake_github.clone_url(token=token), str(tmp_path / "web"))
+    assert cloned.returncode == 0, cloned.stderr
+    on_api = f"{fake_github.url}/{REPOSITORY}.git".replace("://", f"://x-access-token:{token}@")
+    assert git("clone", on_api, str(tmp_path / "api")).returncode != 0
+    no_prefix = fake_github.url.removesuffix(API_PREFIX)
+    async with httpx.AsyncClient(headers={"Authorization": f"token {token}"}) as http:
+        for elsewhere in (fake_github.web_root, no_prefix):
+            answer = await http.get(f"{elsewhere}/repos/{REPOSITORY}")
+            assert (answer.status_code, answer.json()) == (404, payloads.error("Not Found"))
 
 
 async def test_a_fix_on_ghes_clones_and_pushes_on_the_web_port_and_links_there(

@@ -51,7 +51,7 @@ async def _not_found(send: Send) -> None:
 
 
 class ApiPort:
-    """Serves the fake's REST API under `/api/v3` only (the prefix is stripped before routing)."""
+    """Serves the fake's REST API under `/api/v3` only (the prefix is stripped before routing), no git."""
 
     def __init__(self, app: ASGIApp, log: PortLog) -> None:
         self.app, self.log = app, log
@@ -62,10 +62,10 @@ class ApiPort:
             return
         path: str = scope["path"]
         self.log.arrivals.append(Arrival("api", scope["method"], path))
-        if not path.startswith(API_PREFIX + "/"):
-            await _not_found(send)
-            return
         inner = path[len(API_PREFIX) :]
+        if not path.startswith(API_PREFIX + "/") or ".git/" in inner:
+            await _not_found(send)  # git is not served under the API
+            return
         await self.app({**scope, "path": inner, "raw_path": inner.encode()}, receive, send)
 
 
