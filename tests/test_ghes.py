@@ -23,10 +23,12 @@ from tests.fakes.github import payloads
 from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
 from tests.fakes.github.ghes import API_PREFIX, GhesServers
 from tests.fakes.github.state import GitHubState
+from tests.fakes.sandbox import ScriptedRun
 from tests.fixtures.inprocess import Engine, EngineFactory, finished
 from tests.test_fake_github import client, git, mint
-from tests.test_fix_handler import the_fix
+from tests.test_fix_handler import GREET, fixed_greet, the_fix
 from tests.test_fix_loop import BRANCH, label_delivery
+from tests.test_followup import EMPTY_CASE, HUNK, fixed_pull, review_of
 
 LINK = re.compile(r"https?://[^\s)\]>\"'`]+")
 
@@ -200,3 +202,25 @@ async def test_a_web_url_naming_another_host_sends_no_token_to_git(
     assert engine.sandbox.runs  # the scripted run was never played
     said = "\n".join(c.body for c in engine.github.state.issue_comments(REPOSITORY, 1))
     assert "FIXWRIGHT_GITHUB_WEB_URL" in said and "/api/v3" in said
+
+
+async def test_a_follow_up_on_ghes_pushes_on_the_web_port_and_links_there(
+    engine: Engine, ghes_github_servers: GhesServers
+) -> None:
+    """A review on fixwright's PR: the new commit goes to the web port; the PR body, the
+    progress comment and the thread's reply link only the web root."""
+    number = await fixed_pull(engine)
+    ghes_github_servers.log.arrivals.clear()
+    comment = {"path": GREET, "line": 6, "body": "Also handle an empty list.", "diff_hunk": HUNK}
+    engine.script(
+        ScriptedRun(summary="Added greet_all.", files={GREET: fixed_greet(engine) + EMPTY_CASE})
+    )
+    finished(
+        await engine.run_delivery("pull_request_review", review_of(engine, number, [comment])),
+        JobState.SUCCEEDED,
+    )
+
+    assert [p for p in git_arrivals(ghes_github_servers, "web") if "receive-pack" in p]
+    assert not git_arrivals(ghes_github_servers, "api")
+    assert engine.github.state.review_replies
+    assert assert_links_on_web_root(engine.github)
