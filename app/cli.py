@@ -8,14 +8,24 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app import approval_cli, audit_cli, doctor, environment_cli, keys_cli, sandbox_cli
+from app import (
+    approval_cli,
+    audit_cli,
+    doctor,
+    environment_cli,
+    keys_cli,
+    sandbox_cli,
+    secrets_cli,
+)
 from app.config import ConfigError, Settings, settings_from_environment
 
 
-def load_or_explain(overrides: dict[str, str] | None = None) -> Settings | None:
+def load_or_explain(
+    overrides: dict[str, str] | None = None, *, setup_allowed: bool = False
+) -> Settings | None:
     """Settings from the environment, or None after printing every problem to stderr."""
     try:
-        return settings_from_environment(overrides)
+        return settings_from_environment(overrides, setup_allowed=setup_allowed)
     except ConfigError as error:
         print("fixwright: the configuration has problems:", file=sys.stderr)
         for problem in error.problems:
@@ -34,7 +44,10 @@ def serve(args: argparse.Namespace) -> int:
     from handlers import build_registry
 
     # --host is checked as FIXWRIGHT_HOST is (a non-loopback address needs the metrics token).
-    settings = load_or_explain({"FIXWRIGHT_HOST": args.host} if args.host else None)
+    # Without the App's credentials it starts in set-up mode (app/setup_routes.py).
+    settings = load_or_explain(
+        {"FIXWRIGHT_HOST": args.host} if args.host else None, setup_allowed=True
+    )
     if settings is None:
         return 2
     configure_logging(
@@ -182,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    secrets_cli.register(commands)
     return int(args.func(args))
 
 

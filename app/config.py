@@ -26,6 +26,7 @@ from app.config_values import (
 )
 from app.environment_config import EnvironmentConfig
 from app.quota_prices import DEFAULT_PRICES, Price, parse_prices
+from app.secrets_store import SecretsError, SecretsStore
 from sandbox.egress import pattern_problem
 
 __all__ = [
@@ -448,6 +449,19 @@ class Settings:
         read.duration(60),
         names=("PAGE_LINK_EXPIRES",),
     )
+    # The App's credentials and the model key stored by set-up (app/secrets_store.py).
+    secrets_key: str = env(
+        "",
+        "the key stored secrets are encrypted with (empty: a key file generated in the state "
+        "directory)",
+        secret=True,
+    )
+    # Where each credential came from ("env", "stored" or absent), for GET /setup/status.
+    value_sources: Mapping[str, str] = field(default_factory=dict)
+
+    def needs_setup(self) -> bool:
+        """True while the App is not registered: the service then serves only its set-up page."""
+        return not (self.app_id and self.private_key and self.webhook_secrets)
 
     def instance_id(self) -> str:
         """Names this deployment (its store) on a shared Docker engine, so it only cleans up its own."""
@@ -485,6 +499,7 @@ class Settings:
                 self.anthropic_api_key,
                 self.metrics_token,
                 self.page_signing_key,
+                self.secrets_key,
             )
             if s
         )
@@ -541,24 +556,80 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 
 def load_settings(
-    environ: Mapping[str, str], dotenv: Path | None = Path(".env"), *, for_github: bool = True
+    environ: Mapping[str, str],
+    dotenv: Path | None = Path(".env"),
+    *,
+    for_github: bool = True,
+    setup_allowed: bool = False,
 ) -> Settings:
-    """Build Settings from the environment (which wins over .env); raise ConfigError listing all problems.
+    """Build Settings from the environment (which wins over .env, which wins over the values set-up
+    stored); raise ConfigError listing all problems.
 
     `for_github=False` is for commands that never talk to GitHub (`fixwright run`, `sandbox build`):
     the webhook secret and the App's credentials are then neither required nor read.
+    `setup_allowed` (`serve`): with none of the App's credentials anywhere, they are not required
+    either, and the service starts in set-up mode (`Settings.needs_setup`).
     """
-    env = {**(read_dotenv(dotenv) if dotenv else {}), **environ}
+    given = {**(read_dotenv(dotenv) if dotenv else {}), **environ}
     problems: list[str] = []
+    stored = _stored_values(given, problems)
+    env = with_stored(given, stored)
+    unregistered = setup_allowed and not any(env.get(PREFIX + n, "").strip() for n in GITHUB_ONLY)
+    read_github = for_github and not unregistered
     values = {
-        d.attribute: _read(d, env, problems) if for_github or not d.var.github_only else d.default
+        d.attribute: _read(d, env, problems) if read_github or not d.var.github_only else d.default
         for d in DECLARED
     }
+    values["value_sources"] = value_sources(given, stored)
     if for_github:
         problems.extend(open_operator_routes(values))
     if problems:
         raise ConfigError(problems)
     return Settings(**values)
+
+
+# The variables set-up may fill (app/secrets_store.py), with those that, when set, leave it alone.
+STORED_SETTINGS = {
+    "APP_ID": ("APP_ID",),
+    "APP_SLUG": ("APP_SLUG",),
+    "WEBHOOK_SECRET": ("WEBHOOK_SECRET",),
+    "PRIVATE_KEY": ("PRIVATE_KEY", "PRIVATE_KEY_PATH"),
+    "ANTHROPIC_API_KEY": ("ANTHROPIC_API_KEY",),
+    "CLIENT_SECRET": ("CLIENT_SECRET",),
+}
+
+
+def _stored_values(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """What set-up stored in the state directory ({} when nothing is), a problem when unreadable."""
+    store = SecretsStore(
+        env.get(PREFIX + "STATE_DIR", "").strip() or "data",
+        env.get(PREFIX + "SECRETS_KEY", "").strip(),
+    )
+    try:
+        return store.read() if store.exists() else {}
+    except SecretsError as error:
+        problems.append(str(error))
+        return {}
+
+
+def with_stored(env: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:
+    """The environment, with stored values filling only the settings it leaves empty."""
+    merged = dict(env)
+    for name, overriding in STORED_SETTINGS.items():
+        if stored.get(name) and not any(env.get(PREFIX + n, "").strip() for n in overriding):
+            merged[PREFIX + name] = stored[name]
+    return merged
+
+
+def value_sources(env: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:
+    """Where each value set-up may store comes from: "env", "stored", or absent (never the value)."""
+    sources: dict[str, str] = {}
+    for name, overriding in STORED_SETTINGS.items():
+        if any(env.get(PREFIX + n, "").strip() for n in overriding):
+            sources[name] = "env"
+        elif stored.get(name):
+            sources[name] = "stored"
+    return sources
 
 
 def _read(declared: Declared, env: Mapping[str, str], problems: list[str]) -> Any:
@@ -606,8 +677,10 @@ def open_operator_routes(values: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def settings_from_environment(overrides: Mapping[str, str] | None = None) -> Settings:
+def settings_from_environment(
+    overrides: Mapping[str, str] | None = None, *, setup_allowed: bool = False
+) -> Settings:
     """The entry point's one read of the process environment; `overrides` are command-line
     options, validated as if they were set there. A read-only view, not a copy: the settings
     are read from it, and no subprocess is ever given it (sandbox/host_environment.py)."""
-    return load_settings(ChainMap(dict(overrides or {}), os.environ))
+    return load_settings(ChainMap(dict(overrides or {}), os.environ), setup_allowed=setup_allowed)

@@ -95,6 +95,14 @@ def configure_logging(
     )
 
 
+def redact_also(values: Iterable[str]) -> None:
+    """Secrets learned after start (the credentials set-up stores) are redacted from now on too."""
+    for processor in structlog.get_config()["processors"]:
+        if isinstance(processor, Redactor):
+            known = {*processor.secrets, *(value for value in values if value)}
+            processor.secrets = tuple(sorted(known, key=len, reverse=True))
+
+
 def get_logger(**bound: Any) -> FilteringBoundLogger:
     """The service's logger with `bound` fields (the wrapper class `configure_logging` sets)."""
     logger: FilteringBoundLogger = structlog.get_logger("fixwright")

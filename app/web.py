@@ -7,7 +7,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import docker
@@ -24,7 +24,7 @@ from app.api.mount import create_api, is_api_path
 from app.app_slug import with_app_slug
 from app.approval_routes import approval_routes
 from app.config import Settings
-from app.errors import error_response
+from app.errors import error_body, error_response
 from app.event_hub import EventHub
 from app.github_app import GitHubApp
 from app.github_connect import GitHubConnector, connect_with
@@ -39,6 +39,8 @@ from app.reconcile import reconcile_periodically
 from app.retention import sweep_periodically
 from app.routing import Registry
 from app.sandbox_service import ServiceSandbox, host_workspaces, open_sandbox
+from app.secrets_store import SecretsStore
+from app.setup_routes import SETUP_PATHS, SetupService, setup_routes
 from app.store import Store, open_store
 from app.webhook_endpoint import (
     INTERNAL_ERROR,
@@ -47,6 +49,7 @@ from app.webhook_endpoint import (
     Scope,
     Send,
     WebhookEndpoint,
+    send_json,
 )
 from app.worker import WorkerPool
 
@@ -88,6 +91,9 @@ class Service:
 
 
 WEBHOOK_PATHS = frozenset({WEBHOOK_PATH, WEBHOOK_PATH + "/"})
+SETUP_REQUIRED = (
+    "fixwright is not set up yet: open this service's page (/setup) to register the GitHub App"
+)
 
 
 class FrontDoor:
@@ -109,6 +115,11 @@ class FrontDoor:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        setup: SetupService | None = getattr(self.app.state, "setup", None)
+        if scope["type"] == "http" and setup and setup.pending and scope["path"] not in SETUP_PATHS:
+            # Set-up mode: no intake, no workers, no API until the App is registered.
+            await send_json(send, 503, error_body("setup_required", SETUP_REQUIRED))
+            return
         if scope["type"] == "http" and scope["path"] in WEBHOOK_PATHS and scope["method"] == "POST":
             await self._webhook(scope, receive, send)
         elif self._api is not None and scope["type"] == "http" and is_api_path(scope["path"]):
@@ -180,12 +191,55 @@ class Wiring:
     metrics: Metrics
     connect: GitHubConnector
     store_factory: Callable[[], Store]
+    # The connector for settings learned at set-up (the App registered without a restart).
+    reconnect: Callable[[Settings], GitHubConnector] = connect_with
 
 
 @contextlib.asynccontextmanager
 async def run_service(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
-    """The service's lifespan: the store, the sandbox, the workers, the intake and the background
-    tasks start in that order, and stop in the reverse one."""
+    """The service's lifespan; in set-up mode (no App credentials) only the set-up page answers
+    until the App is registered, then the service starts with the stored credentials."""
+    if not wiring.settings.needs_setup():
+        async with run_configured(app, wiring):
+            yield
+        return
+    get_logger().warning("service.setup_mode", remedy=SETUP_REQUIRED)
+    registered: asyncio.Future[Settings] = asyncio.get_running_loop().create_future()
+    running, stopping = asyncio.Event(), asyncio.Event()
+
+    async def after_setup() -> None:
+        settings = await registered
+        switched = replace(wiring, settings=settings, connect=wiring.reconnect(settings))
+        async with run_configured(app, switched):
+            running.set()
+            await stopping.wait()
+
+    task = asyncio.create_task(after_setup())
+
+    async def switch(settings: Settings) -> None:
+        """Start the service with the new settings; back once it runs (or failed to start)."""
+        registered.set_result(settings)
+        started = asyncio.create_task(running.wait())
+        await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if task.done() and task.exception() is not None:
+            get_logger().error("service.start_failed", error=repr(task.exception()))
+
+    app.state.setup.switch = switch
+    try:
+        yield
+    finally:
+        stopping.set()
+        if not registered.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def run_configured(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
+    """The service: the store, the sandbox, the workers, the intake and the background tasks
+    start in that order, and stop in the reverse one."""
     metrics = wiring.metrics
     prepare_process(wiring.settings.workers)
     # Before any delivery is taken: the intake recognises questions by the App's slug.
@@ -258,14 +312,21 @@ def create_app(
         metrics,
         connect or connect_with(settings),
         store_factory or (lambda: default_store(settings)),
+        (lambda _: connect) if connect else connect_with,
     )
     app = Starlette(
         lifespan=lambda app: run_service(app, wiring),
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     webhook = WebhookEndpoint(lambda: app.state.intake)
+    app.state.setup = SetupService(settings, SecretsStore(settings.state_dir, settings.secrets_key))
     app.router.routes.extend(
-        [Route(WEBHOOK_PATH, webhook, methods=["POST"]), *ops_routes(), *job_page_routes()]
+        [
+            Route(WEBHOOK_PATH, webhook, methods=["POST"]),
+            *ops_routes(),
+            *job_page_routes(),
+            *setup_routes(),
+        ]
     )
     # Approvals answer under /v1 in their own way; they share the API's request ids and CORS.
     api = create_api(app.state, settings.api_cors_origins, extra=approval_routes())

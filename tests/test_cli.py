@@ -24,8 +24,12 @@ def clean_environment() -> dict[str, str]:
 
 
 def test_serve_without_a_webhook_secret_exits_non_zero_naming_the_variable(tmp_path: Path) -> None:
-    """Never fail open: no secret, no server; the message names FIXWRIGHT_WEBHOOK_SECRET."""
-    result = run_fixwright("serve", env=clean_environment(), cwd=tmp_path)
+    """Never fail open: an App half configured (here only its key) is no server, and the message
+    names FIXWRIGHT_WEBHOOK_SECRET (with nothing configured, serve starts in set-up mode)."""
+    key = tmp_path / "app.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+    env = {**clean_environment(), "FIXWRIGHT_PRIVATE_KEY_PATH": str(key)}
+    result = run_fixwright("serve", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert "FIXWRIGHT_WEBHOOK_SECRET is not set" in result.stderr
     assert "FIXWRIGHT_APP_ID" in result.stderr

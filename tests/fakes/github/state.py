@@ -67,6 +67,12 @@ class GitHubState:
     # the App's webhook delivery log (see api_hook_deliveries) and the redeliveries asked for
     hook_deliveries: list[Any] = field(default_factory=list)
     redelivery_requests: list[int] = field(default_factory=list)
+    # The manifest flow (api_manifests): the Apps made from posted manifests, the conversion
+    # codes not yet used, and the webhook secret of the App made last.
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+    manifest_codes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    webhook_secret: str = field(default="", repr=False)
+    manifest_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
