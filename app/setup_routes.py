@@ -39,7 +39,7 @@ class SetupService:
     store: SecretsStore
     states: setup_flow.PendingStates = field(default_factory=setup_flow.PendingStates)
     # Set while the service waits in set-up mode: starts the service with the new settings.
-    switch: Callable[[Settings], Awaitable[None]] | None = None
+    switch: Callable[[Settings], Awaitable[bool]] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -115,7 +115,7 @@ async def callback(request: Request) -> Response:
         except setup_flow.ConversionFailed as failure:
             return refused(str(failure), 502)
         redact_also(registered.stored().values())
-        restart_needed = not setup.pending
+        restart_needed = not setup.pending  # reopened on a running service
         try:
             setup.store.update({**registered.stored(), REOPENED: ""})
         except (SecretsError, OSError) as error:
@@ -125,8 +125,8 @@ async def callback(request: Request) -> Response:
         if setup.pending:
             settings = setup_flow.with_stored(setup.settings, setup.store.read())
             setup.settings = settings
-            if setup.switch is not None:
-                await setup.switch(settings)
+            if setup.switch is not None and not await setup.switch(settings):
+                restart_needed = True  # stored, but the service did not start: see its log
     install = setup_flow.install_url(setup.settings, registered.slug)
     return setup_page.registered_page(registered.slug, install, web, restart_needed)
 

@@ -216,14 +216,15 @@ async def run_service(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
 
     task = asyncio.create_task(after_setup())
 
-    async def switch(settings: Settings) -> None:
-        """Start the service with the new settings; back once it runs (or failed to start)."""
+    async def switch(settings: Settings) -> bool:
+        """Start the service with the new settings; True once it runs, False if it failed."""
         registered.set_result(settings)
         started = asyncio.create_task(running.wait())
         await asyncio.wait({started, task}, return_when=asyncio.FIRST_COMPLETED)
         started.cancel()
-        if task.done() and task.exception() is not None:
+        if task.done() and not task.cancelled() and task.exception() is not None:
             get_logger().error("service.start_failed", error=repr(task.exception()))
+        return running.is_set()
 
     app.state.setup.switch = switch
     try:

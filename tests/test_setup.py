@@ -257,6 +257,7 @@ def test_registering_by_manifest_stores_the_app_and_switches_to_normal_mode(
         assert refused.json()["error"]["code"] == "setup_required"
         assert httpx.get(url + "/health").status_code == 503
         assert httpx.get(url + "/setup/status").json()["mode"] == "setup"
+        assert not hasattr(app.state, "service")  # no store, no workers, no intake yet
 
         home = httpx.get(url + "/")
         assert home.status_code == 200
@@ -277,6 +278,7 @@ def test_registering_by_manifest_stores_the_app_and_switches_to_normal_mode(
         install = f"{fake_github.web_root}/apps/{slug}/installations/new"
         assert f'href="{install}"' in done.text
 
+        assert app.state.service.settings.app_id == str(fake_github.state.app_id)
         status = httpx.get(url + "/setup/status")
         assert status.json() == {
             "mode": "normal",
