@@ -360,7 +360,21 @@ def test_the_organisation_form_and_a_hostile_name(fake_github: FakeGitHub, tmp_p
         assert fake_github.state.manifests[-1]["organization"] == "octo-org"
 
 
-def test_the_model_key_is_stored_and_never_shown(fake_github: FakeGitHub, tmp_path: Path) -> None:
+def admin_and_reader_keys(settings: Settings, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Two API keys made with `fixwright keys create`: one with `admin`, one without."""
+    made = []
+    with environment({"FIXWRIGHT_STORE_URL": settings.store_url}):
+        for scope in ("admin", "tasks:read"):
+            assert main(["keys", "create", "--name", scope, "--scope", scope]) == 0
+            found = re.search(r"^key: +(fw_\S+)$", capsys.readouterr().out, re.MULTILINE)
+            assert found
+            made.append(found[1])
+    return made
+
+
+def test_the_model_key_is_stored_and_never_shown(
+    fake_github: FakeGitHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = unregistered(fake_github, tmp_path)
     app = create_app(settings, Registry([]))
     with served(app) as url:
@@ -376,7 +390,24 @@ def test_the_model_key_is_stored_and_never_shown(fake_github: FakeGitHub, tmp_pa
         assert httpx.get(submit(setup_form(url))).status_code == 200
         # in normal mode the model key needs an admin API key
         assert httpx.post(url + "/setup/model-key", json={"key": "k2"}).status_code == 401
-    assert SecretsStore(settings.state_dir).read()["ANTHROPIC_API_KEY"] == "sk-ant-test-model-key"
+        admin, reader = admin_and_reader_keys(settings, capsys)
+        refused = httpx.post(
+            url + "/setup/model-key",
+            json={"key": "k2"},
+            headers={"Authorization": f"Bearer {reader}"},
+        )
+        assert refused.status_code == 403
+        assert (
+            SecretsStore(settings.state_dir).read()["ANTHROPIC_API_KEY"] == "sk-ant-test-model-key"
+        )
+        replaced = httpx.post(
+            url + "/setup/model-key",
+            json={"key": "sk-ant-second"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert replaced.status_code == 200, replaced.text
+        assert replaced.json()["used"] == "after the next restart"
+    assert SecretsStore(settings.state_dir).read()["ANTHROPIC_API_KEY"] == "sk-ant-second"
 
 
 def test_reopen_serves_the_page_again_on_a_configured_service(
