@@ -50,6 +50,12 @@ def serve(args: argparse.Namespace) -> int:
     )
     if settings is None:
         return 2
+    misplaced = doctor.misplaced_data(settings)  # in a container only (README, Deployment)
+    if misplaced:
+        print("fixwright: jobs would fail in this container:", file=sys.stderr)
+        for problem in misplaced:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
@@ -189,13 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cli.register(commands)
     approval_cli.register(commands)
     keys_cli.register(commands)
+    secrets_cli.register(commands)
     doctor.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    secrets_cli.register(commands)
     return int(args.func(args))
 
 

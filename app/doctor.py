@@ -190,21 +190,47 @@ def own_container_id(mountinfo: str) -> str | None:
     return None
 
 
-def container_path_checks(client: Any, state_dir: Path, temporary: Path) -> list[Check]:
-    """In a Docker container: the state directory and the relay socket's directory (TMPDIR) are
-    where the engine looks. Outside one, nothing to check."""
+def this_container() -> str | None:
+    """The id of the Docker container this process runs in, or None."""
     try:
         mountinfo = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
-    container = own_container_id(mountinfo[:1_000_000])
-    if container is None:
-        return []
+        return None
+    return own_container_id(mountinfo[:1_000_000])
+
+
+def container_path_checks(
+    client: Any, container: str, state_dir: Path, temporary: Path
+) -> list[Check]:
+    """The state directory and the relay socket's directory (TMPDIR) are where the engine looks."""
     mounts = _mounts_of(client, container)
     return [
         same_path_check("state directory on the host", state_dir, mounts, "FIXWRIGHT_STATE_DIR"),
         same_path_check("relay socket directory on the host", temporary, mounts, "TMPDIR"),
     ]
+
+
+def misplaced_data(settings: Settings) -> list[str]:
+    """Why `fixwright serve` must not start: in a container whose engine says the state directory
+    or TMPDIR are not the host's same paths (every job would fail). Nothing when it cannot tell
+    (not in a container, or DOCKER_HOST is another engine than the one running it)."""
+    import docker
+    from docker.errors import DockerException
+
+    container = this_container()
+    if container is None:
+        return []
+    try:
+        client = docker.from_env(timeout=10)
+    except DockerException:
+        return []
+    try:
+        checks = container_path_checks(
+            client, container, Path(settings.state_dir).absolute(), Path(tempfile.gettempdir())
+        )
+    finally:
+        client.close()
+    return [f"{c.detail}: {c.remedy}." for c in checks if c.level is Level.ERROR]
 
 
 def state_dir_check(state_dir: Path) -> Check:
@@ -417,7 +443,10 @@ def engine_and_image(settings: Settings, state_dir: Path) -> list[Check]:
         except ImageNotFound:
             labels = None
         checks.append(image_check(settings.sandbox_image, labels, CLAUDE_CODE_VERSION))
-        checks.extend(container_path_checks(client, state_dir, Path(tempfile.gettempdir())))
+        container = this_container()
+        if container is not None:
+            temporary = Path(tempfile.gettempdir())
+            checks.extend(container_path_checks(client, container, state_dir, temporary))
         return checks
     finally:
         client.close()
