@@ -68,6 +68,18 @@ ensure_prometheus() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
+ensure_compose() {
+    # The compose example's test runs Debian's docker-compose against the engine.
+    command -v docker-compose >/dev/null && return
+    if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
+        log "docker-compose: not installed (install Debian's docker-compose package for its test)"
+        return
+    fi
+    log "installing docker-compose"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+}
+
 ensure_browser() {
     # The job page's end-to-end test drives Debian's Chromium through Playwright's Python
     # package; Playwright's own browser builds are never downloaded.
@@ -121,6 +133,7 @@ ensure_corpus() {
 ensure_venv
 ensure_docker
 ensure_prometheus
+ensure_compose
 ensure_browser
 ensure_corpus
 ensure_wheels
