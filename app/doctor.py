@@ -22,7 +22,6 @@ import httpx
 import yaml
 
 from app.config import ConfigError, Settings, load_settings
-from app.github_app import GitHubAuthError, app_jwt
 from sandbox.image import CLAUDE_CODE_VERSION
 
 IMAGE_VERSION_LABEL = "io.fixwright.claude-code-version"
@@ -376,6 +375,8 @@ def _get(request: Callable[[], httpx.Response]) -> tuple[int | None, Any, str]:
 
 def github_and_manifest(settings: Settings, manifest: Mapping[str, Any] | str) -> list[Check]:
     """GET /app with the App's JWT, then its permissions and events against the manifest."""
+    from app.github_app import GitHubAuthError, app_jwt  # only `doctor` needs it, not every command
+
     try:
         token = app_jwt(settings.app_id, settings.private_key, time.time())
     except GitHubAuthError as refused:
