@@ -27,7 +27,9 @@ from githubkit.exception import GitHubException
 from app.config import Settings
 from app.webhook_endpoint import WEBHOOK_PATH
 
-MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+# Beside the source tree (a checkout, an editable install), else in the directory the service
+# runs in (the service image's working directory holds it beside an installed package).
+MANIFESTS = (Path(__file__).resolve().parent.parent / "manifest.yml", Path("manifest.yml"))
 CALLBACK_PATH = "/setup/callback"
 STORED = "stored"  # where a value came from (Settings.value_sources)
 STATE_SECONDS = 3600.0
@@ -84,7 +86,9 @@ def base_url(settings: Settings, scheme: str, host: str) -> str:
     return f"{'https' if scheme == 'https' else 'http'}://{host}"
 
 
-def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+def load_manifest(candidates: tuple[Path, ...] = MANIFESTS) -> dict[str, Any]:
+    """The first manifest.yml found; OSError when there is none."""
+    path = next((p for p in candidates if p.is_file()), candidates[0])
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict):
         raise ValueError(f"{path.name} is not a mapping")

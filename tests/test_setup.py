@@ -32,7 +32,7 @@ from app.secrets_store import (
     read_private_file,
     rotate_key,
 )
-from app.setup_flow import PendingStates
+from app.setup_flow import MANIFESTS, PendingStates, load_manifest
 from app.web import create_app
 from tests.fakes.github.fixtures import FakeGitHub, generate_private_key
 from tests.fakes.github.webhooks import sign
@@ -70,6 +70,18 @@ def test_a_state_this_service_never_gave_is_refused() -> None:
     assert states.redeem("x" * 43) != ""
     assert states.redeem("") != ""
     assert states.redeem("../../etc") != ""
+
+
+def test_the_manifest_is_found_in_the_working_directory_beside_an_installed_package(
+    tmp_path: Path,
+) -> None:
+    """In the service image the package is installed, and manifest.yml is in its working directory."""
+    here = tmp_path / "manifest.yml"
+    here.write_text(MANIFESTS[0].read_text())
+    manifest = load_manifest((tmp_path / "site-packages" / "manifest.yml", here))
+    assert manifest["default_permissions"]["contents"] == "write"
+    with pytest.raises(OSError):
+        load_manifest((tmp_path / "absent.yml",))
 
 
 # The encrypted store.
