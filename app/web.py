@@ -117,8 +117,12 @@ class FrontDoor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         setup: SetupService | None = getattr(self.app.state, "setup", None)
         if scope["type"] == "http" and setup and setup.pending and scope["path"] not in SETUP_PATHS:
-            # Set-up mode: no intake, no workers, no API until the App is registered.
-            await send_json(send, 503, error_body("setup_required", SETUP_REQUIRED))
+            # Set-up mode: no intake, no workers, no API until the App is registered. The process
+            # is alive and its page must stay reachable: health checks and load balancers see 200.
+            if scope["path"] == "/health":
+                await send_json(send, 200, {"status": "setup_required", "message": SETUP_REQUIRED})
+            else:
+                await send_json(send, 503, error_body("setup_required", SETUP_REQUIRED))
             return
         if scope["type"] == "http" and scope["path"] in WEBHOOK_PATHS and scope["method"] == "POST":
             await self._webhook(scope, receive, send)

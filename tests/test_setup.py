@@ -267,7 +267,9 @@ def test_registering_by_manifest_stores_the_app_and_switches_to_normal_mode(
         refused = httpx.post(url + "/webhooks/github", content=b"{}")
         assert refused.status_code == 503
         assert refused.json()["error"]["code"] == "setup_required"
-        assert httpx.get(url + "/health").status_code == 503
+        health = httpx.get(url + "/health")  # alive, so a health check keeps the page reachable
+        assert (health.status_code, health.json()["status"]) == (200, "setup_required")
+        assert httpx.get(url + "/metrics").status_code == 503
         assert httpx.get(url + "/setup/status").json()["mode"] == "setup"
         assert not hasattr(app.state, "service")  # no store, no workers, no intake yet
 
