@@ -1,6 +1,7 @@
 """The service image (Dockerfile at the top) runs real jobs: built here, started with the engine's
 socket and a data directory mounted at the same path, a labelled issue becomes a pull request
-from inside it, its HEALTHCHECK reports healthy, and `fixwright doctor` in it finds nothing wrong.
+from inside it, its HEALTHCHECK reports healthy, and `fixwright doctor` in it finds nothing wrong;
+the compose file brings the service up, Prometheus scrapes it, and its service runs a fix too.
 
 The fake GitHub and the scripted model listen on the host's loopback; the container shares the
 host's network to reach them, as a service next to a GitHub Enterprise Server on the same host
@@ -24,6 +25,7 @@ from typing import Any
 import docker
 import httpx
 import pytest
+import yaml
 from docker.models.containers import Container
 from docker.types import Healthcheck
 from docker.utils.build import exclude_paths
@@ -332,3 +334,68 @@ def test_the_compose_file_starts_the_service_and_prometheus_scrapes_it(
             raise AssertionError(f"the compose services did not come up:\n{shown.stdout}") from None
     finally:
         compose(project, compose_directory, "down", "-v", "--remove-orphans")
+
+
+def test_a_labelled_issue_becomes_a_pull_request_from_the_compose_service(
+    service_image: str,
+    sandbox_image: str,
+    compose_directory: Path,
+    fake_github: FakeGitHub,
+    fake_model: FakeModel,
+) -> None:
+    """The compose file's fixwright service as it is (the same-path data directory, the socket and
+    its group, the private key's file), with one change: the host's network, where the fake
+    GitHub and the scripted model listen."""
+    del service_image
+    port = free_port()
+    with (compose_directory.parent / ".env").open("a") as settings:
+        settings.write(
+            f"FIXWRIGHT_ANTHROPIC_API_KEY={fake_model.api_key}\n"
+            f"FIXWRIGHT_MODEL_UPSTREAM_URL={fake_model.url}\n"
+            f"FIXWRIGHT_SANDBOX_IMAGE={sandbox_image}\n"
+            "FIXWRIGHT_SANDBOX_TIMEOUT_SECONDS=60\n"
+            "FIXWRIGHT_WORKERS=1\n"
+            "FIXWRIGHT_POLL_INTERVAL_SECONDS=0.2\n"
+            f"FIXWRIGHT_PORT={port}\n"
+        )
+    # The host's network: the copy's service loses its published port (compose cannot remove a
+    # list entry in an override file), and listens on loopback there.
+    compose_file = compose_directory / "docker-compose.yml"
+    definition = yaml.safe_load(compose_file.read_text())
+    service = definition["services"]["fixwright"]
+    del service["ports"]
+    service["network_mode"] = "host"
+    service["environment"]["FIXWRIGHT_HOST"] = "127.0.0.1"
+    compose_file.write_text(yaml.safe_dump(definition))
+    files = ("-f", "docker-compose.yml")
+    project = f"fwtest{uuid.uuid4().hex[:8]}"
+    try:
+        started = compose(project, compose_directory, *files, "up", "-d", "--no-build", "fixwright")
+        assert started.returncode == 0, started.stdout + started.stderr
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(url + "/health", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        def logs() -> str:
+            return compose(project, compose_directory, *files, "logs", "--no-color").stdout
+
+        try:
+            wait_for(healthy, 90)
+        except AssertionError:
+            raise AssertionError(f"the service did not come up:\n{logs()}") from None
+        fake_model.set_scenario(FIX)
+        body = json.dumps(label_delivery(fake_github)).encode()
+        headers = delivery_headers("issues", body, WEBHOOK_SECRET)
+        answer = httpx.post(f"{url}/webhooks/github", content=body, headers=headers, timeout=30)
+        assert answer.status_code == 202
+        try:
+            [pull] = wait_for(lambda: list(fake_github.state.pulls.values()), JOB_TIMEOUT)
+        except AssertionError:
+            raise AssertionError(f"no pull request:\n{logs()}") from None
+        assert (pull.draft, pull.head) == (True, BRANCH)
+    finally:
+        compose(project, compose_directory, *files, "down", "-v", "--remove-orphans")
