@@ -143,11 +143,15 @@ def test_the_repository_manifest_is_read() -> None:
 
 @pytest.mark.docker
 def test_a_working_set_up_passes(
-    fake_github: FakeGitHub, fake_model: FakeModel, tmp_path: Path
+    fake_github: FakeGitHub, fake_model: FakeModel, sandbox_image: str, tmp_path: Path
 ) -> None:
     """Against the fake GitHub and model with the real engine: no error. The fake App subscribes
     to fewer events than the manifest, which is a warning naming them."""
-    checks = diagnose(environment(fake_github, fake_model, tmp_path), None, MANIFEST)
+    env = {
+        **environment(fake_github, fake_model, tmp_path),
+        "FIXWRIGHT_SANDBOX_IMAGE": sandbox_image,
+    }
+    checks = diagnose(env, None, MANIFEST)
     found = by_name(checks)
     for name in (
         "configuration",
