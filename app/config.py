@@ -231,7 +231,9 @@ class Settings:
     )
     github_api_url: str = env("https://api.github.com", "GitHub's REST API", read.url)
     # git goes to a repository's `clone_url` only under it (app/github_urls.py)
-    github_web_url: str = env("https://github.com", "GitHub's web root, for git and links", read.url)
+    github_web_url: str = env(
+        "https://github.com", "GitHub's web root, for git and links", read.url
+    )
     trigger_label: str = env("fixwright", "the issue label that asks for a fix")
     # Questions mention the App (`@<slug> ...`); the intake needs the slug before any job runs,
     # so when unset it is learned from GitHub's `GET /app` at start (app/app_slug.py).
