@@ -14,6 +14,7 @@ from githubkit import GitHub
 
 # Every REST call the service makes, as (namespace, method); a test keeps the list complete.
 CALLS = (
+    ("apps", "async_create_from_manifest"),
     ("apps", "async_create_installation_access_token"),
     ("apps", "async_get_authenticated"),
     ("apps", "async_get_repo_installation"),
