@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.inprocess",
     "tests.fixtures.environments",
+    "tests.fixtures.service_image",
 ]
 
 
