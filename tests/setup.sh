@@ -114,6 +114,69 @@ ensure_sandbox_image() {
     .venv/bin/fixwright sandbox build "${ca_args[@]}"
 }
 
+# A second Docker engine on its own socket, for the tests of workers on several engines. It has
+# its own data root, exec root (and so its own containerd), pidfile and bridge, and leaves the
+# host's iptables to the first engine (two engines rewriting Docker's chains would undo each
+# other); its bridge gets the forwarding and masquerading the first engine would have given it.
+SECOND_ENGINE_SOCKET=/run/fixwright-docker2.sock
+SECOND_ENGINE_BRIDGE=fwdocker2
+SECOND_ENGINE_SUBNET=10.213.0.0/24
+SECOND_ENGINE_ADDRESS=10.213.0.1/24
+SECOND_ENGINE_POOLS=10.214.0.0/16
+
+second_engine() { docker -H "unix://$SECOND_ENGINE_SOCKET" "$@"; }
+
+ensure_second_bridge() {
+    ip link show "$SECOND_ENGINE_BRIDGE" >/dev/null 2>&1 ||
+        ip link add "$SECOND_ENGINE_BRIDGE" type bridge
+    ip addr show dev "$SECOND_ENGINE_BRIDGE" | grep -q "${SECOND_ENGINE_ADDRESS%/*}/" ||
+        ip addr add "$SECOND_ENGINE_ADDRESS" dev "$SECOND_ENGINE_BRIDGE"
+    ip link set "$SECOND_ENGINE_BRIDGE" up
+    local rule
+    for rule in "FORWARD -i $SECOND_ENGINE_BRIDGE -j ACCEPT" \
+        "FORWARD -o $SECOND_ENGINE_BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"; do
+        # shellcheck disable=SC2086 # the rule is words
+        iptables -C $rule 2>/dev/null || iptables -I $rule
+    done
+    rule="POSTROUTING -s $SECOND_ENGINE_SUBNET ! -o $SECOND_ENGINE_BRIDGE -j MASQUERADE"
+    # shellcheck disable=SC2086
+    iptables -t nat -C $rule 2>/dev/null || iptables -t nat -A $rule
+}
+
+ensure_second_engine() {
+    docker_answers || return 0
+    [ "$(id -u)" = 0 ] || { log "second Docker engine: not started (needs root)"; return; }
+    if ! second_engine info >/dev/null 2>&1; then
+        ensure_second_bridge
+        log "starting a second dockerd on $SECOND_ENGINE_SOCKET"
+        mkdir -p /var/lib/fixwright-docker2 /run/fixwright-docker2
+        nohup dockerd --host "unix://$SECOND_ENGINE_SOCKET" \
+            --data-root /var/lib/fixwright-docker2 --exec-root /run/fixwright-docker2 \
+            --pidfile /run/fixwright-docker2.pid --storage-driver overlay2 \
+            --bridge "$SECOND_ENGINE_BRIDGE" --iptables=false --ip-masq=false \
+            --default-address-pool "base=$SECOND_ENGINE_POOLS,size=24" \
+            >/var/log/fixwright-docker2.log 2>&1 &
+        local started=
+        for _ in $(seq 1 60); do
+            second_engine info >/dev/null 2>&1 && { started=1; break; }
+            sleep 1
+        done
+        if [ -z "$started" ]; then
+            log "the second dockerd did not start; its log:"
+            tail -n 30 /var/log/fixwright-docker2.log >&2
+            exit 1
+        fi
+    fi
+    # The images the tests run, copied from the first engine when missing or outdated there.
+    local image wanted
+    for image in "${FIXWRIGHT_SANDBOX_IMAGE:-fixwright-sandbox:latest}" fixwright-egress:latest; do
+        wanted=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || continue
+        [ "$(second_engine image inspect -f '{{.Id}}' "$image" 2>/dev/null)" = "$wanted" ] && continue
+        log "loading $image into the second engine"
+        docker save "$image" | second_engine load --quiet >/dev/null
+    done
+}
+
 ensure_corpus() {
     local marker=tests/.corpus/node_modules/@octokit/webhooks-examples/package.json
     if [ -f "$marker" ] && grep -q "\"version\": \"$WEBHOOK_EXAMPLES_VERSION\"" "$marker"; then
@@ -138,3 +201,4 @@ ensure_browser
 ensure_corpus
 ensure_wheels
 ensure_sandbox_image
+ensure_second_engine
