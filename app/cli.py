@@ -45,9 +45,10 @@ def serve(args: argparse.Namespace) -> int:
 
     # --host is checked as FIXWRIGHT_HOST is (a non-loopback address needs the metrics token).
     # Without the App's credentials it starts in set-up mode (app/setup_routes.py).
-    settings = load_or_explain(
-        {"FIXWRIGHT_HOST": args.host} if args.host else None, setup_allowed=True
-    )
+    overrides = {"FIXWRIGHT_HOST": args.host} if args.host else {}
+    if args.role:
+        overrides["FIXWRIGHT_ROLE"] = args.role  # checked as FIXWRIGHT_ROLE is
+    settings = load_or_explain(overrides, setup_allowed=True)
     if settings is None:
         return 2
     misplaced = doctor.misplaced_data(settings)  # in a container only (README, Deployment)
@@ -168,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="run the web service and its workers")
     serve_parser.add_argument("--host", help="address to listen on (default FIXWRIGHT_HOST)")
     serve_parser.add_argument("--port", type=int, help="port to listen on (default FIXWRIGHT_PORT)")
+    serve_parser.add_argument(
+        "--role",
+        choices=["all", "web", "worker"],
+        help="web: intake and API only; worker: jobs only (default FIXWRIGHT_ROLE, else all)",
+    )
     serve_parser.set_defaults(func=serve)
 
     jobs_parser = commands.add_parser("jobs", help="list recent jobs")

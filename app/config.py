@@ -44,6 +44,8 @@ STORE_SYNC_MODES = ("normal", "full")
 SANDBOX_RUNTIMES = ("runc", "runsc")
 # The agent's network: none at all, or the job's allow-list proxy (as the set-up has).
 AGENT_EGRESS_MODES = ("none", "allowlist")
+# What one process runs (README, Many hosts): everything, the intake and API only, or jobs only.
+ROLES = ("all", "web", "worker")
 # In `FIXWRIGHT_EGRESS_ALLOWLIST`: the registries this host's own package clients use
 # (app/egress_defaults.py).
 REGISTRIES = read.REGISTRIES
@@ -66,8 +68,8 @@ class Var:
 
     `parse` reads one variable's text (see app/config_values.py); `combine` instead reads the
     field from all of `names` at once, raising ConfigError. `unset` is the fix said when the first
-    variable is missing where GitHub is talked to; `shown` is the README's default where it is
-    not a value (one per name).
+    variable is missing where GitHub is talked to (not on a worker node when `intake_only`);
+    `shown` is the README's default where it is not a value (one per name).
     """
 
     help: str
@@ -77,6 +79,7 @@ class Var:
     github_only: bool = False
     unset: str = ""
     shown: tuple[str, ...] = ()
+    intake_only: bool = False
 
 
 def env(
@@ -90,10 +93,11 @@ def env(
     github_only: bool = False,
     unset: str = "",
     shown: tuple[str, ...] = (),
+    intake_only: bool = False,
 ) -> Any:
     """A Settings field read from the environment (a callable default makes each value anew);
     a secret one is left out of the repr."""
-    var = Var(help, parse, combine, names, github_only, unset, shown)
+    var = Var(help, parse, combine, names, github_only, unset, shown, intake_only)
     if callable(default):
         return field(default_factory=default, repr=not secret, metadata={"var": var})
     return field(default=default, repr=not secret, metadata={"var": var})
@@ -211,6 +215,7 @@ class Settings:
         "GitHub App (Settings > Developer settings > GitHub Apps > your app > Webhook secret).",
         shown=("(required)", ""),
         secret=True,
+        intake_only=True,  # a worker node takes no deliveries
     )
     app_id: str = env(
         "",
@@ -301,6 +306,7 @@ class Settings:
     store_url: str = env("sqlite:///data/fixwright.db", "the job store", read.store_url)
     store_sync: str = env("normal", "what a commit survives", read.choice(STORE_SYNC_MODES))
     workers: int = env(2, "jobs run at once by this process", _count(0))
+    role: str = env("all", "what this process runs: all, web or worker", read.choice(ROLES))
     log_format: str = env("auto", "the log's format", read.choice(LOG_FORMATS))
     log_level: str = env("info", "the least level logged", read.choice(LOG_LEVELS))
     host: str = env("127.0.0.1", "where the HTTP server listens")
@@ -462,8 +468,10 @@ class Settings:
     value_sources: Mapping[str, str] = field(default_factory=dict)
 
     def needs_setup(self) -> bool:
-        """True while the App is not registered: the service then serves only its set-up page."""
-        return not (self.app_id and self.private_key and self.webhook_secrets)
+        """True while the App is not registered: the service then serves only its set-up page.
+        A worker node needs no webhook secret (it takes no deliveries)."""
+        intake = bool(self.webhook_secrets) or self.role == "worker"
+        return not (self.app_id and self.private_key and intake)
 
     def instance_id(self) -> str:
         """Names this deployment (its store) on a shared Docker engine, so it only cleans up its own."""
@@ -576,15 +584,24 @@ def load_settings(
     problems: list[str] = []
     stored = _stored_values(given, problems)
     env = with_stored(given, stored)
-    unregistered = setup_allowed and not any(env.get(PREFIX + n, "").strip() for n in GITHUB_ONLY)
+    # A worker node has no set-up page: it needs the App's credentials from the start.
+    worker_node = env.get(PREFIX + "ROLE", "").strip().lower() == "worker"
+    unregistered = (
+        setup_allowed
+        and not worker_node
+        and not any(env.get(PREFIX + n, "").strip() for n in GITHUB_ONLY)
+    )
     read_github = for_github and not unregistered
     values = {
-        d.attribute: _read(d, env, problems) if read_github or not d.var.github_only else d.default
+        d.attribute: _read(d, env, problems, worker_node)
+        if read_github or not d.var.github_only
+        else d.default
         for d in DECLARED
     }
     values["value_sources"] = value_sources(given, stored)
     if for_github:
         problems.extend(open_operator_routes(values))
+        problems.extend(role_problems(values))
     if problems:
         raise ConfigError(problems)
     return Settings(**values)
@@ -634,12 +651,14 @@ def value_sources(env: Mapping[str, str], stored: Mapping[str, str]) -> dict[str
     return sources
 
 
-def _read(declared: Declared, env: Mapping[str, str], problems: list[str]) -> Any:
+def _read(
+    declared: Declared, env: Mapping[str, str], problems: list[str], worker_node: bool = False
+) -> Any:
     """One field's value from its variables, or its default with the problem noted."""
     var = declared.var
     raw = {name: env.get(PREFIX + name, "").strip() for name in declared.names}
     first = declared.names[0]
-    if var.unset and not raw[first]:
+    if var.unset and not raw[first] and not (var.intake_only and worker_node):
         problems.append(f"{PREFIX}{first} is not set: {var.unset}")
     try:
         if var.combine:
@@ -677,6 +696,16 @@ def open_operator_routes(values: Mapping[str, Any]) -> list[str]:
         f"(scrapers send it as a bearer token), or set {PREFIX}METRICS_PUBLIC=true to leave them "
         "open on purpose."
     ]
+
+
+def role_problems(values: Mapping[str, Any]) -> list[str]:
+    """A worker node that could run nothing is a mistake, not a quiet idle process."""
+    if values["role"] == "worker" and not values["workers"]:
+        return [
+            f"{PREFIX}ROLE=worker runs jobs only, but {PREFIX}WORKERS is 0: set it to the jobs "
+            "this process may run at once (at least 1), or use the web role for the intake."
+        ]
+    return []
 
 
 def settings_from_environment(
