@@ -190,6 +190,25 @@ DECLARED = {
         "Attempts to send tasks' outgoing webhooks, by outcome (delivered, retrying, failed).",
         ("outcome",),
     ),
+    # What became of fixwright's pull requests (app/outcome_metrics.py, handlers/outcomes/).
+    "pull_requests": Declared(
+        Gauge,
+        "fixwright_pull_requests",
+        "Pull requests fixwright opened, by what they are now (open, merged, closed).",
+        ("outcome",),
+    ),
+    "pull_request_merge_seconds": Declared(
+        Histogram,
+        "fixwright_pull_request_merge_seconds",
+        "Time from fixwright opening a pull request to its merge.",
+        buckets=(600, 3600, 14400, 43200, 86400, 172800, 345600, 604800, 1209600, 2592000),
+    ),
+    "merged_pull_request_cost": Declared(
+        Histogram,
+        "fixwright_merged_pull_request_cost_usd",
+        "What the jobs behind a merged pull request cost in US dollars, observed at its merge.",
+        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50),
+    ),
 }
 
 
@@ -224,6 +243,9 @@ class Metrics:
     retention_runs: Counter
     retention_removed: Counter
     outgoing_webhooks: Counter
+    pull_requests: Gauge
+    pull_request_merge_seconds: Histogram
+    merged_pull_request_cost: Histogram
 
 
 def create_metrics() -> Metrics:
