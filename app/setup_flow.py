@@ -25,6 +25,7 @@ from githubkit import GitHub, UnauthAuthStrategy
 from githubkit.exception import GitHubException
 
 from app.config import Settings
+from app.github_urls import under_web_root
 from app.webhook_endpoint import WEBHOOK_PATH
 
 # Beside the source tree (a checkout, an editable install), else in the directory the service
@@ -110,10 +111,6 @@ def registration_url(settings: Settings, state: str, organisation: str = "") -> 
     return f"{web}/settings/apps/new?state={state}"
 
 
-def install_url(settings: Settings, slug: str) -> str:
-    return f"{settings.github_web_url.rstrip('/')}/apps/{slug}/installations/new"
-
-
 @dataclass(frozen=True)
 class Registered:
     """The App GitHub made from the manifest, as the conversion returned it."""
@@ -124,6 +121,7 @@ class Registered:
     client_secret: str = field(repr=False)
     webhook_secret: str = field(repr=False)
     private_key: str = field(repr=False)
+    html_url: str = ""  # the App's page; not stored, the install link is shown once
 
     def stored(self) -> dict[str, str]:
         """By the FIXWRIGHT_ variable each fills (app/secrets_store.py)."""
@@ -135,6 +133,16 @@ class Registered:
             "WEBHOOK_SECRET": self.webhook_secret,
             "PRIVATE_KEY": self.private_key,
         }
+
+
+def install_url(settings: Settings, registered: Registered) -> str:
+    """The App's install page: below its page GitHub named (`/apps/<slug>` on github.com,
+    `/github-apps/<slug>` on GitHub Enterprise Server) when that is on the web root, else
+    github.com's shape on the web root."""
+    page = registered.html_url.rstrip("/")
+    if not page or not under_web_root(page, settings.github_web_url):
+        page = f"{settings.github_web_url.rstrip('/')}/apps/{registered.slug}"
+    return f"{page}/installations/new"
 
 
 class ConversionFailed(Exception):
@@ -174,6 +182,7 @@ async def convert(settings: Settings, code: str) -> Registered:
         client_secret=answer.client_secret,
         webhook_secret=answer.webhook_secret,
         private_key=answer.pem,
+        html_url=answer.html_url or "",
     )
 
 

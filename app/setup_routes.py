@@ -127,7 +127,7 @@ async def callback(request: Request) -> Response:
             setup.settings = settings
             if setup.switch is not None and not await setup.switch(settings):
                 restart_needed = True  # stored, but the service did not start: see its log
-    install = setup_flow.install_url(setup.settings, registered.slug)
+    install = setup_flow.install_url(setup.settings, registered)
     return setup_page.registered_page(registered.slug, install, web, restart_needed)
 
 

@@ -1,7 +1,7 @@
 """GitHub Enterprise Server: which address each use goes to (app/github_urls.py), in process.
 
-The rule, and the fix job against the GHES-shaped fake (API under `/api/v3` on one port, git and
-the web root on another) with a scripted sandbox. The real CLI in the real container against the
+The rule, registering the App by manifest, and the fix job against the GHES-shaped fake (API
+under `/api/v3` on one port, git and the web root on another) with a scripted sandbox. The real CLI in the real container against the
 same fake is `tests/test_ghes_loop.py`. Also the readers of what the service wrote that both use.
 """
 
@@ -18,7 +18,9 @@ import pytest
 from app.config import Settings
 from app.errors import JobFailed
 from app.github_urls import git_url, origin_of, under_web_root
+from app.routing import Registry
 from app.store import JobState
+from app.web import create_app
 from tests.fakes.github import payloads
 from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
 from tests.fakes.github.ghes import API_PREFIX, GhesServers
@@ -29,6 +31,8 @@ from tests.test_fake_github import client, git, mint
 from tests.test_fix_handler import GREET, fixed_greet, the_fix
 from tests.test_fix_loop import BRANCH, label_delivery
 from tests.test_followup import EMPTY_CASE, HUNK, fixed_pull, review_of
+from tests.test_health import served
+from tests.test_setup import setup_form, submit, unregistered
 
 LINK = re.compile(r"https?://[^\s)\]>\"'`]+")
 
@@ -224,3 +228,45 @@ async def test_a_follow_up_on_ghes_pushes_on_the_web_port_and_links_there(
     assert not git_arrivals(ghes_github_servers, "api")
     assert engine.github.state.review_replies
     assert assert_links_on_web_root(engine.github)
+
+
+# Registering the App by manifest on GHES.
+
+
+def test_the_app_is_registered_on_the_web_root_and_converted_on_the_api(
+    fake_github: FakeGitHub, ghes_github_servers: GhesServers, tmp_path: Path
+) -> None:
+    """The page's form posts to FIXWRIGHT_GITHUB_WEB_URL's new-App page, the code is converted at
+    FIXWRIGHT_GITHUB_API_URL, and the install link is GHES's `/github-apps/<slug>` page."""
+    web, api = fake_github.web_root, fake_github.url
+    with served(create_app(unregistered(fake_github, tmp_path), Registry([]))) as url:
+        form = setup_form(url)
+        assert form.action.startswith(f"{web}/settings/apps/new?state=")
+        organisation = setup_form(url, "?org=octo-org")
+        assert organisation.action.startswith(f"{web}/organizations/octo-org/settings/apps/new?")
+        ghes_github_servers.log.arrivals.clear()
+        done = httpx.get(submit(form))
+        assert done.status_code == 200, done.text
+        slug = fake_github.state.app_slug
+        assert f'href="{web}/github-apps/{slug}/installations/new"' in done.text
+        assert httpx.get(url + "/setup/status").json()["mode"] == "normal"
+
+    web_paths = ghes_github_servers.log.paths("web")
+    api_paths = ghes_github_servers.log.paths("api")
+    assert web_paths[0] == "/settings/apps/new"
+    assert [p for p in api_paths if p.startswith(f"{API_PREFIX}/app-manifests/")]
+    assert not [p for p in web_paths if "app-manifests" in p]
+    assert not [p for p in api_paths if "settings/apps" in p]
+    assert origin_of(api) != origin_of(web)
+
+
+def test_each_ghes_port_refuses_the_others_half_of_the_manifest_flow(
+    fake_github: FakeGitHub,
+) -> None:
+    """A form posted to the API's root, or a conversion asked of the web root, finds nothing:
+    the test above passes only because each went where GHES serves it."""
+    web, api = fake_github.web_root, fake_github.url
+    assert (
+        httpx.post(f"{api}/settings/apps/new?state=s", data={"manifest": "{}"}).status_code == 404
+    )
+    assert httpx.post(f"{web}/app-manifests/abc/conversions").status_code == 404

@@ -3,12 +3,14 @@ git and the web root (every `html_url`, `clone_url`) on another.
 
 On GHES the API lives at `https://ghe.example.com/api/v3` and git at `https://ghe.example.com`; two
 ports make a request sent to the wrong root fail here instead of passing by luck. Each port answers
-only its own share (anything else is GitHub's JSON 404), and records what it saw in `seen`.
+only its own share (anything else is GitHub's JSON 404), and records what it saw in `seen`. The
+web root also has the new-App page a manifest is posted to; the conversion is on the API.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,8 @@ from tests.fakes.github.fixtures import APP_ID, FakeGitHub, new_state
 from tests.fakes.github.server import create_app, serve
 
 API_PREFIX = "/api/v3"
+# The web pages the fake serves on the web root: where a manifest is posted (app/setup_flow.py).
+WEB_PAGES = re.compile(r"(/organizations/[^/]+)?/settings/apps/new")
 
 
 @dataclass(frozen=True)
@@ -63,14 +67,15 @@ class ApiPort:
         path: str = scope["path"]
         self.log.arrivals.append(Arrival("api", scope["method"], path))
         inner = path[len(API_PREFIX) :]
-        if not path.startswith(API_PREFIX + "/") or ".git/" in inner:
-            await _not_found(send)  # git is not served under the API
+        if not path.startswith(API_PREFIX + "/") or ".git/" in inner or WEB_PAGES.fullmatch(inner):
+            await _not_found(send)  # neither git nor the web pages are served under the API
             return
         await self.app({**scope, "path": inner, "raw_path": inner.encode()}, receive, send)
 
 
 class WebPort:
-    """Serves git (`/{owner}/{repo}.git/...`) only, as the web root does; the API is not here."""
+    """Serves git (`/{owner}/{repo}.git/...`) and the new-App page, as the web root does; the API
+    is not here."""
 
     def __init__(self, app: ASGIApp, log: PortLog) -> None:
         self.app, self.log = app, log
@@ -81,7 +86,7 @@ class WebPort:
             return
         path: str = scope["path"]
         self.log.arrivals.append(Arrival("web", scope["method"], path))
-        if path.startswith("/api/") or ".git/" not in path:
+        if path.startswith("/api/") or not (".git/" in path or WEB_PAGES.fullmatch(path)):
             await _not_found(send)
             return
         await self.app(scope, receive, send)

@@ -80,7 +80,9 @@ def public_user(state: GitHubState, login: str) -> JSON:
 
 
 def app(state: GitHubState) -> JSON:
-    """The App itself (an Integration)."""
+    """The App itself (an Integration). Its page is `/apps/<slug>` on github.com and
+    `/github-apps/<slug>` on GitHub Enterprise Server (the fake's web root differs there)."""
+    page = f"{state.web_root}/{'github-apps' if state.web_url else 'apps'}/{state.app_slug}"
     owner = next(iter(state.installations.values())).account if state.installations else "octo"
     return {
         "id": state.app_id,
@@ -90,8 +92,8 @@ def app(state: GitHubState) -> JSON:
         "owner": user(state, owner),
         "name": state.app_slug,
         "description": "Puts Claude Code to work on issues and pull requests",
-        "external_url": f"{state.web_root}/apps/{state.app_slug}",
-        "html_url": f"{state.web_root}/apps/{state.app_slug}",
+        "external_url": page,
+        "html_url": page,
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": "2024-01-01T00:00:00Z",
         "permissions": {
