@@ -3,9 +3,10 @@ revoked, never deleted, so the audit trail's mentions of it stay meaningful."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+from app.store.dialect import Db
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def key_of(row: tuple[Any, ...]) -> ApiKeyRecord:
     )
 
 
-def insert_key(db: sqlite3.Connection, key: ApiKeyRecord) -> None:
+def insert_key(db: Db, key: ApiKeyRecord) -> None:
     db.execute(
         f"INSERT INTO api_keys ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         (
@@ -76,7 +77,7 @@ def insert_key(db: sqlite3.Connection, key: ApiKeyRecord) -> None:
     )
 
 
-def select_key(db: sqlite3.Connection, key_id: str) -> ApiKeyRecord | None:
+def select_key(db: Db, key_id: str) -> ApiKeyRecord | None:
     row = db.execute(
         f"SELECT {COLUMNS} FROM api_keys WHERE id = ?",  # noqa: S608 (constant columns)
         (key_id,),
@@ -84,7 +85,7 @@ def select_key(db: sqlite3.Connection, key_id: str) -> ApiKeyRecord | None:
     return key_of(row) if row else None
 
 
-def select_keys(db: sqlite3.Connection) -> list[ApiKeyRecord]:
+def select_keys(db: Db) -> list[ApiKeyRecord]:
     """Every key, oldest first."""
     rows = db.execute(
         f"SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id"  # noqa: S608 (constant)
@@ -92,7 +93,7 @@ def select_keys(db: sqlite3.Connection) -> list[ApiKeyRecord]:
     return [key_of(row) for row in rows]
 
 
-def revoke_key(db: sqlite3.Connection, key_id: str, now: float) -> bool:
+def revoke_key(db: Db, key_id: str, now: float) -> bool:
     """Revoke a key not revoked yet; False for an unknown or already revoked one."""
     return bool(
         db.execute(

@@ -8,11 +8,11 @@ same transaction that moves the job, and a token is used up in that transaction 
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from typing import Any
 
-from app.store.model import Approval, ApprovalToken
+from app.store.dialect import Db
+from app.store.model import Approval, ApprovalToken, dumps
 
 APPROVALS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (
@@ -63,29 +63,28 @@ WHERE decision = '' AND job_id IN (
 """
 
 # The notice job for the thread of a request decided with a token (no GitHub client decided it):
-# its decision, who and why under "approval_decided" in its payload.
+# its decision, who and why under "approval_decided" in its payload (built by `queue_notice`).
 QUEUE_DECISION_NOTICE = """
 INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,
                   delivery_id, payload, state, max_attempts, created_at, updated_at)
-SELECT ?, ?, jobs.repository, jobs.target || '/approval', jobs.number, jobs.installation_id,
-       jobs.requested_by, jobs.delivery_id,
-       json_object('approval_decided', json_object('job_id', jobs.id, 'kind', jobs.kind,
-                   'decision', a.decision, 'decided_by', a.decided_by, 'reason', a.reason)),
-       'queued', jobs.max_attempts, ?, ?
-FROM jobs JOIN approvals AS a ON a.job_id = jobs.id WHERE jobs.id = ? AND jobs.number IS NOT NULL
+SELECT ?, ?, repository, target || '/approval', number, installation_id, requested_by,
+       delivery_id, ?, 'queued', max_attempts, ?, ?
+FROM jobs WHERE id = ? AND number IS NOT NULL
 """
 
 # The notice job for the thread of an expired request: same target and delivery, the expired
 # job's id and kind under "approval_expired" in its payload (the store has no GitHub client).
-QUEUE_EXPIRY_NOTICE = """
-INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,
-                  delivery_id, payload, state, max_attempts, created_at, updated_at)
-SELECT ?, ?, repository, target || '/approval', number, installation_id, requested_by,
-       delivery_id,
-       json_object('approval_expired', json_object('job_id', id, 'kind', kind)),
-       'queued', max_attempts, ?, ?
-FROM jobs WHERE id = ? AND number IS NOT NULL
-"""  # the payload's delivery is left out: the notice reads only what is named here
+# The payload's delivery is left out: the notice reads only what is named there.
+QUEUE_EXPIRY_NOTICE = QUEUE_DECISION_NOTICE
+
+# A job's running attempt given back (never below none); portable, unlike SQLite's scalar MAX.
+ATTEMPT_GIVEN_BACK = "CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+
+
+def queue_notice(db: Db, job_id: str, kind: str, payload: dict[str, Any], now: float) -> None:
+    """Queue a notice job of `kind` for the thread of `job_id`, with `payload` (JSON built here,
+    as the engines' JSON functions differ)."""
+    db.execute(QUEUE_DECISION_NOTICE, (uuid.uuid4().hex, kind, dumps(payload), now, now, job_id))
 
 
 def approval_of(row: tuple[Any, ...]) -> Approval:
@@ -97,7 +96,7 @@ def token_of(row: tuple[Any, ...]) -> ApprovalToken:
     return ApprovalToken(token_id, job_id, bytes(secret), created_at, expires_at, used_at, decision)
 
 
-def select_approval(db: sqlite3.Connection, job_id: str) -> Approval | None:
+def select_approval(db: Db, job_id: str) -> Approval | None:
     row = db.execute(
         f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE job_id = ?",  # noqa: S608 (constant)
         (job_id,),
@@ -106,29 +105,33 @@ def select_approval(db: sqlite3.Connection, job_id: str) -> Approval | None:
 
 
 def await_approval(
-    db: sqlite3.Connection, job_id: str, worker_id: str, summary: str, expires_at: float, now: float
+    db: Db, job_id: str, worker_id: str, summary: str, expires_at: float, now: float
 ) -> bool:
     """The running job leaves its worker to wait: no lease, the attempt given back, and no start
     time (its requester's hourly quota counts it once it really starts)."""
     moved = db.execute(
-        "UPDATE jobs SET state = 'awaiting_approval', summary = ?, lease_owner = NULL,"
-        " lease_expires_at = NULL, attempts = MAX(attempts - 1, 0), started_at = NULL,"
+        "UPDATE jobs SET state = 'awaiting_approval', summary = ?, lease_owner = NULL,"  # noqa: S608
+        f" lease_expires_at = NULL, attempts = {ATTEMPT_GIVEN_BACK}, started_at = NULL,"
         " updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'",
         (summary, now, job_id, worker_id),
     ).rowcount
     if not moved:
         return False
+    # A job asked again after an earlier decision starts a new request in the same row.
     db.execute(
-        f"INSERT OR REPLACE INTO approvals ({APPROVAL_COLUMNS})"  # noqa: S608 (constant)
+        f"INSERT INTO approvals ({APPROVAL_COLUMNS})"  # noqa: S608 (constant)
         " SELECT id, kind, repository, target, number, installation_id, requested_by, ?, ?,"
-        " '', '', NULL, '' FROM jobs WHERE id = ?",
+        " '', '', NULL, '' FROM jobs WHERE id = ?"
+        " ON CONFLICT (job_id) DO UPDATE SET requested_at = excluded.requested_at,"
+        " expires_at = excluded.expires_at, decision = '', decided_by = '', decided_at = NULL,"
+        " reason = ''",
         (now, expires_at, job_id),
     )
     return True
 
 
 def select_pending(
-    db: sqlite3.Connection, target: str | None, limit: int, expiring_before: float | None = None
+    db: Db, target: str | None, limit: int, expiring_before: float | None = None
 ) -> list[Approval]:
     """Requests still waiting, oldest first (on one target, or everywhere; only those that
     expire before a time, if given)."""
@@ -147,7 +150,7 @@ def select_pending(
 
 
 def decide(
-    db: sqlite3.Connection,
+    db: Db,
     job_id: str,
     decision: str,
     actor: str,
@@ -195,14 +198,20 @@ def decide(
         " WHERE job_id = ?",
         (decision, actor, now, reason, job_id),
     )
-    if notice_kind is not None:
-        db.execute(QUEUE_DECISION_NOTICE, (uuid.uuid4().hex, notice_kind, now, now, job_id))
-    return select_approval(db, job_id), True
+    decided = select_approval(db, job_id)
+    if notice_kind is not None and decided is not None:
+        payload = {
+            "job_id": job_id,
+            "kind": decided.kind,
+            "decision": decided.decision,
+            "decided_by": decided.decided_by,
+            "reason": decided.reason,
+        }
+        queue_notice(db, job_id, notice_kind, {"approval_decided": payload}, now)
+    return decided, True
 
 
-def expire(
-    db: sqlite3.Connection, before: float, notice_kind: str | None, now: float
-) -> list[Approval]:
+def expire(db: Db, before: float, notice_kind: str | None, now: float) -> list[Approval]:
     """End the pending requests whose time ran out before `before`, each job cancelled and,
     with a `notice_kind`, a notice queued for its thread."""
     db.execute(WITHDRAW_STALE, (now,))
@@ -218,13 +227,12 @@ def expire(
             (now, approval.job_id),
         )
         if notice_kind is not None:
-            db.execute(
-                QUEUE_EXPIRY_NOTICE, (uuid.uuid4().hex, notice_kind, now, now, approval.job_id)
-            )
+            payload = {"approval_expired": {"job_id": approval.job_id, "kind": approval.kind}}
+            queue_notice(db, approval.job_id, notice_kind, payload, now)
     return due
 
 
-def insert_token(db: sqlite3.Connection, token: ApprovalToken) -> bool:
+def insert_token(db: Db, token: ApprovalToken) -> bool:
     """Keep a token for a job that waits for approval now (none other)."""
     if not select_pending_job(db, token.job_id):
         return False
@@ -235,7 +243,7 @@ def insert_token(db: sqlite3.Connection, token: ApprovalToken) -> bool:
     return True
 
 
-def select_pending_job(db: sqlite3.Connection, job_id: str) -> bool:
+def select_pending_job(db: Db, job_id: str) -> bool:
     row = db.execute(
         "SELECT 1 FROM approvals AS a JOIN jobs ON jobs.id = a.job_id"
         " WHERE a.job_id = ? AND a.decision = '' AND jobs.state = 'awaiting_approval'",
@@ -244,7 +252,7 @@ def select_pending_job(db: sqlite3.Connection, job_id: str) -> bool:
     return row is not None
 
 
-def select_token(db: sqlite3.Connection, token_id: str) -> ApprovalToken | None:
+def select_token(db: Db, token_id: str) -> ApprovalToken | None:
     row = db.execute(
         f"SELECT {TOKEN_COLUMNS} FROM approval_tokens WHERE id = ?",  # noqa: S608 (constant)
         (token_id,),
@@ -252,7 +260,7 @@ def select_token(db: sqlite3.Connection, token_id: str) -> ApprovalToken | None:
     return token_of(row) if row else None
 
 
-def prune_approvals(db: sqlite3.Connection, before: float) -> int:
+def prune_approvals(db: Db, before: float) -> int:
     """Decided requests and tokens past their expiry, older than `before` (a waiting request
     is never removed: it expires first, with its comment)."""
     db.execute("DELETE FROM approval_tokens WHERE expires_at < ?", (before,))

@@ -3,9 +3,9 @@ sweep removes rows older than the store's retention)."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
+from app.store.dialect import Db
 from app.store.model import AuditEntry, AuditQuery, CancelScope
 
 AUDIT_SCHEMA = """
@@ -30,7 +30,7 @@ SERVICE_ACTOR = "fixwright"
 PRUNE_AUDIT_BATCH = 500
 
 
-def insert_audit(db: sqlite3.Connection, entry: AuditEntry, at: float) -> None:
+def insert_audit(db: Db, entry: AuditEntry, at: float) -> None:
     db.execute(
         "INSERT INTO audit (at, action, actor, installation_id, repository, subject, detail)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -46,9 +46,7 @@ def insert_audit(db: sqlite3.Connection, entry: AuditEntry, at: float) -> None:
     )
 
 
-def record_cancels(
-    db: sqlite3.Connection, where: str, args: list[Any], scope: CancelScope, at: float
-) -> None:
+def record_cancels(db: Db, where: str, args: list[Any], scope: CancelScope, at: float) -> None:
     """One entry for each job a delivery's cancellation stops (`where` selects them from
     `jobs`), in the transaction that stops them: the trail and the jobs never disagree."""
     sql = "INSERT INTO audit (at, action, actor, installation_id, repository, subject, detail)"
@@ -57,7 +55,7 @@ def record_cancels(
     db.execute(sql, (at, JOB_CANCELLED, scope.actor or SERVICE_ACTOR, scope.reason, *args))
 
 
-def select_audit(db: sqlite3.Connection, query: AuditQuery) -> list[AuditEntry]:
+def select_audit(db: Db, query: AuditQuery) -> list[AuditEntry]:
     """The newest `query.limit` entries that match, oldest first (an empty filter matches all)."""
     rows = db.execute(
         "SELECT at, action, actor, installation_id, repository, subject, detail FROM audit"
@@ -86,7 +84,7 @@ def select_audit(db: sqlite3.Connection, query: AuditQuery) -> list[AuditEntry]:
     ]
 
 
-def prune_audit(db: sqlite3.Connection, before: float) -> tuple[int, bool]:
+def prune_audit(db: Db, before: float) -> tuple[int, bool]:
     """Delete the oldest entries made before `before`; (how many, whether more may be)."""
     removed = db.execute(
         "DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE at < ? ORDER BY seq LIMIT ?)",

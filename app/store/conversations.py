@@ -4,8 +4,8 @@ resume (its transcript, already capped and redacted by the sandbox) and the roun
 from __future__ import annotations
 
 import json
-import sqlite3
 
+from app.store.dialect import Db
 from app.store.model import Conversation, Round
 
 CONVERSATIONS_SCHEMA = """
@@ -21,9 +21,7 @@ CREATE TABLE IF NOT EXISTS conversations (
 """
 
 
-def select_conversation(
-    db: sqlite3.Connection, repository: str, branch: str
-) -> Conversation | None:
+def select_conversation(db: Db, repository: str, branch: str) -> Conversation | None:
     row = db.execute(
         "SELECT session_id, transcript, rounds, updated_at FROM conversations"
         " WHERE repository = ? AND branch = ?",
@@ -44,7 +42,7 @@ def select_conversation(
     )
 
 
-def upsert_conversation(db: sqlite3.Connection, conversation: Conversation, now: float) -> None:
+def upsert_conversation(db: Db, conversation: Conversation, now: float) -> None:
     rounds = json.dumps([round_.as_dict() for round_ in conversation.rounds])
     db.execute(
         "INSERT INTO conversations (repository, branch, session_id, transcript, rounds, updated_at)"
@@ -62,6 +60,6 @@ def upsert_conversation(db: sqlite3.Connection, conversation: Conversation, now:
     )
 
 
-def prune_conversations(db: sqlite3.Connection, before: float) -> int:
+def prune_conversations(db: Db, before: float) -> int:
     """Conversations nobody continued since `before`: their pull requests have gone quiet."""
     return db.execute("DELETE FROM conversations WHERE updated_at < ?", (before,)).rowcount

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from app.store.dialect import Db
 
 TASKS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -90,7 +91,7 @@ def read_cursor(cursor: str) -> tuple[float, str] | None:
     return float(created_at), job_id
 
 
-def insert_task(db: sqlite3.Connection, task: Task) -> None:
+def insert_task(db: Db, task: Task) -> None:
     db.execute(
         "INSERT INTO tasks (job_id, external_id, idempotency_key, body_sha256, created_at,"
         " webhook_url, webhook_secret, options, has_credentials)"
@@ -109,9 +110,7 @@ def insert_task(db: sqlite3.Connection, task: Task) -> None:
     )
 
 
-def select_by_idempotency_key(
-    db: sqlite3.Connection, idempotency_key: str, since: float
-) -> Task | None:
+def select_by_idempotency_key(db: Db, idempotency_key: str, since: float) -> Task | None:
     """The task created with this idempotency key since `since`, if any."""
     row = db.execute(
         f"SELECT {TASK_COLUMNS} FROM tasks"  # noqa: S608 (constant columns)
@@ -121,9 +120,7 @@ def select_by_idempotency_key(
     return row_to_task(row) if row else None
 
 
-def create_task(
-    db: sqlite3.Connection, task: Task, since: float, insert_job: Callable[[], str]
-) -> TaskCreated:
+def create_task(db: Db, task: Task, since: float, insert_job: Callable[[], str]) -> TaskCreated:
     """Queue the job (`insert_job` returns its id) and keep the task's row, unless a task with
     the same idempotency key was created since `since`: then that one (the same body) or a
     conflict (another body), and nothing is written."""
@@ -161,7 +158,7 @@ def row_to_task(row: tuple[Any, ...]) -> Task:
     )
 
 
-def select_task(db: sqlite3.Connection, job_id: str) -> Task | None:
+def select_task(db: Db, job_id: str) -> Task | None:
     row = db.execute(
         f"SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ?",  # noqa: S608 (constant columns)
         (job_id,),
@@ -169,16 +166,14 @@ def select_task(db: sqlite3.Connection, job_id: str) -> Task | None:
     return row_to_task(row) if row else None
 
 
-def update_task_outcome(
-    db: sqlite3.Connection, job_id: str, diff: str, result: Mapping[str, Any]
-) -> None:
+def update_task_outcome(db: Db, job_id: str, diff: str, result: Mapping[str, Any]) -> None:
     db.execute(
         "UPDATE tasks SET diff = ?, result = ? WHERE job_id = ?",
         (diff, json.dumps(dict(result), separators=(",", ":")), job_id),
     )
 
 
-def select_job_ids(db: sqlite3.Connection, query: TaskQuery) -> list[str]:
+def select_job_ids(db: Db, query: TaskQuery) -> list[str]:
     """The ids of the jobs that match, newest first, after the query's cursor."""
     where: list[str] = []
     args: list[Any] = []
@@ -205,7 +200,7 @@ def select_job_ids(db: sqlite3.Connection, query: TaskQuery) -> list[str]:
     return [row[0] for row in rows]
 
 
-def prune_tasks(db: sqlite3.Connection, before: float) -> int:
+def prune_tasks(db: Db, before: float) -> int:
     """The diffs and webhook secrets of tasks whose job finished before `before` (the row stays,
     with its result); how many tasks were emptied."""
     return db.execute(

@@ -9,9 +9,10 @@ task's row at each attempt, and the list shows only where the webhook went (`tar
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
+
+from app.store.dialect import SQLITE, Db, Dialect
 
 WEBHOOK_DELIVERIES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
@@ -104,7 +105,7 @@ def delivery_of(row: tuple[Any, ...], tries: tuple[WebhookAttempt, ...] = ()) ->
     )
 
 
-def insert_delivery(db: sqlite3.Connection, delivery: WebhookDelivery) -> bool:
+def insert_delivery(db: Db, delivery: WebhookDelivery) -> bool:
     """Queue a delivery, due at once; False when the task already has one (a task ends once)."""
     return bool(
         db.execute(
@@ -122,9 +123,7 @@ def insert_delivery(db: sqlite3.Connection, delivery: WebhookDelivery) -> bool:
     )
 
 
-def claim_due(
-    db: sqlite3.Connection, now: float, until: float, owner: str, limit: int
-) -> list[WebhookDelivery]:
+def claim_due(db: Db, now: float, until: float, owner: str, limit: int) -> list[WebhookDelivery]:
     """Take the pending deliveries due at `now`, oldest first, until `until` (the claim's end)."""
     rows = db.execute(
         f"UPDATE webhook_deliveries SET next_attempt_at = ?, claimed_by = ?"  # noqa: S608
@@ -137,7 +136,7 @@ def claim_due(
 
 
 def record_attempt(
-    db: sqlite3.Connection,
+    db: Db,
     delivery_id: str,
     owner: str,
     attempt: WebhookAttempt,
@@ -181,7 +180,7 @@ def record_attempt(
     return True
 
 
-def select_deliveries(db: sqlite3.Connection, job_id: str) -> list[WebhookDelivery]:
+def select_deliveries(db: Db, job_id: str) -> list[WebhookDelivery]:
     """A task's deliveries with their attempts, oldest first."""
     rows = db.execute(
         f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE job_id = ?"  # noqa: S608
@@ -200,12 +199,13 @@ def select_deliveries(db: sqlite3.Connection, job_id: str) -> list[WebhookDelive
 
 
 def select_unqueued(
-    db: sqlite3.Connection, finished_since: float, created_since: float, limit: int
+    db: Db, finished_since: float, created_since: float, limit: int, dialect: Dialect = SQLITE
 ) -> list[str]:
     """Tasks with a webhook that ended since `finished_since` (created since `created_since`)
     and have no delivery: the service stopped between their end and the queuing."""
     rows = db.execute(
-        "SELECT jobs.id FROM tasks INDEXED BY tasks_with_webhook JOIN jobs ON jobs.id = tasks.job_id"
+        f"SELECT jobs.id FROM tasks {dialect.indexed_by('tasks_with_webhook')}"  # noqa: S608
+        " JOIN jobs ON jobs.id = tasks.job_id"
         " WHERE tasks.webhook_url != '' AND tasks.created_at >= ?"
         " AND jobs.state IN ('succeeded', 'failed', 'cancelled') AND jobs.finished_at >= ?"
         " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS w WHERE w.job_id = jobs.id)"
@@ -215,7 +215,7 @@ def select_unqueued(
     return [row[0] for row in rows]
 
 
-def prune_webhook_deliveries(db: sqlite3.Connection, before: float) -> tuple[int, bool]:
+def prune_webhook_deliveries(db: Db, before: float) -> tuple[int, bool]:
     """Delete ended deliveries (and their attempts) created before `before`; (how many, whether
     more may be). A pending one stays until it ends."""
     ids = [
