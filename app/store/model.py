@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from app.store.api_keys import ApiKeyRecord
     from app.store.tasks import Task, TaskCreated, TaskQuery
     from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
+    from app.store.workers import WorkerRecord
 
 
 class StoreUnavailable(Exception):
@@ -455,6 +456,19 @@ class Store(Protocol):
         """Raise when the store cannot be reached."""
 
     async def close(self) -> None: ...
+
+    async def beat_worker(self, worker: WorkerRecord) -> None:
+        """Register a worker process or refresh its heartbeat (a lost one is alive again)."""
+
+    async def remove_worker(self, worker_id: str) -> bool:
+        """A worker process stopped on purpose leaves the registry."""
+
+    async def workers(self) -> list[WorkerRecord]:
+        """Every registered worker process, the longest-running first."""
+
+    async def mark_lost_workers(self, before: float) -> list[str]:
+        """Mark lost the worker processes whose last heartbeat is older than `before`, and end
+        their workers' leases so `reclaim_expired` takes their jobs back now."""
 
 
 def dumps(data: Mapping[str, Any] | None) -> str:

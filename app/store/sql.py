@@ -81,6 +81,13 @@ from app.store.webhook_deliveries import (
     select_deliveries,
     select_unqueued,
 )
+from app.store.workers import (
+    WorkerRecord,
+    delete_worker,
+    mark_lost,
+    select_workers,
+    upsert_worker,
+)
 
 T = TypeVar("T")
 
@@ -961,3 +968,15 @@ class SqlStore:
             )
 
         await self._run(work)
+
+    async def beat_worker(self, worker: WorkerRecord) -> None:
+        await self._run(lambda db: upsert_worker(db, worker))
+
+    async def remove_worker(self, worker_id: str) -> bool:
+        return await self._run(lambda db: delete_worker(db, worker_id))
+
+    async def workers(self) -> list[WorkerRecord]:
+        return await self._run(select_workers)
+
+    async def mark_lost_workers(self, before: float) -> list[str]:
+        return await self._run(lambda db: mark_lost(db, before, self._clock()))
