@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from app.store.api_keys import ApiKeyRecord
+    from app.store.outcomes import PullRequestChange, PullRequestOutcome, Recorded
     from app.store.tasks import Task, TaskCreated, TaskQuery
     from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
     from app.store.workers import WorkerRecord
@@ -456,6 +457,38 @@ class Store(Protocol):
         """Raise when the store cannot be reached."""
 
     async def close(self) -> None: ...
+
+    async def record_pull_request_opened(
+        self,
+        repository: str,
+        number: int,
+        branch: str,
+        job_id: str,
+        installation_id: int | None,
+    ) -> bool:
+        """Keep a pull request fixwright's fix job opened (the first record stands): only pull
+        requests kept so are ever counted in the outcomes."""
+
+    async def record_pull_request_change(self, change: PullRequestChange) -> Recorded:
+        """Move a kept pull request by a close (merged or not) or a reopen, unless a newer change
+        already did; refresh its follow-up rounds and cost. Others: `Recorded(None)`."""
+
+    async def record_pull_request_review(
+        self, repository: str, number: int, review_id: int, state: str, reviewer: str, at: float
+    ) -> bool:
+        """Keep a review's approval or request for changes on a kept pull request, once."""
+
+    async def pull_request_outcome(
+        self, repository: str, number: int
+    ) -> PullRequestOutcome | None: ...
+
+    async def pull_request_outcomes(
+        self, since: float, repository: str = ""
+    ) -> list[PullRequestOutcome]:
+        """The kept pull requests opened since `since` (of one repository when given)."""
+
+    async def pull_request_counts(self) -> dict[str, int]:
+        """How many kept pull requests are open, merged and closed now."""
 
     async def beat_worker(self, worker: WorkerRecord) -> None:
         """Register a worker process or refresh its heartbeat (a lost one is alive again)."""

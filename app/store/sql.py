@@ -60,6 +60,17 @@ from app.store.model import (
     dumps,
     loads,
 )
+from app.store.outcomes import (
+    PullRequestChange,
+    PullRequestOutcome,
+    Recorded,
+    apply_change,
+    count_states,
+    insert_opened,
+    insert_review,
+    select_outcome,
+    select_outcomes,
+)
 from app.store.tasks import (
     Task,
     TaskCreated,
@@ -980,3 +991,42 @@ class SqlStore:
 
     async def mark_lost_workers(self, before: float) -> list[str]:
         return await self._run(lambda db: mark_lost(db, before, self._clock()))
+
+    # What became of fixwright's pull requests (app/store/outcomes.py).
+
+    async def record_pull_request_opened(
+        self,
+        repository: str,
+        number: int,
+        branch: str,
+        job_id: str,
+        installation_id: int | None,
+    ) -> bool:
+        now = self._clock()
+        return await self._run(
+            lambda db: insert_opened(db, repository, number, branch, job_id, installation_id, now)
+        )
+
+    async def record_pull_request_change(self, change: PullRequestChange) -> Recorded:
+        now = self._clock()
+        return await self._run(lambda db: apply_change(db, change, now))
+
+    async def record_pull_request_review(
+        self, repository: str, number: int, review_id: int, state: str, reviewer: str, at: float
+    ) -> bool:
+        return await self._run(
+            lambda db: insert_review(db, repository, number, review_id, state, reviewer, at)
+        )
+
+    async def pull_request_outcome(
+        self, repository: str, number: int
+    ) -> PullRequestOutcome | None:
+        return await self._run(lambda db: select_outcome(db, repository, number))
+
+    async def pull_request_outcomes(
+        self, since: float, repository: str = ""
+    ) -> list[PullRequestOutcome]:
+        return await self._run(lambda db: select_outcomes(db, since, repository))
+
+    async def pull_request_counts(self) -> dict[str, int]:
+        return await self._run(count_states)
