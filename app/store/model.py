@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from app.store.api_keys import ApiKeyRecord
+    from app.store.budget import DayLimits, DayReservation
     from app.store.outcomes import PullRequestChange, PullRequestOutcome, Recorded
+    from app.store.queue_stats import KindQueue
     from app.store.tasks import Task, TaskCreated, TaskQuery
     from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
     from app.store.workers import WorkerRecord
@@ -502,6 +504,36 @@ class Store(Protocol):
     async def mark_lost_workers(self, before: float) -> list[str]:
         """Mark lost the worker processes whose last heartbeat is older than `before`, and end
         their workers' leases so `reclaim_expired` takes their jobs back now."""
+
+    async def claim_quota_slot(
+        self, job_id: str, installation_id: int, holder: str, limit: int, hold_seconds: float
+    ) -> int | None:
+        """Give a leased job one of its installation's `limit` places among the running jobs
+        (0: no limit), atomically across nodes: None when it has one, else how many jobs hold
+        them. The place is the job's while it runs under `holder`'s lease (at most
+        `hold_seconds`); then the next claim or reservation gives it back."""
+
+    async def reserve_day_budget(
+        self,
+        hold: str,
+        installation_id: int,
+        holder: str,
+        day: str,
+        limits: DayLimits,
+        ask: int | None,
+        hold_seconds: float,
+    ) -> DayReservation:
+        """Reserve at most `ask` tokens (None: all there is) of what the installation's day has
+        left after its spend and the reservations of runs in flight on every node, under
+        `hold` (the job's id), atomically across nodes; replaces the hold's earlier one."""
+
+    async def settle_day_budget(
+        self, hold: str, installation_id: int, day: str, tokens: int, cost_usd: float
+    ) -> DailyUsage:
+        """Charge a run's spend to its day and drop its reservation, in one step."""
+
+    async def queue_by_kind(self) -> list[KindQueue]:
+        """Jobs not finished, by kind and state, across the cluster (the shared store)."""
 
 
 def dumps(data: Mapping[str, Any] | None) -> str:

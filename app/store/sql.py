@@ -35,6 +35,13 @@ from app.store.audit import (
     record_cancels,
     select_audit,
 )
+from app.store.budget import (
+    DayLimits,
+    DayReservation,
+    claim_slot,
+    reserve,
+    settle,
+)
 from app.store.conversations import (
     prune_conversations,
     select_conversation,
@@ -71,6 +78,7 @@ from app.store.outcomes import (
     select_outcome,
     select_outcomes,
 )
+from app.store.queue_stats import KindQueue, select_by_kind
 from app.store.tasks import (
     Task,
     TaskCreated,
@@ -980,6 +988,53 @@ class SqlStore:
 
         await self._run(work)
 
+    async def claim_quota_slot(
+        self, job_id: str, installation_id: int, holder: str, limit: int, hold_seconds: float
+    ) -> int | None:
+        now = self._clock()
+        return await self._run(
+            lambda db: claim_slot(
+                db, self.dialect, job_id, installation_id, holder, limit, now, now + hold_seconds
+            )
+        )
+
+    async def reserve_day_budget(
+        self,
+        hold: str,
+        installation_id: int,
+        holder: str,
+        day: str,
+        limits: DayLimits,
+        ask: int | None,
+        hold_seconds: float,
+    ) -> DayReservation:
+        now = self._clock()
+        return await self._run(
+            lambda db: reserve(
+                db,
+                self.dialect,
+                hold,
+                installation_id,
+                holder,
+                day,
+                limits,
+                ask,
+                now,
+                now + hold_seconds,
+            )
+        )
+
+    async def settle_day_budget(
+        self, hold: str, installation_id: int, day: str, tokens: int, cost_usd: float
+    ) -> DailyUsage:
+        now = self._clock()
+        return await self._run(
+            lambda db: settle(db, self.dialect, hold, installation_id, day, tokens, cost_usd, now)
+        )
+
+    async def queue_by_kind(self) -> list[KindQueue]:
+        return await self._run(select_by_kind)
+
     async def beat_worker(self, worker: WorkerRecord) -> None:
         await self._run(lambda db: upsert_worker(db, worker))
 
@@ -1030,3 +1085,4 @@ class SqlStore:
 
     async def pull_request_counts(self) -> dict[str, int]:
         return await self._run(count_states)
+
