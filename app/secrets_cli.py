@@ -23,8 +23,8 @@ def reopen(args: argparse.Namespace) -> int:
         print(f"fixwright setup reopen: {error}", file=sys.stderr)
         return 1
     print(
-        "set-up is open: /setup serves the page until an App is registered there (the new App's "
-        "credentials are used after the next restart)"
+        "set-up is open: /setup serves the page until an App is registered there; the running "
+        "service keeps its App until it is restarted: restart it to apply the new one"
     )
     return 0
 

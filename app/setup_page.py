@@ -75,13 +75,23 @@ def register_page(
 
 
 def registered_page(
-    slug: str, install: str, github_web_url: str, restart_needed: bool
+    slug: str, install: str, github_web_url: str, restart_needed: bool, overridden: tuple[str, ...]
 ) -> HTMLResponse:
-    after = (
-        "<p>Restart the service to use the new App.</p>"
-        if restart_needed
-        else "<p>The service now takes deliveries.</p>"
-    )
+    """After the conversion: the install link, and whether the running service uses the App yet
+    (it does not after `fixwright setup reopen`, nor while the environment names another App)."""
+    if overridden:
+        names = ", ".join(f"<code>{escape(name)}</code>" for name in overridden)
+        after = (
+            f"<p><b>Not used yet:</b> the environment sets {names}, which win over the stored "
+            "App. Remove them, then restart the service.</p>"
+        )
+    elif restart_needed:
+        after = (
+            "<p><b>Restart the service to apply:</b> until then it keeps using the App it "
+            "started with.</p>"
+        )
+    else:
+        after = "<p>The service now takes deliveries.</p>"
     body = (
         f"<p>The GitHub App <b>{escape(slug)}</b> is registered and its credentials are stored "
         f"encrypted.</p>{after}"

@@ -8,6 +8,7 @@ service gave, with one used already, or once set-up is closed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from starlette.routing import Route
 from app import setup_flow, setup_page
 from app.api.auth import require_key
 from app.api.errors import ApiError
-from app.config import Settings
+from app.config import PREFIX, STORED_SETTINGS, Settings
 from app.errors import error_response
 from app.log import get_logger, redact_also
 from app.secrets_store import REOPENED, SecretsError, SecretsStore
@@ -29,6 +30,8 @@ from app.secrets_store import REOPENED, SecretsError, SecretsStore
 MAX_FORM_BYTES = 64 * 1024
 MAX_MODEL_KEY_CHARS = 400
 SETUP_PATHS = frozenset({"/", "/setup", "/setup/callback", "/setup/model-key", "/setup/status"})
+# What registering an App stores that the service reads (app.config.STORED_SETTINGS).
+APP_CREDENTIALS = ("APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET")
 
 
 @dataclass
@@ -59,6 +62,15 @@ class SetupService:
 def setup_of(request: Request) -> SetupService:
     service: SetupService = request.app.state.setup
     return service
+
+
+def overridden_by_env(settings: Settings, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The environment's variables that win over these stored values, which are then never used."""
+    return tuple(
+        " or ".join(PREFIX + variable for variable in STORED_SETTINGS[name])
+        for name in names
+        if settings.value_sources.get(name) == "env"
+    )
 
 
 def not_found(request: Request) -> Response:
@@ -128,7 +140,8 @@ async def callback(request: Request) -> Response:
             if setup.switch is not None and not await setup.switch(settings):
                 restart_needed = True  # stored, but the service did not start: see its log
     install = setup_flow.install_url(setup.settings, registered)
-    return setup_page.registered_page(registered.slug, install, web, restart_needed)
+    overridden = overridden_by_env(setup.settings, APP_CREDENTIALS)
+    return setup_page.registered_page(registered.slug, install, web, restart_needed, overridden)
 
 
 async def _model_key_of(request: Request) -> str:
@@ -162,15 +175,23 @@ async def model_key(request: Request) -> Response:
         return error_response(400, "bad_request", str(error))
     redact_also([key])
     setup.store.update({"ANTHROPIC_API_KEY": key})
-    used_now = setup.pending and setup.settings.value_sources.get("ANTHROPIC_API_KEY") != "env"
+    overridden = overridden_by_env(setup.settings, ("ANTHROPIC_API_KEY",))
+    # In set-up mode nothing has read the key yet; a running service read it at start.
+    used_now = setup.pending and not overridden
     if used_now:
-        setup.settings = setup_flow.with_stored(setup.settings, {"ANTHROPIC_API_KEY": key})
-    get_logger().info("setup.model_key_stored")
+        unset = dataclasses.replace(setup.settings, anthropic_api_key="")
+        setup.settings = setup_flow.with_stored(unset, {"ANTHROPIC_API_KEY": key})
+    get_logger().info("setup.model_key_stored", used_now=used_now)
+    if overridden:
+        used = f"never while {overridden[0]} is set in the environment"
+    else:
+        used = "now" if used_now else "after the next restart"
     return JSONResponse(
         {
             "stored": True,
-            "used": "now" if used_now else "after the next restart",
-            "overridden_by_env": setup.settings.value_sources.get("ANTHROPIC_API_KEY") == "env",
+            "used": used,
+            "restart_required": not used_now and not overridden,
+            "overridden_by_env": bool(overridden),
         }
     )
 

@@ -395,6 +395,8 @@ def test_the_model_key_is_stored_and_never_shown(
         bad = httpx.post(url + "/setup/model-key", json={"key": "two words"})
         assert bad.status_code == 400
         assert httpx.post(url + "/setup/model-key", json={}).status_code == 400
+        first = httpx.post(url + "/setup/model-key", json={"key": "sk-ant-first"})
+        assert (first.json()["used"], first.json()["restart_required"]) == ("now", False)
         stored = httpx.post(url + "/setup/model-key", data={"key": "sk-ant-test-model-key"})
         assert stored.status_code == 200, stored.text
         assert "sk-ant" not in stored.text
@@ -402,6 +404,8 @@ def test_the_model_key_is_stored_and_never_shown(
         assert status.json()["secrets"]["anthropic_api_key"] == "stored"
         assert "sk-ant" not in status.text
         assert httpx.get(submit(setup_form(url))).status_code == 200
+        # the second key given in set-up mode is the one the service started with
+        assert app.state.service.settings.anthropic_api_key == "sk-ant-test-model-key"
         # in normal mode the model key needs an admin API key
         assert httpx.post(url + "/setup/model-key", json={"key": "k2"}).status_code == 401
         admin, reader = admin_and_reader_keys(settings, capsys)
@@ -421,6 +425,8 @@ def test_the_model_key_is_stored_and_never_shown(
         )
         assert replaced.status_code == 200, replaced.text
         assert replaced.json()["used"] == "after the next restart"
+        assert replaced.json()["restart_required"] is True
+        assert app.state.service.settings.anthropic_api_key == "sk-ant-test-model-key"
     assert SecretsStore(settings.state_dir).read()["ANTHROPIC_API_KEY"] == "sk-ant-second"
 
 
@@ -439,7 +445,7 @@ def test_reopen_serves_the_page_again_on_a_configured_service(
         callback = submit(setup_form(url))
         done = httpx.get(callback)
         assert done.status_code == 200
-        assert "Restart the service" in done.text
+        assert "Restart the service to apply" in done.text
         assert REOPENED not in SecretsStore(data).read()
         assert httpx.get(url + "/setup").status_code == 404
 
@@ -451,3 +457,47 @@ def _registered(fake_github: FakeGitHub) -> dict[str, Any]:
         "private_key": fake_github.private_key,
         "app_slug": "fixwright",
     }
+
+
+def test_a_model_key_the_environment_sets_is_stored_but_said_to_be_unused(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    settings = replace(
+        unregistered(fake_github, tmp_path),
+        anthropic_api_key="sk-ant-from-env",
+        value_sources={"ANTHROPIC_API_KEY": "env"},
+    )
+    app = create_app(settings, Registry([]))
+    with served(app) as url:
+        answer = httpx.post(url + "/setup/model-key", json={"key": "sk-ant-stored"})
+        assert answer.json() == {
+            "stored": True,
+            "used": "never while FIXWRIGHT_ANTHROPIC_API_KEY is set in the environment",
+            "restart_required": False,
+            "overridden_by_env": True,
+        }
+        assert httpx.get(submit(setup_form(url))).status_code == 200
+        assert app.state.service.settings.anthropic_api_key == "sk-ant-from-env"
+
+
+def test_an_app_registered_after_reopen_says_which_variables_keep_it_unused(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    """The environment names the App the service runs with: the new one is stored, and the page
+    says which variables to remove before the restart that applies it."""
+    sources = {"APP_ID": "env", "PRIVATE_KEY": "env", "WEBHOOK_SECRET": "env"}
+    settings = replace(
+        unregistered(fake_github, tmp_path), **_registered(fake_github), value_sources=sources
+    )
+    SecretsStore(settings.state_dir).update({REOPENED: "1"})
+    with served(create_app(settings, Registry([]))) as url:
+        done = httpx.get(submit(setup_form(url)))
+        assert done.status_code == 200
+        for variable in (
+            "FIXWRIGHT_APP_ID",
+            "FIXWRIGHT_PRIVATE_KEY or FIXWRIGHT_PRIVATE_KEY_PATH",
+            "FIXWRIGHT_WEBHOOK_SECRET",
+        ):
+            assert f"<code>{variable}</code>" in done.text
+        assert "Remove them, then restart the service" in done.text
+    assert SecretsStore(settings.state_dir).read()["APP_ID"] == str(fake_github.state.app_id)
