@@ -16,6 +16,7 @@ from app import (
     keys_cli,
     sandbox_cli,
     secrets_cli,
+    store_cli,
 )
 from app.config import ConfigError, Settings, settings_from_environment
 
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cli.register(commands)
     secrets_cli.register(commands)
     doctor.register(commands)
+    store_cli.register(commands)
     return parser
 
 

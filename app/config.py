@@ -305,6 +305,8 @@ class Settings:
     repo_environment: EnvironmentConfig | None = None
     store_url: str = env("sqlite:///data/fixwright.db", "the job store", read.store_url)
     store_sync: str = env("normal", "what a commit survives", read.choice(STORE_SYNC_MODES))
+    # PostgreSQL connections each process keeps (app/store/postgres.py); unused with SQLite.
+    store_pool_size: int = env(10, "PostgreSQL connections per process", _count(1))
     workers: int = env(2, "jobs run at once by this process", _count(0))
     role: str = env("all", "what this process runs: all, web or worker", read.choice(ROLES))
     log_format: str = env("auto", "the log's format", read.choice(LOG_FORMATS))

@@ -125,8 +125,11 @@ def app_id(raw: str, default: Any) -> str:
 
 
 def store_url(raw: str, default: Any) -> str:
-    if not raw.startswith("sqlite:///"):
-        raise ValueError(f"must be sqlite:///PATH (e.g. sqlite:///data/fixwright.db), got {raw!r}.")
+    if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError(
+            "must be sqlite:///PATH (e.g. sqlite:///data/fixwright.db) or postgresql://..."
+            f" (e.g. postgresql://fixwright@db.internal/fixwright), got {raw!r}."
+        )
     return raw
 
 

@@ -144,7 +144,10 @@ def prepare_process(workers: int) -> None:
 
 def default_store(settings: Settings) -> Store:
     return open_store(
-        settings.store_url, max_attempts=settings.job_max_attempts, sync=settings.store_sync
+        settings.store_url,
+        max_attempts=settings.job_max_attempts,
+        sync=settings.store_sync,
+        pool_size=settings.store_pool_size,
     )
 
 

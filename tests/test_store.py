@@ -1,5 +1,5 @@
-"""The SQLite job store: de-duplication, leases, per-target order, crash recovery, the event log,
-shared commits, other processes' locks, and checkpoints."""
+"""The job store on both engines (de-duplication, leases, per-target order, crash recovery, the
+event log, retention), and SQLite's own: shared commits, other processes' locks, checkpoints."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import pytest
 
 from app.store import Delivery, JobState, NewJob, open_store
 from app.store.model import Pruned
+from app.store.sql import SqlStore
 from app.store.sqlite import SQLiteStore
+from tests.pg import open_test_store
 from tests.waiting import wait_until
 
 
@@ -49,13 +51,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "db" / "fixwright.db", max_attempts=2, clock=clock)
+async def store(store_url: str, clock: Clock) -> AsyncIterator[SqlStore]:
+    opened = open_test_store(store_url, max_attempts=2, clock=clock)
     yield opened
     await opened.close()
 
 
-async def test_a_delivery_id_is_recorded_once(store: SQLiteStore) -> None:
+async def test_a_delivery_id_is_recorded_once(store: SqlStore) -> None:
     """The same delivery id a second time creates no second job."""
     first = await store.record_delivery(Delivery("d-1", "issues", "labeled"), [new_job()])
     again = await store.record_delivery(Delivery("d-1", "issues", "labeled"), [new_job()])
@@ -64,9 +66,9 @@ async def test_a_delivery_id_is_recorded_once(store: SQLiteStore) -> None:
     assert len(await store.list_jobs()) == 1
 
 
-async def test_deliveries_and_jobs_survive_reopening(tmp_path: Path) -> None:
+async def test_deliveries_and_jobs_survive_reopening(store_url: str) -> None:
     """What was recorded is on disk: a new process sees the job and the delivery id."""
-    url = f"sqlite:///{tmp_path / 'fixwright.db'}"
+    url = store_url
     first = open_store(url)
     [job_id] = await first.record_delivery(Delivery("d-9", "issues"), [new_job()]) or []
     await first.close()
@@ -78,7 +80,7 @@ async def test_deliveries_and_jobs_survive_reopening(tmp_path: Path) -> None:
     await second.close()
 
 
-async def test_jobs_for_one_target_run_one_at_a_time(store: SQLiteStore) -> None:
+async def test_jobs_for_one_target_run_one_at_a_time(store: SqlStore) -> None:
     """A second job for the same issue waits; a job for another issue does not."""
     await store.record_delivery(Delivery("d-1", "issues"), [new_job("o/r#1", "fix")])
     await store.record_delivery(Delivery("d-2", "issue_comment"), [new_job("o/r#1", "help")])
@@ -94,7 +96,7 @@ async def test_jobs_for_one_target_run_one_at_a_time(store: SQLiteStore) -> None
 
 
 async def test_a_newer_trigger_runs_first_and_supersedes_the_queued_one_once_allowed(
-    store: SQLiteStore,
+    store: SqlStore,
 ) -> None:
     """Labelling twice: intake cancels nothing; the newer job runs first, then cancels the older."""
     [old] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
@@ -113,7 +115,7 @@ async def test_a_newer_trigger_runs_first_and_supersedes_the_queued_one_once_all
 
 
 async def test_a_refused_newer_trigger_leaves_the_older_job_to_run_next(
-    store: SQLiteStore,
+    store: SqlStore,
 ) -> None:
     """A stranger's trigger after a maintainer's: once it is refused, the maintainer's job runs."""
     [kept] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
@@ -125,7 +127,7 @@ async def test_a_refused_newer_trigger_leaves_the_older_job_to_run_next(
     assert next_job is not None and next_job.id == kept
 
 
-async def test_a_waiting_older_trigger_holds_back_no_other_kind(store: SQLiteStore) -> None:
+async def test_a_waiting_older_trigger_holds_back_no_other_kind(store: SqlStore) -> None:
     """fix, help, fix on one issue: the help runs first, then the newer fix; the older fix waits."""
     [old_fix] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
     [help_job] = await store.record_delivery(Delivery("d-2", "c"), [new_job(kind="help")]) or []
@@ -142,7 +144,7 @@ async def test_a_waiting_older_trigger_holds_back_no_other_kind(store: SQLiteSto
 
 
 async def test_superseding_cancels_only_older_queued_jobs_of_the_same_target_and_kind(
-    store: SQLiteStore,
+    store: SqlStore,
 ) -> None:
     """Another issue's job, another kind and a newer trigger are left alone."""
     jobs = [new_job(), new_job("octo/hello#2"), new_job(kind="help"), new_job(), new_job()]
@@ -156,7 +158,7 @@ async def test_superseding_cancels_only_older_queued_jobs_of_the_same_target_and
 
 
 async def test_a_notice_is_claimed_once_an_hour_per_person_issue_and_kind(
-    store: SQLiteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     """The same person on the same issue gets one notice of a kind an hour; anyone else their own."""
     hour = 3600.0
@@ -172,7 +174,7 @@ async def test_a_notice_is_claimed_once_an_hour_per_person_issue_and_kind(
 
 
 async def test_an_expired_lease_is_taken_back_then_failed_after_max_attempts(
-    store: SQLiteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     """A crashed worker's job runs again once; after a second crash it fails, saying why."""
     [job_id] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
@@ -190,7 +192,7 @@ async def test_an_expired_lease_is_taken_back_then_failed_after_max_attempts(
 
 
 async def test_heartbeat_keeps_a_lease_and_fails_once_cancelled(
-    store: SQLiteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     """A heartbeating job is not reclaimed; a cancelled one tells its worker to stop."""
     [job_id] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
@@ -207,7 +209,7 @@ async def test_heartbeat_keeps_a_lease_and_fails_once_cancelled(
     assert job is not None and job.state is JobState.CANCELLED
 
 
-async def test_event_log_is_append_only_and_read_from_a_position(store: SQLiteStore) -> None:
+async def test_event_log_is_append_only_and_read_from_a_position(store: SqlStore) -> None:
     """Events come back in order, and a reader can resume after the last one it saw."""
     [job_id] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
     for index in range(3):
@@ -218,7 +220,7 @@ async def test_event_log_is_append_only_and_read_from_a_position(store: SQLiteSt
 
 
 async def test_deliveries_made_together_commit_together_and_a_failing_one_alone_is_lost(
-    store: SQLiteStore,
+    store: SqlStore,
 ) -> None:
     """A burst shares commits; the one call that fails is rolled back alone, in order."""
     unstorable = NewJob(**{**new_job("o/r#99").__dict__, "payload": {"bad": {1, 2}}})
@@ -371,7 +373,7 @@ async def test_a_reader_elsewhere_makes_the_full_checkpoint_give_up_not_hold_wri
 
 
 async def test_a_body_seen_before_under_another_delivery_id_is_recorded_once(
-    store: SQLiteStore,
+    store: SqlStore,
 ) -> None:
     """A replay (the same body's hash, a new delivery id) records nothing; deliveries without a
     body hash never conflict with each other."""
@@ -425,7 +427,7 @@ async def test_a_database_made_by_the_first_schema_is_upgraded_in_place(tmp_path
     assert columns.count("body_sha256") == 1 and "deliveries_by_body" in indexes
 
 
-async def finished_job(store: SQLiteStore, delivery_id: str, target: str) -> str:
+async def finished_job(store: SqlStore, delivery_id: str, target: str) -> str:
     """A job queued, run and finished now (by the store's clock), with two log entries."""
     await store.record_delivery(Delivery(delivery_id, "issues"), [new_job(target)])
     job = await store.lease("w", 60)
@@ -437,7 +439,7 @@ async def finished_job(store: SQLiteStore, delivery_id: str, target: str) -> str
 
 
 async def test_pruning_removes_old_deliveries_payloads_and_logs_and_keeps_job_rows(
-    store: SQLiteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     """Past the age: the delivery and the notice are gone and the finished job keeps its row,
     summary and usage without payload or log; younger records and a running job are untouched."""
@@ -471,7 +473,7 @@ async def test_pruning_removes_old_deliveries_payloads_and_logs_and_keeps_job_ro
 
 
 async def test_pruning_a_long_backlog_goes_in_steps_and_takes_all_of_it(
-    store: SQLiteStore, clock: Clock
+    store: SqlStore, clock: Clock
 ) -> None:
     """More old deliveries and finished jobs than one step removes are all removed."""
     await asyncio.gather(

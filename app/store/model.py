@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class StoreUnavailable(Exception):
     """The store could not take a write now (locked too long by another process, disk full or
-    read-only): nothing of the call was written, and it may be made again later."""
+    read-only, PostgreSQL unreachable): the call may be made again later."""
 
 
 class JobState(StrEnum):
@@ -309,7 +309,8 @@ class Store(Protocol):
         """A job's log entries with a sequence number above `after`."""
 
     def watch_events(self, listener: Callable[[str, int], None]) -> None:
-        """Call `listener(job_id, seq)` after each append has committed (the live readers' cue)."""
+        """Call `listener(job_id, seq)` after each append has committed (the live readers' cue;
+        on PostgreSQL, appends made by every node)."""
 
     async def record_audit(self, entry: AuditEntry) -> None:
         """Append one entry to the audit trail (its time is the store's clock)."""
@@ -459,6 +460,10 @@ class Store(Protocol):
         """Raise when the store cannot be reached."""
 
     async def close(self) -> None: ...
+
+    def watch_jobs(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after a commit that may have made a job leasable (queued, put back,
+        approved, or its target freed), made by this process or, on PostgreSQL, any node."""
 
     async def record_pull_request_opened(
         self,

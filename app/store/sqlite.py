@@ -10,42 +10,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from app.store.api_keys import API_KEYS_SCHEMA
-from app.store.approvals import APPROVALS_SCHEMA
-from app.store.audit import AUDIT_SCHEMA
-from app.store.conversations import CONVERSATIONS_SCHEMA
 from app.store.dialect import SQLITE, Db
 from app.store.lane import WAL_LIMIT_BYTES, Checkpointer, Lane
+from app.store.migrations import apply_pending
 from app.store.sql import (  # noqa: F401 (prune_* for bench/retention.py)
-    ADDED_COLUMNS,
-    ADDED_INDEXES,
-    NOTICES_SCHEMA,
-    SCHEMA,
     SqlStore,
     prune_deliveries,
     prune_jobs,
 )
-from app.store.tasks import TASKS_SCHEMA
-from app.store.webhook_deliveries import WEBHOOK_DELIVERIES_SCHEMA
 
 T = TypeVar("T")
 
 
-def upgrade_schema(db: sqlite3.Connection) -> None:
-    """Add what ADDED_COLUMNS and ADDED_INDEXES name, in one transaction (two processes may
-    open the same file at once)."""
+def migrate_sqlite(db: sqlite3.Connection) -> tuple[int, int]:
+    """Apply the pending migrations in one transaction (two processes may open the same file
+    at once: BEGIN IMMEDIATE makes the second wait, then find nothing to do); (before, after)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        for table, column, kind in ADDED_COLUMNS:
-            present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            if column not in present:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        for statement in ADDED_INDEXES:
-            db.execute(statement)
+        versions = apply_pending(db, SQLITE)
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+    return versions
 
 
 def sqlite_path(url: str) -> Path:
@@ -89,15 +76,7 @@ class SQLiteStore(SqlStore):
         level = db.execute("PRAGMA synchronous").fetchone()[0]
         self.synchronous = {v: k for k, v in SYNCHRONOUS_LEVELS.items()}.get(level, str(level))
         db.execute("PRAGMA busy_timeout=10000")  # only while the schema is set up
-        db.executescript(SCHEMA)
-        db.executescript(NOTICES_SCHEMA)
-        db.executescript(AUDIT_SCHEMA)
-        db.executescript(APPROVALS_SCHEMA)
-        db.executescript(CONVERSATIONS_SCHEMA)
-        db.executescript(API_KEYS_SCHEMA)
-        db.executescript(TASKS_SCHEMA)
-        db.executescript(WEBHOOK_DELIVERIES_SCHEMA)
-        upgrade_schema(db)
+        migrate_sqlite(db)
         # From here on the lane waits for other processes' locks, and the checkpointer checkpoints.
         db.execute("PRAGMA busy_timeout=0")
         db.execute("PRAGMA wal_autocheckpoint=0")

@@ -1,0 +1,218 @@
+"""The job store on PostgreSQL, shared by every node of a deployment.
+
+The SQL is the engines' shared `SqlStore`; this module runs it. Each call's `work(db)` closure
+runs on a connection of a psycopg pool, in one transaction, on a thread of the store's own
+executor (as many threads as connections). The closures are synchronous because SQLite's lane
+runs them inside its group commit; running them on threads keeps one SQL for both engines, and
+costs a thread hand-over per call (tens of microseconds) next to the network round trips of a
+PostgreSQL transaction, which a thread overlaps with other calls: the event loop never waits
+for the database. Transactions are READ COMMITTED; a deadlock or serialisation failure is
+retried a few times (the closures only read and write the database, so running one again is
+safe).
+
+A database that cannot be reached (down, restarting, refusing connections, no connection free
+within the pool's wait) makes the call raise `StoreUnavailable`, which the intake answers with
+503 `store_unavailable`. The pool checks each connection before lending it and opens new ones
+by itself, so the same store works again once PostgreSQL is back.
+
+Notifications: a transaction that made a job leasable sends NOTIFY fixwright_jobs, one that
+appended to a job's log NOTIFY fixwright_events ("<job id> <seq>"); PostgreSQL delivers them on
+commit to every node. One LISTEN connection per store (opened by the first `watch_*` call)
+calls the listeners on the event loop, and calls the job listeners once after each
+(re)connection, since a notice sent while it was away is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import re
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import psycopg
+import structlog
+from psycopg import errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from app.store.dialect import POSTGRESQL, Db
+from app.store.migrations import apply_pending
+from app.store.model import StoreUnavailable
+from app.store.sql import EVENTS_CHANNEL, JOBS_CHANNEL, SqlStore
+
+T = TypeVar("T")
+
+DEFAULT_POOL_SIZE = 10
+# How long a call waits for a connection (a free one, or a new one while PostgreSQL restarts)
+# before it fails with StoreUnavailable: the intake answers 503 rather than hold the sender.
+POOL_WAIT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 5
+# A transaction that lost a deadlock or a serialisation conflict runs again this many times.
+RETRIES = 3
+# The LISTEN connection waits this long (doubling up to the longest) between reconnections.
+FIRST_LISTEN_RETRY_SECONDS = 0.2
+LONGEST_LISTEN_RETRY_SECONDS = 5.0
+
+RETRIED = (errors.DeadlockDetected, errors.SerializationFailure)
+# `?` outside quoted literals, and every `%`, which psycopg would read as placeholders.
+TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """The store's `?` SQL in psycopg's placeholders (`%s`, a literal `%` doubled)."""
+
+    def swap(match: re.Match[str]) -> str:
+        found = match.group(0)
+        if found == "?":
+            return "%s"
+        return found.replace("%", "%%")  # a `%`, or a literal whose `?` stay as they are
+
+    return TOKENS.sub(swap, sql)
+
+
+class PgDb:
+    """A psycopg connection as the per-table modules use a `db`: `execute(sql, params)` with
+    `?` placeholders, returning a cursor."""
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: Iterable[Any] = (), /) -> psycopg.Cursor[Any]:
+        return self._connection.execute(translate(sql), tuple(parameters))
+
+
+def unavailable(error: Exception) -> StoreUnavailable:
+    failure = StoreUnavailable(f"the job store could not be reached: {error}")
+    failure.__cause__ = error
+    return failure
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """One connection outside the pool (migrations, `fixwright migrate`)."""
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.OperationalError as error:
+        raise unavailable(error) from error
+
+
+def migrate_postgres(url: str) -> tuple[int, int]:
+    """Apply the pending migrations in one transaction; (version before, version after)."""
+    with connect(url) as connection, connection.transaction():
+        return apply_pending(PgDb(connection), POSTGRESQL)
+
+
+class PostgresStore(SqlStore):
+    """The Store on a PostgreSQL database, safe to share between processes and hosts."""
+
+    dialect = POSTGRESQL
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_attempts: int = 2,
+        clock: Callable[[], float] = time.time,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
+        super().__init__(max_attempts=max_attempts, clock=clock)
+        self._url = url
+        migrate_postgres(url)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            timeout=POOL_WAIT_SECONDS,
+            check=ConnectionPool.check_connection,
+            name="fixwright-store",
+            open=False,
+        )
+        self._pool.open(wait=False)
+        self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="fixwright-store")
+        self._listening: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def _run(self, work: Callable[[Db], T]) -> T:
+        """Run `work` in a transaction on a pooled connection; committed when this returns."""
+        if self._closed:
+            raise StoreUnavailable("the job store is closed")
+        self._listen_if_watched()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, work)
+
+    def _transaction(self, work: Callable[[Db], T]) -> T:
+        for attempt in range(RETRIES + 1):
+            try:
+                with self._pool.connection() as connection, connection.transaction():
+                    return work(PgDb(connection))
+            except RETRIED:
+                if attempt == RETRIES:
+                    raise
+            except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as error:
+                raise unavailable(error) from error
+        raise AssertionError("unreachable")
+
+    def watch_jobs(self, listener: Callable[[], None]) -> None:
+        super().watch_jobs(listener)
+        self._listen_if_watched()
+
+    def watch_events(self, listener: Callable[[str, int], None]) -> None:
+        super().watch_events(listener)
+        self._listen_if_watched()
+
+    def _listen_if_watched(self) -> None:
+        """Start the LISTEN task once something watches (and a loop runs to call it on)."""
+        if self._listening is not None or self._closed:
+            return
+        if not (self._job_listeners or self._event_listeners):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # started by the first call made on a loop
+        self._listening = loop.create_task(self._listen(), name="fixwright-store-listen")
+
+    async def _listen(self) -> None:
+        log = structlog.get_logger("fixwright")
+        delay = FIRST_LISTEN_RETRY_SECONDS
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                ) as connection:
+                    await connection.execute(f"LISTEN {JOBS_CHANNEL}")
+                    await connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+                    delay = FIRST_LISTEN_RETRY_SECONDS
+                    self._wake_jobs()  # what was queued while nobody listened
+                    async for notice in connection.notifies():
+                        self._dispatch(notice.channel, notice.payload)
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                log.warning("store.listen_lost", error=str(error), retry_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LONGEST_LISTEN_RETRY_SECONDS)
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        if channel == JOBS_CHANNEL:
+            self._wake_jobs()
+        elif channel == EVENTS_CHANNEL:
+            job_id, _, seq = payload.rpartition(" ")
+            with contextlib.suppress(ValueError):
+                self._wake_events(job_id, int(seq))
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._listening is not None:
+            self._listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listening
+        await asyncio.to_thread(self._pool.close)
+        self._executor.shutdown(wait=False)
