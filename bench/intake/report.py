@@ -69,29 +69,31 @@ def render(results: Sequence[ReceiverResult], settings: Mapping[str, str], comma
 
 
 def ratio_table(results: Sequence[ReceiverResult]) -> list[str]:
-    """fixwright's requests/s and p99 as multiples of each peer's, at each connection count."""
-    ours = next((r for r in results if r.name == "fixwright"), None)
-    if ours is None:
+    """Each fixwright receiver's requests/s and p99 as multiples of every other receiver's (the
+    peers, and fixwright on the other store), at each connection count."""
+    ours = [r for r in results if r.name.startswith("fixwright")]
+    if not ours:
         return []
     lines = [
-        "fixwright relative to each peer (same run): requests/s ratio (higher is better), "
-        "p99 ratio (lower is better)",
+        "fixwright relative to each other receiver (same run): requests/s ratio (higher is "
+        "better), p99 ratio (lower is better)",
         "",
-        "| peer | connections | requests/s ratio | p99 ratio |",
-        "| --- | ---: | ---: | ---: |",
+        "| fixwright | against | connections | requests/s ratio | p99 ratio |",
+        "| --- | --- | ---: | ---: | ---: |",
     ]
-    for peer in results:
-        if peer is ours:
-            continue
-        for mine in ours.measurements:
-            theirs = peer.at(mine.connections)
-            if theirs is None:
+    for mine_result in ours:
+        for peer in results:
+            if peer is mine_result:
                 continue
-            lines.append(
-                f"| {peer.name} | {mine.connections} | "
-                f"{mine.requests_per_second / theirs.requests_per_second:.2f}x | "
-                f"{mine.p99_ms / theirs.p99_ms:.2f}x |"
-            )
+            for mine in mine_result.measurements:
+                theirs = peer.at(mine.connections)
+                if theirs is None:
+                    continue
+                lines.append(
+                    f"| {mine_result.name} | {peer.name} | {mine.connections} | "
+                    f"{mine.requests_per_second / theirs.requests_per_second:.2f}x | "
+                    f"{mine.p99_ms / theirs.p99_ms:.2f}x |"
+                )
     return lines
 
 
