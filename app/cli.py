@@ -18,6 +18,7 @@ from app import (
     secrets_cli,
     store_cli,
 )
+    workers_cli,
 from app.config import ConfigError, Settings, settings_from_environment
 
 
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     store_cli.register(commands)
     return parser
 
+    workers_cli.register(commands)
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)

@@ -21,6 +21,7 @@ import docker
 from docker.errors import DockerException, ImageNotFound
 from githubkit.exception import GitHubException
 
+from app import workers_registry
 from app.config import Settings
 from app.github_app import GitHubApp, GitHubAuthError
 from app.log import get_logger
@@ -136,6 +137,20 @@ def check_workers(pool: WorkerPool, settings: Settings) -> Component:
     return Component(status, f"{alive} of {settings.workers} alive, {pool.busy} busy")
 
 
+async def check_registered_workers(store: Store, settings: Settings) -> Component:
+    """On a node without workers: the worker processes alive in the registry. None alive is
+    degraded, not unhealthy: this node still takes deliveries, which wait in the queue."""
+    workers = workers_registry.alive(await store.workers(), time.time(), settings)
+    if not workers:
+        return Component(DEGRADED, "0 worker processes alive: jobs wait in the queue")
+    capacity = sum(worker.capacity for worker in workers)
+    running = sum(len(worker.running) for worker in workers)
+    return Component(
+        HEALTHY,
+        f"{len(workers)} worker processes alive elsewhere, {capacity} workers, {running} busy",
+    )
+
+
 NOT_USED = Component(HEALTHY, "not used: this node runs no workers")
 
 
@@ -239,6 +254,10 @@ def health_monitor(
     if not settings.workers:  # an intake-only node never uses the engine: nothing to ask it
         del schedules["docker"], schedules["sandbox_image"]
         live = {"docker": lambda: NOT_USED, "sandbox_image": lambda: NOT_USED, **live}
+        live["model_relay"] = lambda: NOT_USED  # the relay runs beside the sandboxes
+        # Its jobs run on worker nodes: the registry says how many are alive.
+        del live["workers"]
+        schedules["workers"] = Schedule(lambda: check_registered_workers(store, settings))
     return HealthMonitor(schedules, live)
 
 

@@ -1,4 +1,9 @@
-"""The Starlette application: webhook intake, health and metrics, with the worker pool in its lifespan."""
+"""The Starlette application: webhook intake, health and metrics, with the worker pool in its lifespan.
+
+What one process runs is its role (FIXWRIGHT_ROLE): `all` of it; `web`, the intake, the API and
+the pages with no workers (and no Docker engine); `worker`, the workers with the lease reaper,
+answering only /health and the metrics routes.
+"""
 
 from __future__ import annotations
 
@@ -91,6 +96,9 @@ class Service:
 
 
 WEBHOOK_PATHS = frozenset({WEBHOOK_PATH, WEBHOOK_PATH + "/"})
+# All a worker node answers: it takes no deliveries and serves no API or page.
+WORKER_PATHS = frozenset({"/health", "/metrics", "/metrics/prometheus"})
+NOT_ON_WORKER = "this is a worker node: it answers only /health, /metrics and /metrics/prometheus"
 SETUP_REQUIRED = (
     "fixwright is not set up yet: open this service's page (/setup) to register the GitHub App"
 )
@@ -105,16 +113,22 @@ class FrontDoor:
     GitHub follows no redirect, so a URL typed that way would fail every delivery.
     """
 
-    def __init__(self, app: Starlette, webhook: WebhookEndpoint, api: Any = None) -> None:
+    def __init__(
+        self, app: Starlette, webhook: WebhookEndpoint, api: Any = None, *, worker: bool = False
+    ) -> None:
         self.app = app
         self._webhook = webhook
         self._api = api  # the API under /v1 (app/api/), with its own middleware and errors
+        self._worker = worker  # a worker node: everything but health and metrics is 404
 
     @property
     def state(self) -> State:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._worker and scope["type"] == "http" and scope["path"] not in WORKER_PATHS:
+            await send_json(send, 404, error_body("not_found", NOT_ON_WORKER))
+            return
         setup: SetupService | None = getattr(self.app.state, "setup", None)
         if scope["type"] == "http" and setup and setup.pending and scope["path"] not in SETUP_PATHS:
             # Set-up mode: no intake, no workers, no API until the App is registered. The process
@@ -169,9 +183,9 @@ async def open_engine_sandbox(
 def start_background_tasks(
     stack: contextlib.AsyncExitStack, settings: Settings, store: Store, metrics: Metrics
 ) -> None:
-    """The reconciler, the retention sweep and the outgoing webhooks' sender, each cancelled
-    with `stack`."""
-    if settings.reconcile_interval_seconds:
+    """The reconciler (where deliveries are taken), the retention sweep and the outgoing
+    webhooks' sender, each cancelled with `stack`."""
+    if settings.reconcile_interval_seconds and settings.role != "worker":
         reconciler = asyncio.create_task(
             reconcile_periodically(
                 GitHubApp(settings).app_client(),
@@ -249,9 +263,12 @@ async def run_configured(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
     """The service: the store, the sandbox, the workers, the intake and the background tasks
     start in that order, and stop in the reverse one."""
     metrics = wiring.metrics
-    prepare_process(wiring.settings.workers)
+    settings = wiring.settings
+    if settings.role == "web":  # the intake and the API only: jobs run on worker nodes
+        settings = replace(settings, workers=0)
+    prepare_process(settings.workers)
     # Before any delivery is taken: the intake recognises questions by the App's slug.
-    settings = await with_app_slug(wiring.settings, get_logger())
+    settings = await with_app_slug(settings, get_logger())
     store = wiring.store_factory()
     async with contextlib.AsyncExitStack() as stack:
         docker_client, sandbox = await open_engine_sandbox(stack, settings, store, metrics)
@@ -267,6 +284,10 @@ async def run_configured(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
             docker_client=docker_client,
         )
         app.state.service = Service(settings, store, wiring.registry, metrics, pool)
+        if settings.workers:
+            # Idle workers wake when a job may be leasable: queued or freed here, or on
+            # PostgreSQL by any node; they still poll, in case a notification is missed.
+            store.watch_jobs(pool.wake)
         hub = EventHub()  # wakes the event streams when a job's log grows
         store.watch_events(hub.notify)
         app.state.api = ApiState(settings, store, metrics, wiring.registry, pool, hub=hub)
@@ -281,6 +302,7 @@ async def run_configured(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
         start_background_tasks(stack, settings, store, metrics)
         get_logger().info(
             "service.started",
+            role=settings.role,
             workers=settings.workers,
             store=settings.store_url.split(":")[0],
             store_sync=getattr(store, "synchronous", None),
@@ -338,4 +360,4 @@ def create_app(
     )
     # Approvals answer under /v1 in their own way; they share the API's request ids and CORS.
     api = create_api(app.state, settings.api_cors_origins, extra=approval_routes())
-    return FrontDoor(app, webhook, api)
+    return FrontDoor(app, webhook, api, worker=settings.role == "worker")

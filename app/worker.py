@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +37,7 @@ from app.routing import Registry
 from app.store import Job, JobState, Store
 from app.task_endings import task_ended
 from app.trigger_gate import AwaitingApproval, check_trigger
+from app.workers_registry import Registration, beat_interval, lost_after
 from sandbox.container import remove_orphans
 from sandbox.egress_proxy import remove_orphan_networks
 from sandbox.seams import Sandbox, Workspaces
@@ -48,11 +46,6 @@ HEARTBEAT_SECONDS = 2.0
 REPO_CONFIG_FIX = (
     "Fix the file on the default branch (see the README's per-repository settings), then try again."
 )
-
-
-def worker_name() -> str:
-    """A worker id that tells an operator which host and process held a lease."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def event_of(job: Job) -> WebhookEvent:
@@ -85,17 +78,28 @@ class WorkerPool:
     draining: bool = False  # shutting down: no new leases, running jobs may finish
     _next_steps: dict[str, str] = field(default_factory=dict)  # a failed job's, by job id
     busy: int = 0  # workers running a job now
+    # This process in the worker registry (app/workers_registry.py); its workers' lease owners
+    # are `<its id>/<n>`, which tells an operator which host and process held a lease.
+    registration: Registration | None = None
+    running: dict[str, str] = field(default_factory=dict)  # job id by worker id, now
 
     def wake(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
-        """Take back jobs whose worker died, then start the workers and the lease reaper."""
+        """Register this process, take back jobs whose worker died, then start the workers, the
+        lease reaper and the registry's heartbeat."""
+        if not self.settings.workers:
+            return
+        if self.registration is None:
+            self.registration = Registration(capacity=self.settings.workers)
+        await self.beat()
         await self._reclaim()
-        for _ in range(self.settings.workers):
-            self._tasks.append(asyncio.create_task(self._work(worker_name())))
-        if self.settings.workers:
-            self._tasks.append(asyncio.create_task(self._reap()))
+        for number in range(self.settings.workers):
+            worker_id = self.registration.worker_id(number)
+            self._tasks.append(asyncio.create_task(self._work(worker_id)))
+        self._tasks.append(asyncio.create_task(self._reap()))
+        self._tasks.append(asyncio.create_task(self._keep_registered()))
 
     def alive_workers(self) -> int:
         """Workers whose loop still runs (a dead one would leave jobs queued)."""
@@ -119,6 +123,37 @@ class WorkerPool:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.registration is not None:  # stopped on purpose: not lost, just gone
+            try:
+                await self.store.remove_worker(self.registration.id)
+            except Exception as error:  # its row then turns lost, which takes nothing back
+                get_logger().warning("workers.not_deregistered", error=repr(error))
+
+    async def beat(self) -> None:
+        """Tell the registry this process is alive, and which jobs it runs."""
+        if self.registration is None:
+            return
+        running = tuple(sorted(self.running.values()))
+        await self.store.beat_worker(self.registration.record(running, time.time()))
+
+    async def take_back_from_lost(self) -> list[str]:
+        """Mark lost the worker processes that missed their heartbeats, and put their jobs
+        back now rather than when each lease would run out."""
+        lost = await self.store.mark_lost_workers(time.time() - lost_after(self.settings))
+        if lost:
+            get_logger().warning("workers.lost", workers=lost, remedy="their jobs are taken back")
+            await self._reclaim()
+        return lost
+
+    async def _keep_registered(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(beat_interval(self.settings))
+            try:
+                await self.beat()
+                await self.take_back_from_lost()
+            # The boundary of the heartbeat: a store that fails now is tried again next beat.
+            except Exception as error:
+                get_logger().warning("workers.heartbeat_failed", error=repr(error))
 
     async def _reclaim(self) -> None:
         await self.expire_approvals()
@@ -163,10 +198,12 @@ class WorkerPool:
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_seconds)
                 continue
             self.busy += 1
+            self.running[worker_id] = job.id
             self.metrics.workers_busy.inc()
             try:
                 await self.run(job, worker_id)
             finally:
+                self.running.pop(worker_id, None)
                 self.busy -= 1
                 self.metrics.workers_busy.dec()
                 if not self.busy:
