@@ -20,8 +20,9 @@ from playwright.sync_api import Browser
 from app.secrets_store import SecretsStore
 from tests.fakes.github.fixtures import REPOSITORY, FakeGitHub
 from tests.fixtures.service import ServiceProcess
+from tests.fixtures.setup_browser import register_from_page
 from tests.test_fix_loop import BRANCH, FIX, changed_lines, label_delivery, wait_for_jobs
-from tests.test_job_page_browser import ARTIFACTS, browser  # noqa: F401 (a fixture)
+from tests.test_job_page_browser import browser  # noqa: F401 (a fixture)
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.docker
@@ -71,26 +72,8 @@ def test_a_new_user_registers_the_app_from_the_page_and_a_label_becomes_a_pr(
     stored_key = httpx.post(service.url + "/setup/model-key", json={"key": fake_model.api_key})
     assert stored_key.status_code == 200, stored_key.text
 
-    page = browser.new_page()
-    blocked: list[str] = []  # what the pages' Content-Security-Policy had to refuse
-    page.on(
-        "console",
-        lambda message: blocked.append(message.text) if "Security Policy" in message.text else None,
-    )
-    page.goto(service.url + "/")
-    assert page.title() == "Set up fixwright"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "setup-page.png"), full_page=True)
-
-    page.click("#register")
-    page.wait_for_selector("#install", timeout=30_000)
-    page.screenshot(path=str(ARTIFACTS / "setup-registered.png"), full_page=True)
+    register_from_page(browser, service.url, fake_github, "setup")
     state = fake_github.state
-    assert page.get_attribute("#install", "href") == (
-        f"{fake_github.web_root}/apps/{state.app_slug}/installations/new"
-    )
-    assert page.url.startswith(service.url + "/setup/callback?code=")
-    assert blocked == []
 
     status = httpx.get(service.url + "/setup/status").json()
     assert status["mode"] == "normal"
