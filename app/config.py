@@ -334,6 +334,9 @@ class Settings:
     sandbox_cpus: float = env(1.0, "the container's CPUs", read.number(float, 0.1))
     sandbox_pids: int = env(512, "the container's processes", _count(16))
     sandbox_timeout_seconds: float = env(1800.0, "wall-clock limit of one run", _seconds(1))
+    sandbox_orphan_grace_seconds: float = env(
+        30.0, "how old a container no running job owns must be to be removed", _seconds(0)
+    )
     # What is over is dropped and counted.
     sandbox_max_line_bytes: int = env(
         4 * MIB, "the longest line of the CLI's output read", _count(64 * 1024)

@@ -3,12 +3,15 @@ held to the quotas and charged to its installation's day."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import docker
 
@@ -18,11 +21,12 @@ from app.environment_service import agent_network, prepare_for_job
 from app.metrics import Metrics
 from app.quota_usage import budget_for_run, record_run
 from app.retention import mirrors_of, workspaces_of
-from app.store.model import Store
+from app.store.model import Job, JobState, Store
 from sandbox.container import RunSpec, SandboxLimits
 from sandbox.environment import Prepared
 from sandbox.environment_spec import EnvironmentSpec
 from sandbox.host_workspaces import HostWorkspaces
+from sandbox.orphans import engine_now, list_leftovers, remove_orphaned
 from sandbox.relay import ModelRelay
 from sandbox.runner import EventCallback, RunResult, run_in_sandbox
 from sandbox.stream import StreamEvent, SystemInit
@@ -52,12 +56,59 @@ def sandbox_limits(settings: Settings) -> SandboxLimits:
     )
 
 
+# Where docker-py (and so the service) finds the engine when DOCKER_HOST is not set.
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+
+
+def engine_name(environ: Mapping[str, str] | None = None) -> str:
+    """The Docker engine this process uses, as an operator would name it: DOCKER_HOST without
+    any user, password, path or query (`tcp://host:2376`, `unix:///run/x.sock`); the certificates
+    of DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are never part of it."""
+    value = (os.environ if environ is None else environ).get("DOCKER_HOST", "").strip()
+    if not value:
+        return DEFAULT_ENGINE
+    if "://" not in value:
+        value = "tcp://" + value.lstrip("/")  # docker-py reads "host:port" as tcp
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme in {"unix", "npipe"}:
+        return f"{scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+async def reap_orphans(
+    store: Store, docker_client: docker.DockerClient, settings: Settings
+) -> list[str]:
+    """Remove this deployment's containers and networks on this engine that no live job uses;
+    their job ids. The engine is listed before the store is read (sandbox/orphans.py says why)."""
+    leftovers = await asyncio.to_thread(list_leftovers, docker_client, settings.instance_id())
+    now = await asyncio.to_thread(engine_now, docker_client)
+    running = {
+        job.id: job.lease_owner for job in await store.list_jobs(JobState.RUNNING, limit=100_000)
+    }
+    return await asyncio.to_thread(
+        remove_orphaned, leftovers, running, now, settings.sandbox_orphan_grace_seconds
+    )
+
+
 def host_workspaces(settings: Settings) -> HostWorkspaces:
     """Job workspaces under `<state dir>/workspaces`, made if missing, cloned through the
     mirrors under `<state dir>/mirrors` unless FIXWRIGHT_GIT_MIRRORS is off."""
     parent = workspaces_of(settings)
     parent.mkdir(parents=True, exist_ok=True)
     return HostWorkspaces(parent, mirrors_of(settings) if settings.git_mirrors else None)
+
+
+def owner_of(job: Job | None) -> str:
+    """The worker holding the job's lease, for its containers' label ("" when unknown)."""
+    return (job.lease_owner or "") if job else ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +153,12 @@ class ServiceSandbox:
         model = spec.model or self.settings.model
         budget = (
             await budget_for_run(
-                self.store, self.settings, installation_id, model, job.usage if job else None
+                self.store,
+                self.settings,
+                installation_id,
+                model,
+                job.usage if job else None,
+                job_id=spec.job_id,
             )
             if self.store
             else None
@@ -125,7 +181,7 @@ class ServiceSandbox:
             ) as (network, variables):
                 result = await run_in_sandbox(
                     replace(spec, network=network, network_environment=variables),
-                    sandbox_limits(self.settings),
+                    replace(sandbox_limits(self.settings), owner=owner_of(job)),
                     docker_client=self.docker_client,
                     relay=self.relay,
                     on_event=watch,
@@ -146,18 +202,20 @@ class ServiceSandbox:
                 installation_id,
                 model,
                 result.usage,
+                hold=budget.hold if budget else "",
             )
         return result
 
     async def verify(self, spec: VerifySpec) -> TestRun:
         """Run the repository's tests on a copy of a tree, in the job's image (the settings' when
         it has none) with the sandbox's limits and no network; nothing is charged."""
+        job = await self.store.get_job(spec.job_id) if self.store else None
         if self.metrics:
             self.metrics.running_containers.inc()
         try:
             return await run_verification(
                 spec,
-                sandbox_limits(self.settings),
+                replace(sandbox_limits(self.settings), owner=owner_of(job)),
                 docker_client=self.docker_client,
                 secrets=self.settings.secret_values() + task_secrets.live_values(),
             )

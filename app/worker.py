@@ -34,12 +34,11 @@ from app.quota_gate import post_refusal, quota_decision, refusal_summary
 from app.repo_config import PATH as REPO_CONFIG_PATH
 from app.repo_config import RepoConfigError, load_repo_config, narrowed
 from app.routing import Registry
+from app.sandbox_service import reap_orphans
 from app.store import Job, JobState, Store
 from app.task_endings import task_ended
 from app.trigger_gate import AwaitingApproval, check_trigger
 from app.workers_registry import Registration, beat_interval, lost_after
-from sandbox.container import remove_orphans
-from sandbox.egress_proxy import remove_orphan_networks
 from sandbox.seams import Sandbox, Workspaces
 
 HEARTBEAT_SECONDS = 2.0
@@ -168,15 +167,10 @@ class WorkerPool:
             self.wake()
 
     async def _remove_orphan_containers(self, docker_client: docker.DockerClient) -> None:
-        """Remove sandbox containers whose job is no longer running (its worker died)."""
-        running = {job.id for job in await self.store.list_jobs(JobState.RUNNING, limit=100_000)}
+        """Remove this deployment's containers on this engine that no live job uses (their
+        worker died); never another worker's live ones (app/sandbox_service.py says how)."""
         try:
-            removed = await asyncio.to_thread(
-                remove_orphans, docker_client, running, self.settings.instance_id()
-            )
-            await asyncio.to_thread(
-                remove_orphan_networks, docker_client, running, self.settings.instance_id()
-            )
+            removed = await reap_orphans(self.store, docker_client, self.settings)
         except DockerException as error:
             get_logger().warning("sandbox.orphans_not_removed", error=str(error))
             return

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.config import Settings
+from app.sandbox_service import engine_name
 from app.store.workers import WorkerRecord
 
 # A heartbeat at most this far apart; more often when leases are short.
@@ -36,8 +37,9 @@ def lost_after(settings: Settings) -> float:
 
 
 def engine_of(environ: Mapping[str, str]) -> str:
-    """The Docker engine this process's sandboxes run on, as docker-py picks it."""
-    return environ.get("DOCKER_HOST", "").strip() or LOCAL_ENGINE
+    """The Docker engine this process's sandboxes run on, as docker-py picks it, shown without
+    any user, password or certificate path DOCKER_HOST might carry."""
+    return engine_name(environ)
 
 
 def process_id() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ RELAY_PORT = 8377
 JOB_LABEL = "fixwright.job"
 ROLE_LABEL = "fixwright.role"
 INSTANCE_LABEL = "fixwright.instance"
+# The worker holding the job's lease when the run's container was made (sandbox/orphans.py).
+OWNER_LABEL = "fixwright.owner"
 ROLE = "sandbox"
 # The containers a job runs besides its sandbox: its environment's set-up, its egress proxy.
 JOB_ROLES = frozenset({ROLE, "setup", "egress"})
@@ -86,6 +87,7 @@ class SandboxLimits:
     workspace_max_files: int
     instance: str  # labels this deployment's containers on a shared engine
     transcript_max_bytes: int = 8 * 1024 * 1024  # the largest session transcript taken out
+    owner: str = ""  # the worker holding the job's lease, labelled on the run's containers
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,15 @@ def agent_filesystem(prepared_image: bool) -> dict[str, Any]:
     }
 
 
+def job_labels(job_id: str, limits: SandboxLimits) -> dict[str, str]:
+    """The labels of a run's container: its job, role and deployment, and its lease owner (when
+    known) so that a reaper tells a live run from an earlier attempt's leftover."""
+    labels = {JOB_LABEL: job_id, ROLE_LABEL: ROLE, INSTANCE_LABEL: limits.instance}
+    if limits.owner:
+        labels[OWNER_LABEL] = limits.owner
+    return labels
+
+
 def network_settings(spec: RunSpec) -> dict[str, str]:
     """No network at all; or, when the operator allows the agent its proxy, the proxy's network."""
     if spec.network is None:
@@ -260,11 +271,7 @@ def container_kwargs(
         "entrypoint": ENTRYPOINT,
         "command": claude_command(spec, limits, session_id=session.session_id if session else None),
         "environment": environment,
-        "labels": {
-            JOB_LABEL: spec.job_id,
-            ROLE_LABEL: ROLE,
-            INSTANCE_LABEL: limits.instance,
-        },
+        "labels": job_labels(spec.job_id, limits),
         **network_settings(spec),
         **resource_limits(limits.memory, limits.cpus, limits.pids, limits.runtime),
         **filesystem,
@@ -305,19 +312,3 @@ def remove_leftover(client: docker.DockerClient, name: str) -> bool:
         return False
     remove_container(leftover)
     return True
-
-
-def remove_orphans(
-    client: docker.DockerClient, live_job_ids: Collection[str], instance_id: str
-) -> list[str]:
-    """Remove this deployment's containers (sandbox, set-up, egress proxy) that no running job
-    owns; return their job ids."""
-    removed: list[str] = []
-    labels = [f"{INSTANCE_LABEL}={instance_id}", JOB_LABEL]
-    for container in client.containers.list(all=True, filters={"label": labels}):
-        job_id = container.labels.get(JOB_LABEL, "")
-        if job_id in live_job_ids or container.labels.get(ROLE_LABEL) not in JOB_ROLES:
-            continue
-        remove_container(container)
-        removed.append(job_id)
-    return removed

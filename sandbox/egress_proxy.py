@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -148,20 +148,3 @@ async def egress_proxy(client: docker.DockerClient, spec: EgressSpec) -> AsyncIt
     finally:
         log = await asyncio.to_thread(_stop, network, proxy)
         egress.refused = refused_hosts(log)
-
-
-def remove_orphan_networks(
-    client: docker.DockerClient, live_job_ids: Collection[str], instance_id: str
-) -> list[str]:
-    """Remove this deployment's egress networks that no running job owns (their proxy is gone
-    first: `remove_orphans` removes containers); the job ids."""
-    removed = []
-    labels = [f"{INSTANCE_LABEL}={instance_id}", f"{ROLE_LABEL}={EGRESS_ROLE}"]
-    for network in client.networks.list(filters={"label": labels}):
-        job_id = (network.attrs.get("Labels") or {}).get(JOB_LABEL, "")
-        if job_id in live_job_ids:
-            continue
-        with suppress(NotFound, APIError):
-            network.remove()
-            removed.append(job_id)
-    return removed

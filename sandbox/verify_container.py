@@ -16,14 +16,11 @@ from typing import Any
 
 from sandbox.container import (
     AGENT_HOME,
-    INSTANCE_LABEL,
-    JOB_LABEL,
-    ROLE,
-    ROLE_LABEL,
     WORKSPACE,
     SandboxLimits,
     agent_filesystem,
     container_name,
+    job_labels,
     resource_limits,
 )
 
@@ -80,12 +77,7 @@ def verify_container_kwargs(spec: VerifySpec, limits: SandboxLimits, copy: Path)
         "entrypoint": ["/bin/sh", "-c", spec.command],
         "command": None,
         "environment": verify_environment(),
-        "labels": {
-            JOB_LABEL: spec.job_id,
-            ROLE_LABEL: ROLE,
-            INSTANCE_LABEL: limits.instance,
-            VERIFY_LABEL: run_name(spec.label),
-        },
+        "labels": {**job_labels(spec.job_id, limits), VERIFY_LABEL: run_name(spec.label)},
         "network_mode": "none",
         **agent_filesystem(spec.image is not None),
         # The host's copy of the tree, and nothing else of the host.

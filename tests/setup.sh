@@ -133,8 +133,11 @@ ensure_second_bridge() {
         ip addr add "$SECOND_ENGINE_ADDRESS" dev "$SECOND_ENGINE_BRIDGE"
     ip link set "$SECOND_ENGINE_BRIDGE" up
     local rule
+    # Its default bridge's traffic, and within each network it makes (a job's internal network
+    # and its proxy): bridged frames pass the host's FORWARD chain, whose policy is DROP.
     for rule in "FORWARD -i $SECOND_ENGINE_BRIDGE -j ACCEPT" \
-        "FORWARD -o $SECOND_ENGINE_BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"; do
+        "FORWARD -o $SECOND_ENGINE_BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" \
+        "FORWARD -s $SECOND_ENGINE_POOLS -d $SECOND_ENGINE_POOLS -m physdev --physdev-is-bridged -j ACCEPT"; do
         # shellcheck disable=SC2086 # the rule is words
         iptables -C $rule 2>/dev/null || iptables -I $rule
     done
@@ -146,8 +149,8 @@ ensure_second_bridge() {
 ensure_second_engine() {
     docker_answers || return 0
     [ "$(id -u)" = 0 ] || { log "second Docker engine: not started (needs root)"; return; }
+    ensure_second_bridge
     if ! second_engine info >/dev/null 2>&1; then
-        ensure_second_bridge
         log "starting a second dockerd on $SECOND_ENGINE_SOCKET"
         mkdir -p /var/lib/fixwright-docker2 /run/fixwright-docker2
         nohup dockerd --host "unix://$SECOND_ENGINE_SOCKET" \

@@ -1,4 +1,5 @@
-"""At start-up the service removes sandbox containers that no running job owns."""
+"""At start-up the service removes its sandbox containers that no running job owns, and no other
+deployment's."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from tests.waiting import wait_for
 def test_orphaned_sandbox_containers_are_removed_at_start(
     service_process: ServiceProcess, docker_client: docker.DockerClient, sandbox_image: str
 ) -> None:
-    """A container left by a crashed worker is gone once the service starts; others are left alone."""
+    """A container left by a crashed worker is gone once the service starts; a container of
+    another deployment (another store) with the same job id, and an unlabelled one, stay."""
     instance = Settings(store_url=service_process.env["FIXWRIGHT_STORE_URL"]).instance_id()
+    # The orphan was made a moment ago: no grace, or it would wait for a later round.
+    service_process.env["FIXWRIGHT_SANDBOX_ORPHAN_GRACE_SECONDS"] = "0"
     orphan = docker_client.containers.run(
         sandbox_image,
         entrypoint=["sleep", "300"],
@@ -27,6 +31,13 @@ def test_orphaned_sandbox_containers_are_removed_at_start(
     bystander = docker_client.containers.run(
         sandbox_image, entrypoint=["sleep", "300"], network_mode="none", detach=True
     )
+    neighbour = docker_client.containers.run(
+        sandbox_image,
+        entrypoint=["sleep", "300"],
+        labels={ROLE_LABEL: ROLE, JOB_LABEL: "job-that-died", INSTANCE_LABEL: "another-deployment"},
+        network_mode="none",
+        detach=True,
+    )
     try:
         service_process.start()
 
@@ -34,13 +45,15 @@ def test_orphaned_sandbox_containers_are_removed_at_start(
             return not docker_client.containers.list(all=True, filters={"id": orphan.id})
 
         wait_for(orphan_gone)
-        bystander.reload()
-        assert bystander.status == "running"
+        for survivor in (bystander, neighbour):
+            survivor.reload()
+            assert survivor.status == "running"
         assert any(
             line["event"] == "sandbox.orphans_removed" and line["jobs"] == ["job-that-died"]
             for line in service_process.log_lines()
         )
     finally:
         bystander.remove(force=True)
+        neighbour.remove(force=True)
         if docker_client.containers.list(all=True, filters={"id": orphan.id}):
             orphan.remove(force=True)

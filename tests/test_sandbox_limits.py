@@ -11,7 +11,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from sandbox.container import INSTANCE_LABEL, JOB_LABEL, ROLE, ROLE_LABEL, remove_orphans
+from sandbox.container import INSTANCE_LABEL, JOB_LABEL, ROLE, ROLE_LABEL
+from sandbox.orphans import remove_orphans
 from sandbox.runner import Outcome
 from sandbox.stream import ToolUse
 from tests.fakes.model.scenario import Scenario
