@@ -20,7 +20,7 @@ from app.quota import (
     limits_from,
     refusal_comment,
 )
-from app.quota_usage import usage_today
+from app.quota_usage import HOLD_SECONDS, usage_today
 from app.store.model import Job, Store
 
 
@@ -31,8 +31,15 @@ async def quota_decision(
     metered: frozenset[str],
     now: datetime | None = None,
 ) -> QuotaDecision:
-    """Whether `job` (already leased, so not counted against itself) may start now; only the
-    `metered` kinds (those that run Claude Code) are held to the quotas, and counted."""
+    """Whether `job` may start now; only the `metered` kinds (those that run Claude Code) are
+    held to the quotas, and counted.
+
+    A leased job (a worker's) that passes the other limits then takes its place among its
+    installation's running jobs in the shared store, atomically across nodes, or is refused
+    because the places are taken: two nodes leasing at once cannot both take the last place,
+    nor refuse each other. The place is given back when the job stops running under that lease.
+    A job not leased yet (a task the API is asked for) is only checked against the running
+    jobs' count."""
     if job.kind not in metered:
         return ALLOWED
     now = now or datetime.now(UTC)
@@ -44,10 +51,11 @@ async def quota_decision(
         exclude_job=job.id,
     )
     spent = await usage_today(store, job.installation_id, now)
+    leased = bool(job.lease_owner)
     usage = Usage(
         tokens_today=spent.tokens,
         cost_today_usd=spent.cost_usd,
-        active_jobs=counts.active_jobs,
+        active_jobs=0 if leased else counts.active_jobs,
         user_jobs_last_hour=counts.user_jobs,
         user_oldest_job_at=(
             datetime.fromtimestamp(counts.user_oldest_started_at, UTC)
@@ -55,7 +63,20 @@ async def quota_decision(
             else None
         ),
     )
-    return decide(limits_from(settings, job.installation_id), usage, now)
+    limits = limits_from(settings, job.installation_id)
+    decision = decide(limits, usage, now)
+    if not decision.allowed or not leased:
+        return decision
+    running = await store.claim_quota_slot(
+        job.id,
+        job.installation_id or 0,
+        job.lease_owner or "",
+        limits.concurrent_jobs,
+        HOLD_SECONDS,
+    )
+    if running is None:
+        return ALLOWED
+    return decide(limits, Usage(active_jobs=running), now)
 
 
 async def post_refusal(

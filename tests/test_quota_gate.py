@@ -41,7 +41,8 @@ def seed(path: Path, work) -> None:
 
 
 async def earlier_job(store: SQLiteStore, *, finish: bool) -> None:
-    """A fix job by the maintainer on another issue, leased now; finished or still running."""
+    """A fix job by the maintainer on another issue, leased now by another node, which gave it
+    one of the installation's places; finished or still running."""
     await store.record_delivery(
         Delivery(id="earlier-delivery", event="issues", installation_id=INSTALLATION_ID),
         [
@@ -58,6 +59,7 @@ async def earlier_job(store: SQLiteStore, *, finish: bool) -> None:
     )
     job = await store.lease("another-node", lease_seconds=3600)
     assert job is not None
+    assert await store.claim_quota_slot(job.id, INSTALLATION_ID, "another-node", 1, 3600) is None
     if finish:
         await store.finish(job.id, "another-node", JobState.SUCCEEDED, "pull request #9")
 

@@ -14,7 +14,6 @@ from app.quota import day_of, job_budget_spent, limits_from
 from app.quota_prices import DEFAULT_PRICES
 from app.quota_usage import RunBudget, budget_for_run, record_run
 from app.store.sqlite import SQLiteStore
-from sandbox.relay_budget import PoolShare
 from sandbox.usage import JobUsage
 
 INSTALLATION = 42
@@ -33,16 +32,26 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     await opened.close()
 
 
-async def test_a_run_shares_what_its_installation_has_left_today(store: SQLiteStore) -> None:
-    """The day's remaining tokens come with the installation's pool key; the run gets no more."""
-    await store.add_usage(INSTALLATION, day_of(datetime.now(UTC)), 20_000, 0.5)
+async def test_a_run_reserves_what_its_installation_has_left_today(store: SQLiteStore) -> None:
+    """The run gets the day's remaining tokens, reserved: a run beside it gets none of them
+    until the first settles what it spent, which goes to the day."""
+    today = day_of(datetime.now(UTC))
+    await store.add_usage(INSTALLATION, today, 20_000, 0.5)
     budget = await budget_for_run(store, SETTINGS, INSTALLATION, "claude-sonnet-4-5")
-    assert budget == RunBudget(30_000, PoolShare("installation-42", 30_000))
+    assert (budget.tokens, budget.pool) == (30_000, None) and budget.hold
+    beside = await budget_for_run(store, SETTINGS, INSTALLATION, "claude-sonnet-4-5")
+    assert beside.tokens == 1  # the least a run can be given: the relay refuses its requests
+    usage = JobUsage(input_tokens=12_000)
+    await record_run(store, None, SETTINGS, INSTALLATION, "claude-sonnet-4-5", usage, budget.hold)
+    [day] = await store.usage_on(today)
+    assert day.tokens == 32_000
+    after = await budget_for_run(store, SETTINGS, INSTALLATION, "claude-sonnet-4-5")
+    assert after.tokens == 18_000
 
 
 async def test_without_a_daily_limit_there_is_no_pool(store: SQLiteStore) -> None:
     settings = Settings(quota_tokens_per_day=0, quota_cost_per_day_usd=0, job_token_budget=9)
-    assert await budget_for_run(store, settings, None, "") == RunBudget(9, None)
+    assert await budget_for_run(store, settings, None, "") == RunBudget(9, None, "")
 
 
 async def test_a_later_run_of_the_job_gets_what_its_earlier_runs_left(store: SQLiteStore) -> None:
