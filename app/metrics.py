@@ -5,13 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from githubkit import GitHub
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.samples import Sample
 
+from app.store.queue_stats import OPEN_STATES, KindQueue
+from app.store.workers import WorkerRecord
 from sandbox.usage import TOKEN_FIELDS
+
+if TYPE_CHECKING:
+    from app.store.model import Store
 
 # The model API's token kinds, as the `kind` label names them.
 TOKEN_KINDS = {
@@ -71,11 +77,39 @@ DECLARED = {
         ("kind",),
         buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600),
     ),
-    "queue_depth": Declared(Gauge, "fixwright_queue_depth", "Jobs waiting for a worker."),
+    "queue_depth": Declared(
+        Gauge, "fixwright_queue_depth", "Jobs waiting for a worker, on every node together."
+    ),
+    "queue_jobs": Declared(
+        Gauge,
+        "fixwright_queue_jobs",
+        "Jobs not finished on every node together, by kind and state (queued, running,"
+        " awaiting_approval).",
+        ("kind", "state"),
+    ),
     "queue_oldest_age": Declared(
         Gauge,
         "fixwright_queue_oldest_age_seconds",
-        "How long the oldest waiting job has waited (0 when none waits).",
+        "How long the oldest waiting job of a kind has waited (0 when none waits).",
+        ("kind",),
+    ),
+    "worker_running_jobs": Declared(
+        Gauge,
+        "fixwright_worker_running_jobs",
+        "Jobs each live worker process runs, as its last heartbeat in the registry said.",
+        ("worker", "host"),
+    ),
+    "worker_capacity": Declared(
+        Gauge,
+        "fixwright_worker_capacity",
+        "Jobs each live worker process may run at once, from the registry.",
+        ("worker", "host"),
+    ),
+    "worker_processes": Declared(
+        Gauge,
+        "fixwright_worker_processes",
+        "Worker processes in the registry, by state (alive, lost).",
+        ("state",),
     ),
     "running_containers": Declared(
         Gauge, "fixwright_sandbox_containers_running", "Sandbox containers this process runs now."
@@ -222,7 +256,11 @@ class Metrics:
     jobs_finished: Counter
     job_seconds: Histogram
     queue_depth: Gauge
+    queue_jobs: Gauge
     queue_oldest_age: Gauge
+    worker_running_jobs: Gauge
+    worker_capacity: Gauge
+    worker_processes: Gauge
     running_containers: Gauge
     model_tokens: Counter
     cost_usd: Counter
@@ -314,3 +352,54 @@ def start_job_series(metrics: Metrics, kinds: list[str]) -> None:
         metrics.job_seconds.labels(kind=kind)
         for state in ("succeeded", "failed", "cancelled"):
             metrics.jobs_finished.labels(kind=kind, state=state)
+        metrics.queue_oldest_age.labels(kind=kind)
+        for state in OPEN_STATES:
+            metrics.queue_jobs.labels(kind=kind, state=state)
+
+
+def set_queue_gauges(metrics: Metrics, rows: list[KindQueue], now: float) -> None:
+    """The cluster's queue by kind, as the shared store has it: each (kind, state) counted now,
+    and every series shown before but empty now set to 0 (not dropped, so graphs fall to 0)."""
+    counts = {(row.kind, row.state): row.jobs for row in rows}
+    oldest = {
+        row.kind: max(0.0, now - row.oldest_created_at)
+        for row in rows
+        if row.state == "queued" and row.oldest_created_at is not None
+    }
+    shown = {(s.labels["kind"], s.labels["state"]) for s in samples_of(metrics.queue_jobs)}
+    for kind, state in shown | set(counts):
+        metrics.queue_jobs.labels(kind=kind, state=state).set(counts.get((kind, state), 0))
+    kinds = {s.labels["kind"] for s in samples_of(metrics.queue_oldest_age)}
+    for kind in kinds | {kind for kind, _ in counts}:
+        metrics.queue_oldest_age.labels(kind=kind).set(oldest.get(kind, 0.0))
+
+
+def set_worker_gauges(metrics: Metrics, workers: list[WorkerRecord]) -> None:
+    """Each live worker process's running jobs and capacity, from the registry (the same on
+    every node); a process lost or gone drops out, so the series stay as many as the processes."""
+    metrics.worker_running_jobs.clear()
+    metrics.worker_capacity.clear()
+    for state in ("alive", "lost"):
+        lost = state == "lost"
+        metrics.worker_processes.labels(state=state).set(
+            sum(1 for worker in workers if (worker.lost_at is not None) == lost)
+        )
+    for worker in workers:
+        if worker.lost_at is None:
+            labels = {"worker": worker.id, "host": worker.host}
+            metrics.worker_running_jobs.labels(**labels).set(len(worker.running))
+            metrics.worker_capacity.labels(**labels).set(worker.capacity)
+
+
+async def refresh_cluster_gauges(store: Store, metrics: Metrics, now: float) -> None:
+    """Set the gauges read from the shared store just before a scrape: the queue (in all and
+    by kind) and the worker registry. Every node reports the same figures: aggregate them across
+    nodes with `max`, not `sum`."""
+    queue = await store.queue_stats()
+    metrics.queue_depth.set(queue.depth)
+    set_queue_gauges(metrics, await store.queue_by_kind(), now)
+    set_worker_gauges(metrics, await store.workers())
+
+
+def samples_of(gauge: Gauge) -> list[Sample]:
+    return [sample for family in gauge.collect() for sample in family.samples]

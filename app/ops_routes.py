@@ -17,7 +17,7 @@ from starlette.routing import Route
 from app.config import Settings
 from app.errors import error_response
 from app.health import STARTING, UNHEALTHY, HealthMonitor, health_monitor, health_report
-from app.metrics import Metrics
+from app.metrics import Metrics, refresh_cluster_gauges
 from app.quota import Usage, day_of, decide, headroom, limits_from, next_midnight
 from app.store.model import DailyUsage, Store
 
@@ -82,11 +82,9 @@ async def health(request: Request) -> Response:
 
 
 async def refresh_gauges(ops: Ops, now: datetime) -> None:
-    """Set the gauges read from the store (queue, quota headroom) just before a scrape."""
-    queue = await ops.store.queue_stats()
-    ops.metrics.queue_depth.set(queue.depth)
-    oldest = queue.oldest_created_at
-    ops.metrics.queue_oldest_age.set(max(0.0, now.timestamp() - oldest) if oldest else 0.0)
+    """Set the gauges read from the store (the cluster's queue and workers, quota headroom)
+    just before a scrape."""
+    await refresh_cluster_gauges(ops.store, ops.metrics, now.timestamp())
     for row in await ops.store.usage_on(day_of(now)):
         limits = limits_from(ops.settings, row.installation_id)
         for limit_name, column in DAILY_LIMITS.items():

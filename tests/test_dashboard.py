@@ -11,6 +11,7 @@ import httpx
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.metrics import DECLARED
 from tests.corpus import labeled_issue
 from tests.fakes.github.fixtures import INSTALLATION_ID, REPOSITORY
 from tests.fixtures.service import ServiceProcess
@@ -47,6 +48,52 @@ def test_every_metric_the_dashboard_queries_is_exported(service: ServiceProcess)
     assert not queried - exported, f"not exported: {sorted(queried - exported)}"
 
 
+# Gauges every node reads from the shared store, so every node reports the same figures.
+CLUSTER_WIDE = (
+    "fixwright_queue_depth",
+    "fixwright_queue_jobs",
+    "fixwright_queue_oldest_age_seconds",
+    "fixwright_worker_running_jobs",
+    "fixwright_worker_capacity",
+    "fixwright_worker_processes",
+)
+# The cluster's panels: a word of the title, the gauge it shows, the label it is split by.
+CLUSTER_PANELS = (
+    ("queue by kind", "fixwright_queue_jobs", "kind"),
+    ("oldest queued job's age by kind", "fixwright_queue_oldest_age_seconds", "kind"),
+    ("running jobs per worker", "fixwright_worker_running_jobs", "worker"),
+)
+
+
+def declared_series() -> set[str]:
+    """Every series name the service declares (app/metrics.py), as PromQL names them."""
+    kinds = {"Counter": "counter", "Histogram": "histogram", "Gauge": "gauge"}
+    return {
+        declared.name + suffix
+        for declared in DECLARED.values()
+        for suffix in SERIES_SUFFIXES.get(kinds[declared.make.__name__], ("",))
+    }
+
+
+def test_the_cluster_panels_show_each_kind_and_worker_once() -> None:
+    """Queue by kind, oldest queued age by kind and running jobs per worker each have a panel
+    whose query splits a declared gauge by that label; every node reports these same figures
+    from the shared store, so each query takes their `max` and none their `sum`."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    declared = declared_series()
+    for words, metric, label in CLUSTER_PANELS:
+        [panel] = [p for p in panels if words in p["title"].lower()]
+        queries = [target["expr"] for target in panel["targets"]]
+        assert any(
+            re.search(rf"max by \([^)]*\b{label}\b[^)]*\) \({metric}\)", query) for query in queries
+        ), queries
+        named = {name for query in queries for name in METRIC_NAME.findall(query)}
+        assert named <= declared, f"not declared: {sorted(named - declared)}"
+    for query in dashboard_queries():
+        if any(re.search(rf"\b{name}\b", query) for name in CLUSTER_WIDE):
+            assert "max" in query and "sum" not in query, query
+
+
 def test_the_dashboard_covers_what_operators_watch() -> None:
     """Intake, rejections, queue, jobs, durations, tokens, cost, quota, containers and GitHub are all there."""
     titles = " ".join(p["title"] for p in json.loads(DASHBOARD.read_text())["panels"]).lower()
@@ -62,6 +109,9 @@ def test_the_dashboard_covers_what_operators_watch() -> None:
         "quota",
         "containers",
         "rate-limit",
+        "queue by kind",
+        "age by kind",
+        "per worker",
     ):
         assert topic in titles
 
