@@ -4,8 +4,11 @@ requests in flight hold, and whether one more request may start.
 A request reserves its `max_tokens` before it is sent; the output counted as it streams uses the
 reservation up, the end of the answer releases what is left, and an answer that never ends (the
 stream cut, the client gone, the upstream failing mid-way) is charged all of it. Jobs that draw
-on one budget at once (an installation's day) share a pool: it learns what is left when each job
+on one budget at once in this process may share a pool: it learns what is left when each job
 opens, keeps the least it has been told, and takes off what each job spent when it closes.
+An installation's day is not shared here: the service reserves each run's share of it in the
+shared store before the run starts (app/quota_usage.py), so runs on every node together keep to
+it, and the run's own budget is that share.
 """
 
 from __future__ import annotations
