@@ -17,8 +17,8 @@ from app import (
     sandbox_cli,
     secrets_cli,
     store_cli,
-)
     workers_cli,
+)
 from app.config import ConfigError, Settings, settings_from_environment
 
 
@@ -206,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     secrets_cli.register(commands)
     doctor.register(commands)
     store_cli.register(commands)
+    workers_cli.register(commands)
     return parser
 
-    workers_cli.register(commands)
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
