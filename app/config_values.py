@@ -128,7 +128,8 @@ def store_url(raw: str, default: Any) -> str:
     if not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ValueError(
             "must be sqlite:///PATH (e.g. sqlite:///data/fixwright.db) or postgresql://..."
-            f" (e.g. postgresql://fixwright@db.internal/fixwright), got {raw!r}."
+            " (e.g. postgresql://fixwright@db.internal/fixwright), got a URL of another kind"
+            f" ({raw.split(':', 1)[0]!r}; the rest is not shown, as it may hold a password)."
         )
     return raw
 
