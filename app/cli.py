@@ -16,6 +16,7 @@ from app import (
     keys_cli,
     sandbox_cli,
     secrets_cli,
+    stats_cli,
     store_cli,
     workers_cli,
 )
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cli.register(commands)
     environment_cli.register(commands)
     audit_cli.register(commands)
+    stats_cli.register(commands)
     approval_cli.register(commands)
     keys_cli.register(commands)
     secrets_cli.register(commands)

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.errors import error_response
 from app.health import STARTING, UNHEALTHY, HealthMonitor, health_monitor, health_report
 from app.metrics import Metrics, refresh_cluster_gauges
+from app.outcome_metrics import refresh_pull_request_gauge
 from app.quota import Usage, day_of, decide, headroom, limits_from, next_midnight
 from app.store.model import DailyUsage, Store
 
@@ -94,6 +95,7 @@ async def refresh_gauges(ops: Ops, now: datetime) -> None:
                 ops.metrics.quota_remaining_ratio.labels(
                     installation=str(row.installation_id), limit=limit_name
                 ).set(left)
+    await refresh_pull_request_gauge(ops.store, ops.metrics)
 
 
 async def prometheus(request: Request) -> Response:

@@ -15,6 +15,7 @@ from handlers import (
     help,
     interrupted,
     lifecycle,
+    outcomes,
     review,
     task,
 )
@@ -33,6 +34,7 @@ def build_registry() -> Registry:
             approval.KIND,
             help.KIND,
             interrupted.KIND,
+            outcomes.KIND,
         ),
         cancellations=lifecycle.CANCELLATIONS,
         interruption_notice=interrupted.KIND,

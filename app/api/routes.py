@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from app.api import audit, events, tasks, webhook_deliveries, workers
+from app.api import audit, events, stats, tasks, webhook_deliveries, workers
 
-ROUTE_MODULES = (tasks, events, webhook_deliveries, audit, workers)
+ROUTE_MODULES = (tasks, events, webhook_deliveries, audit, stats, workers)
 
 
 def api_routes() -> list[BaseRoute]:

@@ -123,7 +123,9 @@ def insert_opened(
         "INSERT INTO pull_requests (repository, number, branch, job_id, installation_id,"
         " opened_at, state, state_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (repository, number) DO NOTHING",
-        (repository, number, branch, job_id, installation_id, now, OPEN, now, now),
+        # No change of GitHub's is held yet (state_at 0): GitHub's clock orders the changes,
+        # never this one's.
+        (repository, number, branch, job_id, installation_id, now, OPEN, 0.0, now),
     )
     return bool(cursor.rowcount)
 
@@ -242,7 +244,8 @@ def select_outcome(db: Db, repository: str, number: int) -> PullRequestOutcome |
 
 def select_outcomes(db: Db, since: float, repository: str = "") -> list[PullRequestOutcome]:
     """The pull requests opened since `since` (of one repository, when given), oldest first."""
-    where, parameters = "p.opened_at >= ?", (since,)
+    where = "p.opened_at >= ?"
+    parameters: tuple[float | str, ...] = (since,)
     if repository:
         where, parameters = f"{where} AND p.repository = ?", (since, repository)
     rows = db.execute(

@@ -24,6 +24,7 @@ from handlers.fix.read_back import read_back
 from handlers.fix.run import run_claude
 from handlers.fix.target import load_target
 from handlers.fix.verify import Attempt, verify_fix
+from handlers.outcomes.opened import record_opened
 from sandbox.git_errors import GitError, PushRejected
 from sandbox.git_workspace import JobWorkspace
 from sandbox.runner import Outcome
@@ -106,6 +107,7 @@ async def fix_issue(event: WebhookEvent, context: Context) -> str:
         published = await publish(
             context, target, workspace, verified, progress, check, trigger=trigger, earlier=rounds
         )
+        await record_opened(context, published.pull.number, workspace.branch)
         await remember(context, workspace.branch, earlier, verified.attempt.result, published.round)
         return f"pull request #{published.pull.number}"
     except (JobFailed, GitError) as error:
