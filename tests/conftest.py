@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fakes.model.fixtures",
     "tests.fixtures.service",
     "tests.fixtures.docker",
+    "tests.fixtures.engines",
     "tests.fixtures.sandbox",
     "tests.fixtures.inprocess",
     "tests.fixtures.environments",

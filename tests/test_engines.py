@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ from typing import Any
 
 import docker
 import pytest
-from docker.errors import DockerException, NotFound
+from docker.errors import NotFound
 from docker.models.containers import Container
 
 from app.config import Settings
@@ -40,6 +39,7 @@ from sandbox.host_workspaces import HostWorkspaces
 from sandbox.orphans import Leftover, engine_now, is_orphan
 from sandbox.runner import Outcome
 from sandbox.workspace import copy_repository
+from tests.fixtures.engines import copy_image
 from tests.fixtures.environments import MARKER, PackageIndex, bridge_gateway
 from tests.fixtures.inprocess import Engine, EngineFactory
 from tests.fixtures.sandbox import make_repository
@@ -47,7 +47,6 @@ from tests.test_environments import run_in
 from tests.test_worker import command, throwaway_kind
 from tests.waiting import wait_until
 
-SECOND_ENGINE = os.environ.get("FIXWRIGHT_SECOND_DOCKER_HOST", "unix:///run/fixwright-docker2.sock")
 ANOTHER_DEPLOYMENT = "another-deployment"
 
 
@@ -107,39 +106,7 @@ def test_only_what_no_live_job_uses_is_an_orphan() -> None:
     assert not is_orphan(leftover("unowned", now - 300, "host-b:7/1"), running, now, grace)
 
 
-# -- the engines --------------------------------------------------------------------------------
-
-
-def engine_client(base_url: str) -> docker.DockerClient:
-    client = docker.DockerClient(base_url=base_url, timeout=120)
-    client.ping()
-    return client
-
-
-def copy_image(source: docker.DockerClient, target: docker.DockerClient, tag: str) -> None:
-    """Load `tag` into `target` from `source` unless it holds the same image already."""
-    wanted = source.images.get(tag).id
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        if target.images.get(tag).id == wanted:
-            return
-    target.api.load_image(source.images.get(tag).save(named=True))
-
-
-@pytest.fixture(scope="session")
-def second_docker_client(
-    docker_client: docker.DockerClient, sandbox_image: str
-) -> Iterator[docker.DockerClient]:
-    """The second engine, holding the sandbox image; fails (never skips) when
-    FIXWRIGHT_REQUIRE_DOCKER=1 and it does not answer."""
-    try:
-        client = engine_client(SECOND_ENGINE)
-    except DockerException as error:
-        if os.environ.get("FIXWRIGHT_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"no second Docker engine at {SECOND_ENGINE} (run tests/setup.sh): {error}")
-        pytest.skip(f"no second Docker engine at {SECOND_ENGINE}: {error}")
-    copy_image(docker_client, client, sandbox_image)
-    yield client
-    client.close()
+# -- the engines (`second_docker_client`: tests/fixtures/engines.py) ----------------------------
 
 
 @dataclass

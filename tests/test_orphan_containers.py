@@ -8,6 +8,7 @@ import pytest
 
 from app.config import Settings
 from sandbox.container import INSTANCE_LABEL, JOB_LABEL, ROLE, ROLE_LABEL
+from tests.fixtures.engines import SECOND_ENGINE
 from tests.fixtures.service import ServiceProcess
 from tests.waiting import wait_for
 
@@ -57,3 +58,42 @@ def test_orphaned_sandbox_containers_are_removed_at_start(
         neighbour.remove(force=True)
         if docker_client.containers.list(all=True, filters={"id": orphan.id}):
             orphan.remove(force=True)
+
+
+@pytest.mark.docker
+def test_a_service_on_the_second_engine_reaps_there_and_nowhere_else(
+    service_process: ServiceProcess,
+    docker_client: docker.DockerClient,
+    second_docker_client: docker.DockerClient,
+    sandbox_image: str,
+) -> None:
+    """With DOCKER_HOST naming the second engine, the service's worker removes its deployment's
+    orphan there; the same deployment's orphan on the first engine is another worker's to reap."""
+    instance = Settings(store_url=service_process.env["FIXWRIGHT_STORE_URL"]).instance_id()
+    service_process.env["FIXWRIGHT_SANDBOX_ORPHAN_GRACE_SECONDS"] = "0"
+    service_process.env["DOCKER_HOST"] = SECOND_ENGINE
+    labels = {ROLE_LABEL: ROLE, JOB_LABEL: "job-that-died", INSTANCE_LABEL: instance}
+    orphans = [
+        client.containers.run(
+            sandbox_image,
+            entrypoint=["sleep", "300"],
+            labels=labels,
+            network_mode="none",
+            detach=True,
+        )
+        for client in (second_docker_client, docker_client)
+    ]
+    there, here = orphans
+    try:
+        service_process.start()
+
+        def gone_there() -> bool:
+            return not second_docker_client.containers.list(all=True, filters={"id": there.id})
+
+        wait_for(gone_there)
+        here.reload()
+        assert here.status == "running"
+    finally:
+        for client, orphan in zip((second_docker_client, docker_client), orphans, strict=True):
+            if client.containers.list(all=True, filters={"id": orphan.id}):
+                orphan.remove(force=True)
