@@ -91,6 +91,9 @@ class JobKind:
     metered: bool
     help: tuple[HelpLine, ...]
     words: Words
+    # False for a kind that reads commits but acts on no repository setting: its jobs neither
+    # read `.github/fixwright.yml` nor fail, telling the thread, when that file is not valid.
+    honours_repo_config: bool = True
 
     def required_role(self, settings: Settings) -> str | None:
         """The role a trigger needs under these settings (None: no check)."""
@@ -100,7 +103,7 @@ class JobKind:
 
     def reads_code(self) -> bool:
         """Jobs that read the repository honour its `.github/fixwright.yml`."""
-        return "contents" in self.permissions
+        return self.honours_repo_config and "contents" in self.permissions
 
     def problems(self) -> list[str]:
         """What is wrong with the declaration (the registry refuses a kind with any)."""
