@@ -4,24 +4,36 @@ same figures, by kind and by worker process."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
 
 from app.metrics import Metrics, create_metrics, refresh_cluster_gauges, start_job_series
 from app.store import Delivery, NewJob
-from app.store.sql import SqlStore
+from app.store.postgres import PostgresStore
+from app.store.sqlite import SQLiteStore
 from app.store.workers import WorkerRecord
 from tests.pg import open_test_store
+
+# One node's store: the engine each test runs on.
+Node = SQLiteStore | PostgresStore
+
+
+def open_node(url: str, **options: Any) -> Node:
+    store = open_test_store(url, **options)
+    assert isinstance(store, SQLiteStore | PostgresStore)
+    return store
+
 
 NOW = 1_800_000_000.0
 
 
 @pytest.fixture
-async def nodes(store_url: str) -> AsyncIterator[tuple[SqlStore, SqlStore]]:
+async def nodes(store_url: str) -> AsyncIterator[tuple[Node, Node]]:
     clock = lambda: NOW  # noqa: E731 (the jobs' creation times)
-    a = open_test_store(store_url, clock=clock)
-    b = open_test_store(store_url, clock=clock)
+    a = open_node(store_url, clock=clock)
+    b = open_node(store_url, clock=clock)
     yield a, b
     await a.close()
     await b.close()
@@ -51,7 +63,7 @@ def exposition(metrics: Metrics) -> list[str]:
 
 
 async def test_every_node_reports_the_clusters_queue_by_kind(
-    nodes: tuple[SqlStore, SqlStore],
+    nodes: tuple[Node, Node],
 ) -> None:
     """Jobs queued through one node and leased by the other show the same on both: queued and
     running per kind, the oldest queued job's age per kind, and 0 where a kind has none left."""
@@ -90,7 +102,7 @@ async def test_every_node_reports_the_clusters_queue_by_kind(
 
 
 async def test_every_node_reports_each_live_worker_processs_running_jobs(
-    nodes: tuple[SqlStore, SqlStore],
+    nodes: tuple[Node, Node],
 ) -> None:
     """The registry's live processes show their running jobs and capacity on every node; a
     process marked lost drops out of the per-worker series and counts as lost."""

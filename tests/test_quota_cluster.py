@@ -8,6 +8,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,8 @@ from app.config import Settings
 from app.quota_gate import quota_decision
 from app.store import Delivery, JobState, NewJob
 from app.store.budget import DayLimits
-from app.store.sql import SqlStore
+from app.store.postgres import PostgresStore
+from app.store.sqlite import SQLiteStore
 from tests.pg import open_test_store
 from tests.waiting import wait_until
 
@@ -25,29 +27,38 @@ HOLD_SECONDS = 3600.0
 ROUNDS = 30
 RUNS_PER_NODE = 4
 
+# One node's store: the engine each test runs on.
+Node = SQLiteStore | PostgresStore
+
+
+def open_node(url: str, **options: Any) -> Node:
+    store = open_test_store(url, **options)
+    assert isinstance(store, SQLiteStore | PostgresStore)
+    return store
+
 
 @dataclass
 class Nodes:
     """Two stores on one database, as two nodes of a cluster see it."""
 
-    a: SqlStore
-    b: SqlStore
+    a: Node
+    b: Node
 
-    def each(self) -> tuple[SqlStore, SqlStore]:
+    def each(self) -> tuple[Node, Node]:
         return self.a, self.b
 
 
 @pytest.fixture
 async def nodes(store_url: str) -> AsyncIterator[Nodes]:
     """Two stores on one database (a SQLite file, or a PostgreSQL database) as two nodes."""
-    a = open_test_store(store_url)
-    b = open_test_store(store_url)
+    a = open_node(store_url)
+    b = open_node(store_url)
     yield Nodes(a, b)
     await a.close()
     await b.close()
 
 
-async def spent(store: SqlStore) -> int:
+async def spent(store: Node) -> int:
     rows = [row for row in await store.usage_on(DAY) if row.installation_id == INSTALLATION]
     return rows[0].tokens if rows else 0
 
@@ -99,7 +110,7 @@ async def test_the_dollar_limit_is_reserved_at_the_dearest_tokens_price(nodes: N
     assert sum(r.granted for r in reservations) == 30_000
 
 
-async def leased_jobs(nodes: Nodes, count: int, batch: int = 0) -> list[tuple[SqlStore, str, str]]:
+async def leased_jobs(nodes: Nodes, count: int, batch: int = 0) -> list[tuple[Node, str, str]]:
     """`count` fix jobs of one installation on different issues, leased half by each node."""
     await nodes.a.record_delivery(
         Delivery(id=f"delivery-{batch}", event="issues", installation_id=INSTALLATION),
@@ -159,7 +170,7 @@ async def test_a_place_is_given_back_when_its_job_ends_or_its_worker_dies(nodes:
     assert await wait_until(lambda: claimed(a, third, third_worker), within=10)
 
 
-async def claimed(store: SqlStore, job_id: str, worker: str) -> bool:
+async def claimed(store: Node, job_id: str, worker: str) -> bool:
     return await store.claim_quota_slot(job_id, INSTALLATION, worker, 1, HOLD_SECONDS) is None
 
 
