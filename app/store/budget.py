@@ -188,12 +188,3 @@ def settle(
     ).fetchone()
     return DailyUsage(int(row[0]), row[1], int(row[2]), float(row[3]), int(row[4]))
 
-
-def held_by_installation(db: Db) -> dict[int, tuple[int, int]]:
-    """Each installation's places taken and tokens reserved by live holds (read only: stale
-    holds are removed by the next decision, so this may count one for a moment)."""
-    rows = db.execute(
-        "SELECT installation_id, COALESCE(SUM(slot), 0), COALESCE(SUM(tokens), 0)"
-        " FROM quota_holds GROUP BY installation_id"
-    ).fetchall()
-    return {int(i): (int(slots), int(tokens)) for i, slots, tokens in rows}
