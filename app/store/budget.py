@@ -187,4 +187,3 @@ def settle(
         (installation_id, day),
     ).fetchone()
     return DailyUsage(int(row[0]), row[1], int(row[2]), float(row[3]), int(row[4]))
-
