@@ -54,7 +54,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = load_or_explain(overrides, setup_allowed=True)
     if settings is None:
         return 2
-    misplaced = doctor.misplaced_data(settings)  # in a container only (README, Deployment)
+    # In a container only (README, Deployment); a web node runs no job, so its paths do not matter.
+    misplaced = doctor.misplaced_data(settings) if settings.role != "web" else []
     if misplaced:
         print("fixwright: jobs would fail in this container:", file=sys.stderr)
         for problem in misplaced:
