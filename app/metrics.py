@@ -243,6 +243,12 @@ DECLARED = {
         "What the jobs behind a merged pull request cost in US dollars, observed at its merge.",
         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50),
     ),
+    "review_findings": Declared(
+        Counter,
+        "fixwright_review_findings",
+        "Findings fixwright's reviews posted, and those a later commit addressed, by state.",
+        ("state",),
+    ),
 }
 
 
@@ -284,6 +290,7 @@ class Metrics:
     pull_requests: Gauge
     pull_request_merge_seconds: Histogram
     merged_pull_request_cost: Histogram
+    review_findings: Counter
 
 
 def create_metrics() -> Metrics:

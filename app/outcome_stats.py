@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,10 @@ class RepositoryStats:
     approvals: int
     changes_requested: int
     cost_usd: float
+    # Findings fixwright's reviews posted in the period (on anyone's pull request), and how many
+    # of them a later commit addressed.
+    findings_posted: int = 0
+    findings_addressed: int = 0
 
     @property
     def merge_rate(self) -> float | None:
@@ -62,14 +66,20 @@ class RepositoryStats:
             "changes_requested": self.changes_requested,
             "cost_usd": round(self.cost_usd, 4),
             "cost_per_merged_usd": None if per_merged is None else round(per_merged, 4),
+            "findings_posted": self.findings_posted,
+            "findings_addressed": self.findings_addressed,
         }
 
 
-def summarise(repository: str, outcomes: Sequence[PullRequestOutcome]) -> RepositoryStats:
+# Per repository: (findings posted, of them addressed).
+Findings = Mapping[str, tuple[int, int]]
+
+
+def summarise(
+    repository: str, outcomes: Sequence[PullRequestOutcome], findings: tuple[int, int] = (0, 0)
+) -> RepositoryStats:
     """The figures of one repository's pull requests (or of all, under `TOTAL`)."""
-    merge_times = [
-        seconds for item in outcomes if (seconds := item.seconds_to_merge) is not None
-    ]
+    merge_times = [seconds for item in outcomes if (seconds := item.seconds_to_merge) is not None]
     return RepositoryStats(
         repository=repository,
         opened=len(outcomes),
@@ -82,23 +92,37 @@ def summarise(repository: str, outcomes: Sequence[PullRequestOutcome]) -> Reposi
         approvals=sum(item.approvals for item in outcomes),
         changes_requested=sum(item.changes_requested for item in outcomes),
         cost_usd=sum(item.cost_usd for item in outcomes),
+        findings_posted=findings[0],
+        findings_addressed=findings[1],
     )
 
 
-def per_repository(outcomes: Iterable[PullRequestOutcome]) -> list[RepositoryStats]:
-    """One row per repository with a pull request in the period, by name."""
-    grouped: dict[str, list[PullRequestOutcome]] = {}
+def per_repository(
+    outcomes: Iterable[PullRequestOutcome], findings: Findings | None = None
+) -> list[RepositoryStats]:
+    """One row per repository with a pull request or a finding in the period, by name."""
+    findings = findings or {}
+    grouped: dict[str, list[PullRequestOutcome]] = {name: [] for name in findings}
     for item in outcomes:
         grouped.setdefault(item.repository, []).append(item)
-    return [summarise(name, grouped[name]) for name in sorted(grouped)]
+    return [summarise(name, grouped[name], findings.get(name, (0, 0))) for name in sorted(grouped)]
 
 
-def stats_document(outcomes: Sequence[PullRequestOutcome], since: float) -> dict[str, Any]:
+def total(
+    outcomes: Sequence[PullRequestOutcome], findings: Findings | None = None
+) -> RepositoryStats:
+    counts = list((findings or {}).values())
+    return summarise(TOTAL, outcomes, (sum(c[0] for c in counts), sum(c[1] for c in counts)))
+
+
+def stats_document(
+    outcomes: Sequence[PullRequestOutcome], since: float, findings: Findings | None = None
+) -> dict[str, Any]:
     """The whole answer: the period's start, each repository, and the totals."""
     return {
         "since": datetime.fromtimestamp(since, UTC).isoformat(),
-        "repositories": [row.record() for row in per_repository(outcomes)],
-        "totals": summarise(TOTAL, outcomes).record(),
+        "repositories": [row.record() for row in per_repository(outcomes, findings)],
+        "totals": total(outcomes, findings).record(),
     }
 
 
@@ -130,6 +154,7 @@ COLUMNS = (
     "follow-ups",
     "cost",
     "per merged",
+    "findings addressed",
 )
 
 
@@ -145,19 +170,22 @@ def table_rows(rows: Sequence[RepositoryStats]) -> list[tuple[str, ...]]:
             str(row.followup_rounds),
             money_text(row.cost_usd),
             money_text(row.cost_per_merged_usd),
+            f"{row.findings_addressed}/{row.findings_posted}",
         )
         for row in rows
     ]
 
 
-def render_table(outcomes: Sequence[PullRequestOutcome]) -> list[str]:
+def render_table(
+    outcomes: Sequence[PullRequestOutcome], findings: Findings | None = None
+) -> list[str]:
     """A line per repository and one for the totals, columns as wide as their widest cell."""
-    rows = per_repository(outcomes)
+    rows = per_repository(outcomes, findings)
     if not rows:
-        return ["no pull request fixwright opened in this period"]
+        return ["no pull request fixwright opened, and no review finding, in this period"]
     cells = [COLUMNS, *table_rows(rows)]
     if len(rows) > 1:
-        cells.extend(table_rows([summarise(TOTAL, outcomes)]))
+        cells.extend(table_rows([total(outcomes, findings)]))
     widths = [max(len(row[column]) for row in cells) for column in range(len(COLUMNS))]
     return [
         "  ".join(

@@ -13,7 +13,7 @@ from typing import Any
 
 from app.audit_query import REPOSITORY, parse_since
 from app.config import ConfigError, load_settings
-from app.outcome_stats import DEFAULT_SINCE, render_table, stats_document
+from app.outcome_stats import DEFAULT_SINCE, Findings, render_table, stats_document
 from app.store.outcomes import PullRequestOutcome
 
 
@@ -40,18 +40,19 @@ def show_stats(args: argparse.Namespace) -> int:
             print(f"fixwright stats: {problem}", file=sys.stderr)
         return 2
 
-    async def read() -> list[PullRequestOutcome]:
+    async def read() -> tuple[list[PullRequestOutcome], Findings]:
         store = open_store(settings.store_url, sync=settings.store_sync)
         try:
-            return await store.pull_request_outcomes(since, repository)
+            outcomes = await store.pull_request_outcomes(since, repository)
+            return outcomes, await store.review_finding_counts(since, repository)
         finally:
             await store.close()
 
-    outcomes = asyncio.run(read())
+    outcomes, findings = asyncio.run(read())
     if args.json:
-        print(json.dumps(stats_document(outcomes, since), ensure_ascii=True))
+        print(json.dumps(stats_document(outcomes, since, findings), ensure_ascii=True))
     else:
-        for line in render_table(outcomes):
+        for line in render_table(outcomes, findings):
             print(line)
     return 0
 

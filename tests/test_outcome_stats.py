@@ -96,7 +96,9 @@ def test_the_document_and_the_table() -> None:
     lines = render_table(outcomes)
     assert lines[0].split()[0] == "repository" and len(lines) == 4  # header, two, the total
     assert "1d 2h" in lines[1] and "30m" in lines[2] and "$4.00" in lines[3]
-    assert render_table([]) == ["no pull request fixwright opened in this period"]
+    assert render_table([]) == [
+        "no pull request fixwright opened, and no review finding, in this period"
+    ]
 
 
 def test_a_repository_name_cannot_write_to_the_terminal() -> None:
@@ -110,3 +112,21 @@ def test_a_repository_name_cannot_write_to_the_terminal() -> None:
 )
 def test_durations_read_as_people_say_them(seconds: float | None, text: str) -> None:
     assert duration_text(seconds) == text
+
+
+def test_findings_are_counted_per_repository_even_without_pull_requests() -> None:
+    """fixwright reviews anyone's pull requests: a repository with findings and none of its own
+    pull requests still has a row."""
+    outcomes = [merged(1, 1, 1.0)]
+    findings = {"octo/one": (4, 2), "octo/reviewed": (3, 0)}
+    one, reviewed = per_repository(outcomes, findings)
+    assert (one.findings_posted, one.findings_addressed) == (4, 2)
+    assert (reviewed.repository, reviewed.opened, reviewed.findings_posted) == (
+        "octo/reviewed",
+        0,
+        3,
+    )
+    document = stats_document(outcomes, 0.0, findings)
+    assert document["totals"]["findings_posted"] == 7
+    assert document["totals"]["findings_addressed"] == 2
+    assert "2/4" in render_table(outcomes, findings)[1]

@@ -39,6 +39,8 @@ class RepositoryStats(BaseModel):
     changes_requested: int
     cost_usd: float = Field(description="what every job behind these pull requests cost")
     cost_per_merged_usd: float | None = Field(description="cost_usd / merged; null before any")
+    findings_posted: int = Field(description="findings fixwright's reviews posted in the period")
+    findings_addressed: int = Field(description="of those, the ones a later commit addressed")
 
 
 class Stats(BaseModel):
@@ -74,7 +76,8 @@ async def read_stats(request: Request) -> Response:
     state = api_state(request)
     repository, since = query_from(request.query_params, state.clock())
     outcomes = await state.store.pull_request_outcomes(since, repository)
-    return JSONResponse(stats_document(outcomes, since))
+    findings = await state.store.review_finding_counts(since, repository)
+    return JSONResponse(stats_document(outcomes, since, findings))
 
 
 ROUTES: list[BaseRoute] = [Route(STATS_PATH, read_stats, methods=["GET"])]
@@ -87,7 +90,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             operation_id="readStats",
             description="Per repository, the pull requests fixwright opened in the period: how "
             "many were merged, closed unmerged or are still open, the median time to merge, the "
-            "follow-up rounds, and the cost per merged pull request. Pull requests opened by "
+            "follow-up rounds, the cost per merged pull request, and the findings fixwright's "
+            "reviews posted and how many a later commit addressed. Pull requests opened by "
             "anyone else are never counted.",
             parameters=[
                 query_parameter(

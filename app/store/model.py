@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from app.store.api_keys import ApiKeyRecord
     from app.store.budget import DayLimits, DayReservation
-    from app.store.outcomes import PullRequestChange, PullRequestOutcome, Recorded
+    from app.store.outcomes import (
+        PostedFinding,
+        PullRequestChange,
+        PullRequestOutcome,
+        Recorded,
+    )
     from app.store.queue_stats import KindQueue
     from app.store.tasks import Task, TaskCreated, TaskQuery
     from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
@@ -496,6 +501,20 @@ class Store(Protocol):
 
     async def pull_request_counts(self) -> dict[str, int]:
         """How many kept pull requests are open, merged and closed now."""
+
+    async def record_review_findings(self, findings: list[PostedFinding]) -> int:
+        """Keep the findings a review posted (each once); how many were new."""
+
+    async def open_review_findings(self, repository: str, number: int) -> list[PostedFinding]:
+        """A pull request's findings no later commit has addressed yet."""
+
+    async def mark_findings_addressed(self, keys: list[tuple[str, int]], commit_sha: str) -> int:
+        """Mark findings (job id, position) addressed by a commit; how many were not already."""
+
+    async def review_finding_counts(
+        self, since: float, repository: str = ""
+    ) -> dict[str, tuple[int, int]]:
+        """Per repository, the findings posted since `since` and how many were addressed."""
 
     async def beat_worker(self, worker: WorkerRecord) -> None:
         """Register a worker process or refresh its heartbeat (a lost one is alive again)."""

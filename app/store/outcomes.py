@@ -46,6 +46,23 @@ CREATE TABLE IF NOT EXISTS pull_request_reviews (
     submitted_at REAL NOT NULL,
     PRIMARY KEY (repository, number, review_id)
 );
+CREATE TABLE IF NOT EXISTS review_findings (
+    job_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    repository TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    commit_sha TEXT NOT NULL,
+    path TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    side TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    posted_at REAL NOT NULL,
+    addressed_at REAL,
+    addressed_commit TEXT,
+    PRIMARY KEY (job_id, position)
+);
+CREATE INDEX IF NOT EXISTS review_findings_by_pull ON review_findings (repository, number);
 """
 
 OPEN, MERGED, CLOSED = "open", "merged", "closed"
@@ -270,3 +287,90 @@ def count_states(db: Db) -> dict[str, int]:
     rows = db.execute("SELECT state, COUNT(*) FROM pull_requests GROUP BY state").fetchall()
     found = {state: int(count) for state, count in rows}
     return {state: found.get(state, 0) for state in STATES}
+
+
+@dataclass(frozen=True)
+class PostedFinding:
+    """A finding fixwright's review posted on a pull request: the lines it is about, at the
+    commit reviewed, and whether a later commit changed them (`addressed_commit`)."""
+
+    job_id: str
+    position: int  # its place among the review's findings
+    repository: str
+    number: int
+    commit_sha: str
+    path: str
+    start_line: int
+    line: int
+    side: str  # RIGHT: lines of the reviewed commit; LEFT: lines it removed
+    severity: str
+    addressed_commit: str = ""
+
+
+FINDING_COLUMNS = (
+    "job_id, position, repository, number, commit_sha, path, start_line, line, side, severity"
+)
+
+
+def insert_findings(db: Db, findings: list[PostedFinding], now: float) -> int:
+    """Keep the findings a review posted (once each: a retried job adds nothing); how many
+    were new."""
+    added = 0
+    for item in findings:
+        cursor = db.execute(
+            f"INSERT INTO review_findings ({FINDING_COLUMNS}, posted_at)"  # noqa: S608
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, position) DO NOTHING",
+            (
+                item.job_id,
+                item.position,
+                item.repository,
+                item.number,
+                item.commit_sha,
+                item.path,
+                item.start_line,
+                item.line,
+                item.side,
+                item.severity,
+                now,
+            ),
+        )
+        added += max(cursor.rowcount, 0)
+    return added
+
+
+def select_open_findings(db: Db, repository: str, number: int) -> list[PostedFinding]:
+    """The pull request's findings no later commit has addressed yet, oldest first."""
+    rows = db.execute(
+        f"SELECT {FINDING_COLUMNS} FROM review_findings"  # noqa: S608 (constant columns)
+        " WHERE repository = ? AND number = ? AND addressed_at IS NULL"
+        " ORDER BY posted_at, job_id, position",
+        (repository, number),
+    ).fetchall()
+    return [PostedFinding(*row) for row in rows]
+
+
+def mark_addressed(db: Db, keys: list[tuple[str, int]], commit_sha: str, now: float) -> int:
+    """Mark findings addressed by `commit_sha`; how many were not already."""
+    marked = 0
+    for job_id, position in keys:
+        cursor = db.execute(
+            "UPDATE review_findings SET addressed_at = ?, addressed_commit = ?"
+            " WHERE job_id = ? AND position = ? AND addressed_at IS NULL",
+            (now, commit_sha, job_id, position),
+        )
+        marked += max(cursor.rowcount, 0)
+    return marked
+
+
+def count_findings(db: Db, since: float, repository: str = "") -> dict[str, tuple[int, int]]:
+    """Per repository, the findings posted since `since` and how many of them were addressed."""
+    where = "posted_at >= ?"
+    parameters: tuple[float | str, ...] = (since,)
+    if repository:
+        where, parameters = f"{where} AND repository = ?", (since, repository)
+    rows = db.execute(
+        "SELECT repository, COUNT(*), COUNT(addressed_at) FROM review_findings"  # noqa: S608
+        f" WHERE {where} GROUP BY repository",
+        parameters,
+    ).fetchall()
+    return {repo: (int(posted), int(addressed)) for repo, posted, addressed in rows}

@@ -68,13 +68,18 @@ from app.store.model import (
     loads,
 )
 from app.store.outcomes import (
+    PostedFinding,
     PullRequestChange,
     PullRequestOutcome,
     Recorded,
     apply_change,
+    count_findings,
     count_states,
+    insert_findings,
     insert_opened,
     insert_review,
+    mark_addressed,
+    select_open_findings,
     select_outcome,
     select_outcomes,
 )
@@ -1073,9 +1078,7 @@ class SqlStore:
             lambda db: insert_review(db, repository, number, review_id, state, reviewer, at)
         )
 
-    async def pull_request_outcome(
-        self, repository: str, number: int
-    ) -> PullRequestOutcome | None:
+    async def pull_request_outcome(self, repository: str, number: int) -> PullRequestOutcome | None:
         return await self._run(lambda db: select_outcome(db, repository, number))
 
     async def pull_request_outcomes(
@@ -1086,3 +1089,18 @@ class SqlStore:
     async def pull_request_counts(self) -> dict[str, int]:
         return await self._run(count_states)
 
+    async def record_review_findings(self, findings: list[PostedFinding]) -> int:
+        now = self._clock()
+        return await self._run(lambda db: insert_findings(db, findings, now))
+
+    async def open_review_findings(self, repository: str, number: int) -> list[PostedFinding]:
+        return await self._run(lambda db: select_open_findings(db, repository, number))
+
+    async def mark_findings_addressed(self, keys: list[tuple[str, int]], commit_sha: str) -> int:
+        now = self._clock()
+        return await self._run(lambda db: mark_addressed(db, keys, commit_sha, now))
+
+    async def review_finding_counts(
+        self, since: float, repository: str = ""
+    ) -> dict[str, tuple[int, int]]:
+        return await self._run(lambda db: count_findings(db, since, repository))

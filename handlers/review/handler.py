@@ -10,6 +10,7 @@ from app.events import WebhookEvent
 from app.kinds import Words
 from handlers.common.commands import command_of
 from handlers.common.reactions import acknowledge
+from handlers.findings.posted import record_posted
 from handlers.review.check import ReviewCheckRun
 from handlers.review.diff import ReviewScope, select_files
 from handlers.review.findings import Finding
@@ -77,6 +78,8 @@ async def review_pull_request(event: WebhookEvent, context: Context) -> str:
         plan = await publish(
             context, pull, scope, findings, SummaryFacts(pull.head_sha, focus, stats)
         )
+        posted = [placed.finding for placed in plan.inline] + list(plan.outside)
+        await record_posted(context, number, pull.head_sha, posted)
         title = f"{len(plan.findings)} findings, {len(plan.inline)} new inline comments"
         await check.finish(title, f"{title}; the review is on the pull request.")
         return title

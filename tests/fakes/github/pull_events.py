@@ -61,3 +61,12 @@ def reopen_pull_request(
     moment = max(now(), item.updated_at + timedelta(seconds=1))
     item.state, item.closed_at, item.updated_at = "open", None, moment
     return pull_request_delivery(state, repo_name, number, "reopened", sender)
+
+
+def synchronize_pull_request(
+    state: GitHubState, repo_name: str, number: int, before: str, *, sender: str = "octocat"
+) -> JSON:
+    """The delivery GitHub sends once commits were pushed to the pull request's branch (after
+    `state.push_branch`): `before` is the head it had, `after` the head it has now."""
+    payload = pull_request_delivery(state, repo_name, number, "synchronize", sender)
+    return {**payload, "before": before, "after": payload["pull_request"]["head"]["sha"]}
