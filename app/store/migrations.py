@@ -34,8 +34,10 @@ from dataclasses import dataclass
 from app.store.api_keys import API_KEYS_SCHEMA
 from app.store.approvals import APPROVALS_SCHEMA
 from app.store.audit import AUDIT_SCHEMA
+from app.store.budget import HOLDS_SCHEMA
 from app.store.conversations import CONVERSATIONS_SCHEMA
 from app.store.dialect import Db, Dialect
+from app.store.outcomes import OUTCOMES_SCHEMA
 from app.store.sql import ADDED_COLUMNS, ADDED_INDEXES, NOTICES_SCHEMA, SCHEMA
 from app.store.tasks import TASKS_SCHEMA
 from app.store.webhook_deliveries import WEBHOOK_DELIVERIES_SCHEMA
@@ -122,7 +124,12 @@ def initial_schema(db: Db, dialect: Dialect) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(1, "the store before schema versions", initial_schema),
     Migration(2, "worker processes' heartbeats", script(WORKERS_SCHEMA)),
+    Migration(3, "pull requests fixwright opened and their reviews", script(OUTCOMES_SCHEMA)),
+    Migration(4, "quota places and token reservations across nodes", script(HOLDS_SCHEMA)),
 ]
+
+# Numbered 1, 2, 3...: a gap or a repeat would skip or re-run a migration somewhere.
+assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), "renumbered"
 
 
 def latest() -> int:

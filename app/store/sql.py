@@ -460,13 +460,14 @@ class SqlStore:
                 ):
                     continue
                 now = self._clock()
-                db.execute(
+                taken = db.execute(
                     "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
                     " attempts = attempts + 1, started_at = COALESCE(started_at, ?),"
                     " updated_at = ? WHERE id = ? AND state = 'queued'",
                     (worker_id, now + lease_seconds, now, now, job_id),
-                )
-                return self._get(db, job_id)
+                ).rowcount
+                if taken:
+                    return self._get(db, job_id)
             return None
 
         return await self._run(work)
