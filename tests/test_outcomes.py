@@ -48,7 +48,7 @@ async def deliver_and_run(engine: Engine, event: str, payload: dict[str, Any]) -
     return await engine.run_all()
 
 
-def store_url(engine: Engine) -> str:
+def engine_store_url(engine: Engine) -> str:
     return f"sqlite:///{engine.home / 'store' / 'fixwright.db'}"
 
 
@@ -79,7 +79,7 @@ async def test_a_merged_pull_request_moves_the_metrics_and_the_stats(
     assert sample(engine, "fixwright_merged_pull_request_cost_usd_sum") == pytest.approx(cost)
 
     # GET /v1/stats on the same store, with a key that may read them.
-    api: Api = await make_api(store_url=store_url(engine))
+    api: Api = await make_api(store_url=engine_store_url(engine))
     api.clock.now = time.time()
     key = await api.key(("stats:read",))
     response = await api.get(f"/v1/stats?repository={REPOSITORY}&since=7d", key)
@@ -95,7 +95,7 @@ async def test_a_merged_pull_request_moves_the_metrics_and_the_stats(
     assert 'fixwright_pull_requests{outcome="merged"} 1.0' in scraped.text
 
     # fixwright stats, on the same store.
-    monkeypatch.setenv("FIXWRIGHT_STORE_URL", store_url(engine))
+    monkeypatch.setenv("FIXWRIGHT_STORE_URL", engine_store_url(engine))
     capsys.readouterr()  # what the service logged so far
     assert await asyncio.to_thread(main, ["stats", "--json", "--since", "30d"]) == 0
     document = json.loads(capsys.readouterr().out.splitlines()[-1])
