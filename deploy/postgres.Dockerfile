@@ -10,7 +10,8 @@ RUN apt-get update \
  && mkdir -p /var/lib/postgresql/data \
  && chown postgres:postgres /var/lib/postgresql/data \
  && chmod 0700 /var/lib/postgresql/data
-COPY --chmod=0755 postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
+# Executable in the repository; the legacy builder (docker-compose 1) has no COPY --chmod.
+COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
 USER postgres
 ENV PGDATA=/var/lib/postgresql/data
 EXPOSE 5432
