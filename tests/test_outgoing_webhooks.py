@@ -42,6 +42,7 @@ from tests.fakes.github.fixtures import FakeGitHub
 from tests.fakes.tls_certificates import issue
 from tests.fakes.webhook_receiver import WebhookReceiver, receiving
 from tests.fixtures.inprocess import log_events
+from tests.pg import open_test_store
 from tests.test_health import served
 from tests.waiting import wait_for, wait_until
 
@@ -74,9 +75,10 @@ class State:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "store.db")
-    yield opened
+async def store(store_url: str) -> AsyncIterator[SQLiteStore]:
+    """A store on each engine: the claims hold across PostgreSQL's nodes as in one process."""
+    opened = open_test_store(store_url)
+    yield opened  # type: ignore[misc]  # either engine's store; the tests use the Store's calls
     await opened.close()
 
 
