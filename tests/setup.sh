@@ -9,6 +9,7 @@ WEBHOOK_EXAMPLES_VERSION=7.6.1
 PIP_WHEEL_VERSION=24.3.1
 PYTEST_WHEEL_VERSION=8.3.4
 PLAYWRIGHT_VERSION=1.65.3
+PG_MAJOR=15
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -196,12 +197,44 @@ ensure_corpus() {
         "@octokit/webhooks-examples@$WEBHOOK_EXAMPLES_VERSION" >/dev/null
 }
 
+ensure_postgres() {
+    # The store's tests run on PostgreSQL at 127.0.0.1:5432 as postgres with trust authentication
+    # (a database of their own each), and start private servers from its binaries (tests/pg.py).
+    local bin=/usr/lib/postgresql/$PG_MAJOR/bin hba=/etc/postgresql/$PG_MAJOR/main/pg_hba.conf
+    if [ -x "$bin/initdb" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        log "PostgreSQL: running"
+        return
+    fi
+    if [ "$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then
+        log "PostgreSQL: not reachable at 127.0.0.1:5432 (the store's tests need PostgreSQL $PG_MAJOR there)"
+        return
+    fi
+    if [ ! -x "$bin/initdb" ]; then
+        log "installing PostgreSQL"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "postgresql-$PG_MAJOR" >/dev/null
+    fi
+    if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+        sed -i '1i local all all trust\nhost all all 127.0.0.1/32 trust' "$hba"
+    fi
+    log "starting PostgreSQL"
+    pg_ctlcluster "$PG_MAJOR" main start 2>/dev/null || pg_ctlcluster "$PG_MAJOR" main reload
+    for _ in $(seq 60); do
+        pg_isready -q -h 127.0.0.1 -p 5432 && return
+        sleep 0.5
+    done
+    log "PostgreSQL: did not start"
+    return 1
+}
+
 ensure_venv
 ensure_docker
 ensure_prometheus
 ensure_compose
 ensure_browser
 ensure_corpus
+ensure_postgres
 ensure_wheels
 ensure_sandbox_image
 ensure_second_engine
