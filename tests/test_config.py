@@ -192,7 +192,7 @@ def test_each_bad_variable_is_one_problem_and_all_are_reported_together() -> Non
                 FIXWRIGHT_APP_ID="app",
                 FIXWRIGHT_GITHUB_API_URL="ftp://x",
                 FIXWRIGHT_BRANCH_PREFIX="fix",
-                FIXWRIGHT_STORE_URL="postgres://db",
+                FIXWRIGHT_STORE_URL="mysql://db",
                 FIXWRIGHT_PORT="-1",
                 FIXWRIGHT_SANDBOX_MEMORY="huge",
                 FIXWRIGHT_RETENTION_DAYS="2",
