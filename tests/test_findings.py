@@ -68,3 +68,19 @@ async def test_a_push_to_a_pull_request_without_findings_reads_nothing(engine: E
     [job] = await deliver_and_run(engine, "pull_request", payload)
     assert finished(job, JobState.SUCCEEDED).summary == "no open finding"
     assert len([r for r in state.requests if "/compare/" in r.path]) == compares
+
+
+async def test_a_push_never_draws_a_comment_when_the_repositorys_settings_are_invalid(
+    engine: Engine,
+) -> None:
+    """Every push plans a check: the repository's settings file is not read, so an invalid one
+    does not answer each push with a failure comment."""
+    state = engine.github.state
+    state.push_branch(REPOSITORY, "main", {".github/fixwright.yml": "model: [unclosed\n"})
+    number = open_feature_pull(state)
+    before = head_of(engine, "feature")
+    state.push_branch(REPOSITORY, "feature", {"NOTES.md": "notes\n"})
+    payload = synchronize_pull_request(state, REPOSITORY, number, before)
+    [job] = await deliver_and_run(engine, "pull_request", payload)
+    assert finished(job, JobState.SUCCEEDED).summary == "no open finding"
+    assert state.issue_comments(REPOSITORY, number) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 from app.config import Settings
 from app.events import WebhookEvent
 from app.store import NewJob
+from handlers.outcomes.triggers import kept_ids
 
 NAME = "findings_check"
 
@@ -24,5 +25,5 @@ def plan_findings_check(event: WebhookEvent, settings: Settings) -> NewJob | Non
         number=number,
         installation_id=event.installation_id,
         requested_by=event.sender_login,
-        payload={"event": event.name, "payload": {"action": event.action, "after": after[:64]}},
+        payload={"event": event.name, "payload": {**kept_ids(event), "after": after[:64]}},
     )

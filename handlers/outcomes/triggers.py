@@ -29,6 +29,17 @@ def on_fixwright_branch(event: WebhookEvent, settings: Settings) -> bool:
     )
 
 
+def kept_ids(event: WebhookEvent) -> dict[str, object]:
+    """What a job keeps of a delivery besides its own fields: the action, and the ids its log
+    lines carry (repository, installation, sender)."""
+    return {
+        "action": event.action,
+        "repository": {"full_name": event.repository},
+        "installation": {"id": event.installation_id},
+        "sender": {"login": event.sender_login},
+    }
+
+
 def plan_pull_request_outcome(event: WebhookEvent, settings: Settings) -> NewJob | None:
     """A pull request on fixwright's branch was closed (merged or not) or reopened."""
     number = event.issue_number
@@ -49,5 +60,5 @@ def plan_pull_request_outcome(event: WebhookEvent, settings: Settings) -> NewJob
         number=number,
         installation_id=event.installation_id,
         requested_by=event.sender_login,
-        payload={"event": event.name, "payload": {"action": event.action, "pull_request": kept}},
+        payload={"event": event.name, "payload": {**kept_ids(event), "pull_request": kept}},
     )
