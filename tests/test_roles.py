@@ -15,11 +15,11 @@ import pytest
 
 from app.api.auth import new_key
 from app.health import DEGRADED, HEALTHY
-from app.store.sqlite import SQLiteStore
 from app.web import create_app
 from app.workers_registry import Registration
 from handlers import build_registry
 from tests.fakes.github.fixtures import FakeGitHub
+from tests.pg import open_test_store
 from tests.test_health import served
 from tests.waiting import wait_for
 
@@ -31,8 +31,8 @@ def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
 
 
-async def on_store(path: Path, call: Any) -> Any:
-    store = SQLiteStore(path)
+async def on_store(url: str, call: Any) -> Any:
+    store = open_test_store(url)
     try:
         return await call(store)
     finally:
@@ -44,16 +44,15 @@ def workers_component(url: str) -> dict[str, Any]:
 
 
 def test_a_worker_node_answers_only_health_and_metrics(
-    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> None:
     """It runs its workers and registers; every other route is a JSON 404, the intake's too."""
     monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)  # no engine: the worker node starts all the same
-    store_path = tmp_path / "fixwright.db"
     settings = replace(
         fake_github.settings(),
         role="worker",
         webhook_secrets=(),
-        store_url=f"sqlite:///{store_path}",
+        store_url=store_url,
         workers=2,
         state_dir=str(tmp_path / "state"),
         reconcile_interval_seconds=0.0,
@@ -76,20 +75,19 @@ def test_a_worker_node_answers_only_health_and_metrics(
             answer = httpx.request(method, url + path)
             assert answer.status_code == 404, path
             assert answer.json()["error"]["code"] == "not_found"
-        [worker] = run(on_store(store_path, lambda s: s.workers()))
+        [worker] = run(on_store(store_url, lambda s: s.workers()))
         assert (worker.capacity, worker.engine) == (2, NO_ENGINE)
-    assert run(on_store(store_path, lambda s: s.workers())) == []  # stopped: deregistered
+    assert run(on_store(store_url, lambda s: s.workers())) == []  # stopped: deregistered
 
 
 def test_a_web_node_runs_no_worker_and_counts_the_workers_alive_elsewhere(
-    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
-    store_path = tmp_path / "fixwright.db"
     settings = replace(
         fake_github.settings(),
         role="web",
-        store_url=f"sqlite:///{store_path}",
+        store_url=store_url,
         workers=2,  # a web node runs none, whatever this says
         state_dir=str(tmp_path / "state"),
         reconcile_interval_seconds=0.0,
@@ -104,17 +102,17 @@ def test_a_web_node_runs_no_worker_and_counts_the_workers_alive_elsewhere(
         health = httpx.get(url + "/health")
         assert health.status_code == 200 and health.json()["status"] == DEGRADED
         assert health.json()["components"]["docker"]["message"].startswith("not used")
-        assert run(on_store(store_path, lambda s: s.workers())) == []  # it registered nothing
+        assert run(on_store(store_url, lambda s: s.workers())) == []  # it registered nothing
 
         elsewhere = Registration(capacity=3, engine="tcp://engine-b:2376", id="b:7:abcdef")
-        run(on_store(store_path, lambda s: s.beat_worker(elsewhere.record(("j1",), time.time()))))
+        run(on_store(store_url, lambda s: s.beat_worker(elsewhere.record(("j1",), time.time()))))
         counted = wait_for(lambda: (c := workers_component(url))["status"] == HEALTHY and c)
         assert counted["message"] == "1 worker processes alive elsewhere, 3 workers, 1 busy"
 
         operator = new_key("ops", ("audit:read",), time.time() - 60)
         client = new_key("ci", ("tasks:read", "tasks:write"), time.time() - 60)
-        run(on_store(store_path, lambda s: s.add_api_key(operator.record)))
-        run(on_store(store_path, lambda s: s.add_api_key(client.record)))
+        run(on_store(store_url, lambda s: s.add_api_key(operator.record)))
+        run(on_store(store_url, lambda s: s.add_api_key(client.record)))
         listed = httpx.get(url + "/v1/workers", headers={"Authorization": f"Bearer {operator.key}"})
         assert listed.status_code == 200
         [shown] = listed.json()["workers"]

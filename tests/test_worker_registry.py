@@ -14,11 +14,12 @@ import pytest
 from app.context import Context
 from app.events import WebhookEvent
 from app.routing import Registry
-from app.store import JobState
+from app.store import Delivery, JobState, NewJob
 from app.workers_registry import Registration
 from handlers import build_registry
 from tests.fakes.github.fixtures import REPOSITORY
 from tests.fixtures.inprocess import Engine, EngineFactory, finished
+from tests.pg import open_test_store
 from tests.test_worker import command, throwaway_kind
 from tests.waiting import wait_until
 
@@ -116,3 +117,48 @@ async def test_a_lost_process_that_beats_again_is_alive_but_its_job_stays_taken_
     [worker] = [w for w in await engine.store.workers() if w.id == stalled.id]
     assert worker.lost_at is None
     assert not await engine.store.heartbeat(job_id, stalled.worker_id(0), 600)
+
+
+async def test_marking_lost_ends_that_process_leases_only_on_either_engine(store_url: str) -> None:
+    """A process whose id extends the lost one's (`...a` and `...ab`) keeps its lease: lease
+    owners are matched up to the `/` after the process id."""
+    store = open_test_store(store_url)
+    try:
+        jobs = [
+            NewJob(
+                kind="help",
+                repository=REPOSITORY,
+                target=f"{REPOSITORY}#{n}",
+                installation_id=1,
+                requested_by="octocat",
+                payload={},
+                number=n,
+            )
+            for n in (1, 2)
+        ]
+        first, second = (
+            await store.record_delivery(
+                Delivery("delivery-1", "issue_comment", outcome="queued"), jobs
+            )
+            or []
+        )
+        now = time.time()
+        lost = Registration(capacity=1, id="host:1:a")
+        kept = Registration(capacity=1, id="host:1:ab")
+        await store.beat_worker(lost.record((first,), now - 60))
+        await store.beat_worker(kept.record((second,), now))
+        leased = [
+            await store.lease(lost.worker_id(0), 600),
+            await store.lease(kept.worker_id(0), 600),
+        ]
+        assert [job.id if job else None for job in leased] == [first, second]
+
+        assert await store.mark_lost_workers(now - 15) == [lost.id]
+        assert await store.reclaim_expired() == [first]
+        states = {job_id: await store.get_job(job_id) for job_id in (first, second)}
+        assert states[first] is not None and states[first].state is JobState.QUEUED
+        assert states[second] is not None and states[second].state is JobState.RUNNING
+        assert await store.remove_worker(kept.id)
+        assert [w.id for w in await store.workers()] == [lost.id]
+    finally:
+        await store.close()
