@@ -24,6 +24,7 @@ from tests.fixtures.service_image import (
     JOB_TIMEOUT,
     compose_directory,
     compose_up,
+    finished_jobs,
     on_host_network,
     wait_until_answers,
 )
@@ -64,7 +65,8 @@ def test_a_new_user_registers_the_app_on_the_compose_service_and_a_label_becomes
     settings = first_start_settings(fake_github, fake_model, sandbox_image)
     deploy = compose_directory(compose_root, data_dir, settings)
     url = on_host_network(deploy)
-    with compose_up(deploy, "fixwright") as logs:
+    with compose_up(deploy, "fixwright") as project:
+        logs = project.logs
         wait_until_answers(url + "/setup/status", logs)
         assert httpx.get(url + "/setup/status").json()["mode"] == "setup"
         model_key = httpx.post(url + "/setup/model-key", json={"key": fake_model.api_key})
@@ -83,10 +85,10 @@ def test_a_new_user_registers_the_app_on_the_compose_service_and_a_label_becomes
         headers = delivery_headers("issues", encoded, state.webhook_secret)
         answer = httpx.post(url + "/webhooks/github", content=encoded, headers=headers, timeout=30)
         assert answer.status_code == 202, answer.text
-        try:
-            [pull] = wait_for(lambda: list(state.pulls.values()), JOB_TIMEOUT)
-        except AssertionError:
-            raise AssertionError(f"no pull request:\n{logs()}") from None
+        service = project.container("fixwright")
+        [job] = wait_for(lambda: finished_jobs(service), JOB_TIMEOUT)
+        assert job["state"] == "succeeded", f"{job}\n{logs()}"
+        [pull] = state.pulls.values()
         assert (pull.draft, pull.head) == (True, BRANCH)
         shown = logs()
         for name in ("PRIVATE_KEY", "WEBHOOK_SECRET", "CLIENT_SECRET", "ANTHROPIC_API_KEY"):

@@ -15,7 +15,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
@@ -34,6 +33,8 @@ from tests.fixtures.service_image import (
     compose,
     compose_directory,
     compose_up,
+    finished_jobs,
+    logs_of,
     published,
     wait_until_answers,
 )
@@ -101,15 +102,6 @@ def exec_text(container: Container, command: list[str]) -> tuple[int, str]:
     output = result.output
     assert isinstance(output, bytes) and result.exit_code is not None
     return result.exit_code, output.decode(errors="replace")
-
-
-def logs_of(container: Container) -> str:
-    return container.logs().decode(errors="replace")
-
-
-def finished_jobs(container: Container) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in logs_of(container).splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("event") == "job.finished"]
 
 
 def test_the_image_runs_as_a_non_root_user_with_its_health_check(
@@ -210,7 +202,8 @@ def test_the_compose_file_starts_the_service_and_prometheus_scrapes_it(
     assert checked.returncode == 0, checked.stderr
     built = compose("fwtest", deploy, "build", "prometheus")
     assert built.returncode == 0, built.stdout + built.stderr
-    with compose_up(deploy, *COMPOSE_SERVICES) as logs:
+    with compose_up(deploy, *COMPOSE_SERVICES) as project:
+        logs = project.logs
         service = "http://" + published(deploy, "FIXWRIGHT_PUBLISH")
         prometheus = f"http://127.0.0.1:{published(deploy, 'PROMETHEUS_PUBLISH')}"
         wait_until_answers(service + "/health", logs)
