@@ -16,7 +16,8 @@ from tests.fixtures.service import ServiceProcess
 CORPUS_EXAMPLES = 329
 CORPUS_EVENTS = 58
 # The corpus's deliveries that ask for something: cancelling an installation's or a removed
-# repository's jobs. Its labels and comments are not fixwright's, so none queues a job.
+# repository's jobs. Its labels and comments are not fixwright's, so none queues a job but the
+# findings check below.
 CANCELLING = {
     ("installation", "deleted"),
     ("installation", "suspend"),
@@ -24,10 +25,16 @@ CANCELLING = {
 }
 
 
+# A push to any pull request queues a check of the findings fixwright's reviews posted on it.
+QUEUEING = {("pull_request", "synchronize")}
+
+
 def expected_answer(name: str, action: str | None) -> tuple[int, str]:
     """The status code and `status` an example's event and action call for."""
     if name == "ping":
         return 200, "pong"
+    if (name, action) in QUEUEING:
+        return 202, "queued"
     if (name, action) in CANCELLING:
         return 202, "recorded"
     return 202, "ignored"
