@@ -24,6 +24,7 @@ from tests.fixtures.inprocess import Engine, finished
 from tests.test_api_core import Api, assert_error, make_api  # noqa: F401 (a fixture)
 from tests.test_fix_handler import GREET, fixed_greet
 from tests.test_followup import fixed_pull, review_of
+from tests.test_task_api import GREETING, TaskApi, api, run_task, task  # noqa: F401 (a fixture)
 
 OTHER_BRANCH = "fixwright/not-by-fixwright"
 
@@ -79,10 +80,10 @@ async def test_a_merged_pull_request_moves_the_metrics_and_the_stats(
     assert sample(engine, "fixwright_merged_pull_request_cost_usd_sum") == pytest.approx(cost)
 
     # GET /v1/stats on the same store, with a key that may read them.
-    api: Api = await make_api(store_url=engine_store_url(engine))
-    api.clock.now = time.time()
-    key = await api.key(("stats:read",))
-    response = await api.get(f"/v1/stats?repository={REPOSITORY}&since=7d", key)
+    stats_api: Api = await make_api(store_url=engine_store_url(engine))
+    stats_api.clock.now = time.time()
+    key = await stats_api.key(("stats:read",))
+    response = await stats_api.get(f"/v1/stats?repository={REPOSITORY}&since=7d", key)
     assert response.status_code == 200, response.text
     [row] = response.json()["repositories"]
     assert row["repository"] == REPOSITORY
@@ -91,7 +92,7 @@ async def test_a_merged_pull_request_moves_the_metrics_and_the_stats(
     assert row["cost_per_merged_usd"] == pytest.approx(cost, abs=1e-4)
     assert response.json()["totals"]["merged"] == 1
     # The scrape of the same service reads the gauge from the store.
-    scraped = await api.client.get("/metrics/prometheus")
+    scraped = await stats_api.client.get("/metrics/prometheus")
     assert 'fixwright_pull_requests{outcome="merged"} 1.0' in scraped.text
 
     # fixwright stats, on the same store.
@@ -194,9 +195,9 @@ async def test_a_bad_query_is_400_naming_the_field(
     query: str,
     field: str,
 ) -> None:
-    api: Api = await make_api()
-    key = await api.key(("stats:read",))
-    response = await api.get(f"/v1/stats?{query}", key)
+    stats_api: Api = await make_api()
+    key = await stats_api.key(("stats:read",))
+    response = await stats_api.get(f"/v1/stats?{query}", key)
     error = assert_error(response, 400, "invalid_query")
     assert [item["field"] for item in error["details"]] == [field]
 
@@ -204,9 +205,26 @@ async def test_a_bad_query_is_400_naming_the_field(
 async def test_stats_need_their_scope_and_start_empty(
     make_api: Any,  # noqa: F811
 ) -> None:
-    api: Api = await make_api()
-    response = await api.get("/v1/stats", await api.key(("audit:read",)))
+    stats_api: Api = await make_api()
+    response = await stats_api.get("/v1/stats", await stats_api.key(("audit:read",)))
     assert "stats:read" in assert_error(response, 403, "forbidden")["message"]
-    answer = await api.get("/v1/stats", await api.key(("stats:read",)))
+    answer = await stats_api.get("/v1/stats", await stats_api.key(("stats:read",)))
     assert answer.status_code == 200
     assert answer.json()["repositories"] == [] and answer.json()["totals"]["opened"] == 0
+
+
+async def test_a_pull_request_an_api_task_opened_counts_too(
+    api: TaskApi,  # noqa: F811
+) -> None:
+    """A task (and so a schedule) opens its pull request on a branch under the prefix, as the
+    App: it is fixwright's as much as a fix's."""
+    state = api.engine.github.state
+    state.user(state.bot_login)
+    body = task(output={"pull_request": True})
+    job = finished(await run_task(api, body, GREETING), JobState.SUCCEEDED)
+    [pull] = state.pulls.values()
+    payload = close_pull_request(state, REPOSITORY, pull.number, merged=True)
+    [done] = await deliver_and_run(api.engine, "pull_request", payload)
+    assert finished(done, JobState.SUCCEEDED).summary == f"pull request #{pull.number}: merged"
+    [outcome] = await api.engine.store.pull_request_outcomes(0)
+    assert outcome.job_id == job.id and outcome.state == "merged"

@@ -17,6 +17,7 @@ from handlers.fix.publish import refuse_secrets
 from handlers.fix.pull_requests import open_or_update_draft_pr
 from handlers.fix.target import bot_identity
 from handlers.fix.verify import Attempt
+from handlers.outcomes.opened import record_opened
 from sandbox.git_workspace import JobWorkspace
 from sandbox.redaction import redact_text
 
@@ -98,6 +99,7 @@ async def publish_task(
         body=task_body(job.id, summary, attempt.files, attempt, verification, touches, secrets),
         draft=True,
     )
+    await record_opened(context, pull.number, workspace.branch)  # its branch is the prefix's
     return {
         "number": pull.number,
         "url": pull.html_url,
