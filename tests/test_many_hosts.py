@@ -204,6 +204,18 @@ def test_thirty_jobs_on_three_worker_nodes_each_end_once_one_at_a_time_per_targe
             assert next_start >= previous_end, f"jobs of issue {number} overlapped"
 
 
+def test_a_job_queued_on_the_web_node_wakes_an_idle_worker_node_at_once(
+    cluster: Cluster, fake_github: FakeGitHub
+) -> None:
+    """The workers poll only every two minutes here: the job runs well before, because the
+    store tells every node a job was queued (PostgreSQL's NOTIFY)."""
+    cluster.start(DOCKER_HOST=NO_ENGINE, FIXWRIGHT_POLL_INTERVAL_SECONDS="120")
+    answer = cluster.web.post("issue_comment", comment_on(REPOSITORY, INSTALLATION_ID, 1, "/help"))
+    assert answer.status_code == 202
+    wait_for(lambda: cluster.jobs()[0][2] == "succeeded", timeout=30)
+    assert help_replies(fake_github, 1) == 1
+
+
 def test_a_job_acknowledged_by_a_web_node_killed_right_after_runs_on_a_worker(
     cluster: Cluster, fake_github: FakeGitHub
 ) -> None:
