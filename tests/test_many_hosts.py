@@ -203,6 +203,13 @@ def test_thirty_jobs_on_three_worker_nodes_each_end_once_one_at_a_time_per_targe
         for (_, previous_end), (next_start, _) in itertools.pairwise(runs):
             assert next_start >= previous_end, f"jobs of issue {number} overlapped"
 
+    stopped = cluster.workers[0]
+    stopped.stop()  # SIGTERM: it drains, then leaves the registry
+    remaining = json.loads(cluster.web.command("workers", "--json").stdout)
+    assert len(remaining) == 2 and all(w["status"] == "alive" for w in remaining)
+    assert stopped.process is not None
+    assert str(stopped.process.pid) not in {w["id"].split(":")[1] for w in remaining}
+
 
 def test_a_job_queued_on_the_web_node_wakes_an_idle_worker_node_at_once(
     cluster: Cluster, fake_github: FakeGitHub
