@@ -19,6 +19,7 @@ from app.store import Delivery, NewJob, migrate_store, open_store
 from app.store.dialect import SQLITE
 from app.store.migrations import MIGRATIONS, SchemaTooNew, initial_schema, latest
 from app.store.sqlite import sqlite_path
+from tests.fixtures.service import ServiceProcess
 from tests.pg import fresh_database
 
 
@@ -151,3 +152,15 @@ def test_fixwright_migrate_says_when_postgresql_cannot_be_reached() -> None:
         refused = migrate_command(unreachable)
     assert refused.returncode == 1
     assert "could not be reached" in refused.stderr
+
+
+def test_fixwright_serve_refuses_a_store_newer_than_it(
+    service_process: ServiceProcess, store_url: str
+) -> None:
+    """The service does not start on a schema it does not know, and says which versions."""
+    migrate_store(store_url)
+    record_version(store_url, latest() + 1)
+    with pytest.raises(AssertionError, match="exited early") as exited:
+        service_process.start(FIXWRIGHT_STORE_URL=store_url)
+    assert f"version {latest() + 1}, newer than this fixwright knows" in str(exited.value)
+    assert f"(version {latest()})" in str(exited.value)

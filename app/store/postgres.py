@@ -149,9 +149,9 @@ class PostgresStore(SqlStore):
             try:
                 with self._pool.connection() as connection, connection.transaction():
                     return work(PgDb(connection))
-            except RETRIED:
+            except RETRIED as error:
                 if attempt == RETRIES:
-                    raise
+                    raise unavailable(error) from error
             except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as error:
                 raise unavailable(error) from error
         raise AssertionError("unreachable")
