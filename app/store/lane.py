@@ -32,9 +32,9 @@ LONGEST_BUSY_RETRY_SECONDS = 0.1
 
 # How often the checkpointer copies committed pages from the log into the database file.
 CHECKPOINT_INTERVAL_SECONDS = 1.0
-# Past this size the log is checkpointed in full and emptied, holding writers back for the few
-# milliseconds that takes: under sustained writes a passive checkpoint never catches up with the
-# end of the log, so SQLite never starts it over and it would grow for as long as the load lasts.
+# Past this size the log is checkpointed in full and started over, holding writers back for the
+# few milliseconds that takes: under sustained writes a passive checkpoint never catches up with
+# the end of the log, so SQLite never starts it over and it would grow for as long as the load lasts.
 WAL_LIMIT_BYTES = 64 * 1024 * 1024
 FULL_CHECKPOINT_PATIENCE_SECONDS = 0.05
 
@@ -231,17 +231,27 @@ class Checkpointer:
             while not self._stopping.wait(CHECKPOINT_INTERVAL_SECONDS):
                 if self._lane.committed.is_set():
                     self._lane.committed.clear()
-                    self._checkpoint(db)
+                    self._checkpoint(db, "RESTART")
+                elif self._wal_bytes() > self._wal_limit_bytes:
+                    self._checkpoint(db, "TRUNCATE")  # writes paused: the file can go
         finally:
             db.close()
 
-    def _checkpoint(self, db: sqlite3.Connection) -> None:
+    def _checkpoint(self, db: sqlite3.Connection, full: str) -> None:
+        """A passive checkpoint, then, past the limit, a `full` one with the lane held back.
+
+        While commits keep coming the full one is RESTART: the log starts over from its
+        beginning and SQLite cuts the file back to the limit (journal_size_limit). Emptying it
+        (TRUNCATE) cost the held-back lane the time to free the file's blocks, and the commits
+        after it the time to allocate them again: a lone delivery's write took 1.5 to 7 times as
+        long at the 99th percentile (docs/benchmarks.md). Once writes pause it is emptied.
+        """
         try:
             db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if self._wal_bytes() > self._wal_limit_bytes:
                 # The lane commits every loop turn: held back, it leaves the writer's lock free.
                 with self._lane.held():
-                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    db.execute(f"PRAGMA wal_checkpoint({full})").fetchone()
         except sqlite3.Error as error:  # tried again after the next commit
             structlog.get_logger("fixwright").warning("store.checkpoint_failed", error=str(error))
 
