@@ -243,8 +243,9 @@ class Checkpointer:
         While commits keep coming the full one is RESTART: the log starts over from its
         beginning and SQLite cuts the file back to the limit (journal_size_limit). Emptying it
         (TRUNCATE) cost the held-back lane the time to free the file's blocks, and the commits
-        after it the time to allocate them again: a lone delivery's write took 1.5 to 7 times as
-        long at the 99th percentile (docs/benchmarks.md). Once writes pause it is emptied.
+        after it the time to allocate them again: with lone deliveries the log passes its limit
+        about every second, and the longest write fell from 134-156 ms to 73-110 ms
+        (docs/benchmarks.md). Once writes pause it is emptied.
         """
         try:
             db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
