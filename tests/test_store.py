@@ -490,3 +490,31 @@ async def test_pruning_a_long_backlog_goes_in_steps_and_takes_all_of_it(
 
     assert (pruned.deliveries, pruned.job_payloads, pruned.job_events) == (2620, 120, 240)
     assert all(job.payload == {} for job in await store.list_jobs(limit=200))
+
+
+async def test_watchers_are_told_of_leasable_jobs_and_one_that_raises_stops_nothing(
+    store: SqlStore,
+) -> None:
+    """watch_jobs is called after a job is queued, put back or its target freed (on PostgreSQL
+    through NOTIFY); a watcher that raises fails neither the committed call nor the others."""
+    woken: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("a watcher's own bug")
+
+    store.watch_jobs(broken)
+    store.watch_jobs(lambda: woken.append("job"))
+    store.watch_events(lambda job_id, seq: (_ for _ in ()).throw(RuntimeError("bug")))
+    store.watch_events(lambda job_id, seq: woken.append(f"{job_id}:{seq}"))
+    await wait_until(lambda: woken or store.dialect.name == "sqlite", within=30)
+    woken.clear()  # PostgreSQL's listener wakes the watchers once as it connects
+
+    [job_id] = await store.record_delivery(Delivery("d-1", "issues"), [new_job()]) or []
+    await wait_until(lambda: "job" in woken, within=30)
+    job = await store.lease("w", 60)
+    assert job is not None
+    woken.clear()
+    assert await store.append_event(job_id, "claude", {}) == 1
+    await wait_until(lambda: f"{job_id}:1" in woken, within=30)
+    assert await store.release(job_id, "w")
+    await wait_until(lambda: "job" in woken, within=30)

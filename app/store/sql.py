@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
+import structlog
+
 from app.store.api_keys import (
     ApiKeyRecord,
     insert_key,
@@ -345,6 +347,15 @@ def row_to_job(row: tuple[Any, ...]) -> Job:
     )
 
 
+def call_listener(listener: Callable[..., None], *args: Any) -> None:
+    """Call one watcher; one that raises is logged, and neither the others nor the committed
+    call that woke them fail with it."""
+    try:
+        listener(*args)
+    except Exception as error:
+        structlog.get_logger("fixwright").exception("store.listener_failed", error=str(error))
+
+
 class SqlStore:
     """The Store's methods over SQL both engines run; an engine adds `_run` and `close`.
 
@@ -380,7 +391,7 @@ class SqlStore:
 
     def _wake_jobs(self) -> None:
         for listener in list(self._job_listeners):
-            listener()
+            call_listener(listener)
 
     def watch_jobs(self, listener: Callable[[], None]) -> None:
         self._job_listeners.append(listener)
@@ -706,7 +717,7 @@ class SqlStore:
 
     def _wake_events(self, job_id: str, seq: int) -> None:
         for listener in list(self._event_listeners):  # committed: a reader woken now finds it
-            listener(job_id, seq)
+            call_listener(listener, job_id, seq)
 
     def watch_events(self, listener: Callable[[str, int], None]) -> None:
         self._event_listeners.append(listener)
