@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from pathlib import Path
 
 from app.event_hub import EventHub
-from app.store.sqlite import SQLiteStore
+from tests.pg import open_test_store
 from tests.waiting import wait_until
 
 
@@ -44,11 +43,12 @@ async def test_a_forgotten_job_still_wakes_its_readers_on_its_next_event() -> No
     assert await reader
 
 
-async def test_many_readers_of_a_busy_job_each_see_every_event_once(tmp_path: Path) -> None:
+async def test_many_readers_of_a_busy_job_each_see_every_event_once(store_url: str) -> None:
     """Readers loop read-then-wait, sharing their reads as the streams do, while a writer appends
     as fast as the store takes it: each reader ends with every sequence number exactly once (a
-    lost wake-up would leave one stuck until its long timeout, and the deadline would fail)."""
-    store = SQLiteStore(tmp_path / "store.db")
+    lost wake-up would leave one stuck until its long timeout, and the deadline would fail). On
+    PostgreSQL the wake-ups come through NOTIFY, as they do from another node."""
+    store = open_test_store(store_url)
     hub = EventHub()
     store.watch_events(hub.notify)
     total = 300
