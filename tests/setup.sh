@@ -130,7 +130,10 @@ second_engine() { docker -H "unix://$SECOND_ENGINE_SOCKET" "$@"; }
 ensure_second_bridge() {
     ip link show "$SECOND_ENGINE_BRIDGE" >/dev/null 2>&1 ||
         ip link add "$SECOND_ENGINE_BRIDGE" type bridge
-    ip addr show dev "$SECOND_ENGINE_BRIDGE" | grep -q "${SECOND_ENGINE_ADDRESS%/*}/" ||
+    # Read whole first: with pipefail, `grep -q` quitting early fails the pipe (SIGPIPE).
+    local addresses
+    addresses=$(ip addr show dev "$SECOND_ENGINE_BRIDGE")
+    [[ "$addresses" == *" ${SECOND_ENGINE_ADDRESS%/*}/"* ]] ||
         ip addr add "$SECOND_ENGINE_ADDRESS" dev "$SECOND_ENGINE_BRIDGE"
     ip link set "$SECOND_ENGINE_BRIDGE" up
     local rule
