@@ -180,6 +180,29 @@ async def test_an_idempotency_key_given_to_two_nodes_at_once_creates_one_task(
         assert [one.created, other.created].count(True) == 1
 
 
+async def test_outgoing_webhooks_claimed_by_two_nodes_at_once_are_each_sent_by_one(
+    nodes: list[PostgresStore],
+) -> None:
+    """Every node's sender claims the due deliveries at once: each delivery is claimed by one
+    node only, so a task's receiver is not told twice."""
+    from app.store import Task, WebhookDelivery
+
+    for n in range(24):
+        created = await nodes[0].create_task(
+            new_job(f"o/r#{n + 10}", kind="task"), Task(job_id="", created_at=0.0), 0.0
+        )
+        delivery = WebhookDelivery(f"w{n}", created.job_id, "task.succeeded", "https://h")
+        assert await nodes[0].queue_webhook(delivery)
+    claimed: list[str] = []
+    for _ in range(12):
+        now = time.time()
+        batches = await asyncio.gather(
+            *(node.claim_webhooks(now, now + 60, f"node-{i}", 4) for i, node in enumerate(nodes))
+        )
+        claimed += [delivery.id for batch in batches for delivery in batch]
+    assert sorted(claimed) == sorted(f"w{n}" for n in range(24))
+
+
 async def test_a_job_queued_on_one_node_wakes_the_listeners_of_every_node(
     nodes: list[PostgresStore],
 ) -> None:

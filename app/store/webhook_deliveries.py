@@ -124,13 +124,19 @@ def insert_delivery(db: Db, delivery: WebhookDelivery) -> bool:
 
 
 def claim_due(db: Db, now: float, until: float, owner: str, limit: int) -> list[WebhookDelivery]:
-    """Take the pending deliveries due at `now`, oldest first, until `until` (the claim's end)."""
+    """Take the pending deliveries due at `now`, oldest first, until `until` (the claim's end).
+
+    The outer conditions repeat the inner ones: on PostgreSQL a second node's update that waited
+    for the first node's row lock re-checks only the outer ones on the row as committed, which
+    the first claim has moved past `now`, so one delivery is never claimed twice.
+    """
     rows = db.execute(
         f"UPDATE webhook_deliveries SET next_attempt_at = ?, claimed_by = ?"  # noqa: S608
         " WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending'"
         " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?)"
+        " AND state = 'pending' AND next_attempt_at <= ?"
         f" RETURNING {DELIVERY_COLUMNS}",
-        (until, owner, now, limit),
+        (until, owner, now, limit, now),
     ).fetchall()
     return sorted((delivery_of(row) for row in rows), key=lambda d: d.created_at)
 
