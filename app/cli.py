@@ -61,6 +61,10 @@ def serve(args: argparse.Namespace) -> int:
         for problem in misplaced:
             print(f"  - {problem}", file=sys.stderr)
         return 2
+    refusal = store_cli.store_refusal(settings.store_url)  # said in words, not a traceback
+    if refusal is not None:
+        print(f"fixwright: {refusal}", file=sys.stderr)
+        return 1
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )

@@ -33,6 +33,19 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def store_refusal(url: str) -> str | None:
+    """Why `serve` cannot start on this store (unreachable, or a schema newer than this
+    fixwright), after applying what migrations are pending; None when it can."""
+    from app.store import StoreUnavailable, migrate_store
+    from app.store.migrations import SchemaTooNew
+
+    try:
+        migrate_store(url)
+    except (StoreUnavailable, SchemaTooNew) as error:
+        return str(error)
+    return None
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "migrate", help="apply the store's pending schema migrations (serve does it at start)"

@@ -164,3 +164,4 @@ def test_fixwright_serve_refuses_a_store_newer_than_it(
         service_process.start(FIXWRIGHT_STORE_URL=store_url)
     assert f"version {latest() + 1}, newer than this fixwright knows" in str(exited.value)
     assert f"(version {latest()})" in str(exited.value)
+    assert "Traceback" not in str(exited.value)
