@@ -2,6 +2,8 @@
 
     pip install py-spy
     python -m bench.intake.profile [--seconds 15] [--connections 32] [--out profile.txt]
+        [--postgres postgresql://postgres@127.0.0.1:5432]   (fixwright on a fresh PostgreSQL
+                                                             database instead of SQLite)
 
 Prints the functions by inclusive and by own share of samples (the event-loop thread and the
 store's worker threads together) and writes the same to `--out`.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import secrets
 import shutil
 import subprocess
@@ -60,16 +63,21 @@ def _location(frame: str) -> str:
     return "(" + path + ")"
 
 
-def main(seconds: int, connections: int, out: Path, top: int) -> None:
+def main(seconds: int, connections: int, out: Path, top: int, postgres: str | None) -> None:
     py_spy = shutil.which("py-spy")
     if py_spy is None:
         raise SystemExit("py-spy is missing: pip install py-spy")
     secret = secrets.token_hex(20)
-    with tempfile.TemporaryDirectory(prefix="fw-profile-") as directory:
-        scratch = Path(directory)
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fw-profile-")))
+        store_url = None
+        if postgres:
+            store_url = stack.enter_context(receivers.fresh_postgres_database(postgres))
         mix = payload_mix(secret)
         mix_file = write_mix_file(mix, scratch)
-        receiver = receivers.fixwright(scratch, secret, generate_private_key(), "python")
+        receiver = receivers.fixwright(
+            scratch, secret, generate_private_key(), "python", store_url=store_url
+        )
         receiver.command[0] = receivers.default_python()
         receiver.start(core=0)
         try:
@@ -101,5 +109,7 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("bench/results/intake-profile.txt"))
+    parser.add_argument("--postgres", help="a PostgreSQL server URL: profile on a fresh database")
     arguments = parser.parse_args()
-    main(arguments.seconds, arguments.connections, arguments.out, arguments.top)
+    main(arguments.seconds, arguments.connections, arguments.out, arguments.top,
+         arguments.postgres)  # fmt: skip
