@@ -2,11 +2,12 @@
 
     python -m bench.intake.compare --trees /path/to/before,/path/to/after
         [--connections 1,32] [--seconds 8] [--warmup 3] [--runs 3] [--peers probot,starlette]
-        [--out bench/results/intake-compare.md]
+        [--out bench/results/intake-compare.md] [--postgres postgresql://postgres@127.0.0.1:5432]
 
 Each tree is a checkout (or `git archive` of one) of the repository; its `fixwright serve` runs
 with that tree first on PYTHONPATH, with a fresh SQLite store, no workers, pinned to core 0 like
-every receiver of bench/intake. The rounds are those of `python -m bench.intake`: one run per
+every receiver of bench/intake (with `--postgres`, each version on a fresh PostgreSQL database
+of that server instead, created for the run and dropped after it). The rounds are those of `python -m bench.intake`: one run per
 receiver per round, so the machine's other work falls on every version alike, and the table
 gives each version's ratios to the others and to the peers.
 """
@@ -14,6 +15,7 @@ gives each version's ratios to the others and to the peers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
 import shlex
 import sys
@@ -39,19 +41,27 @@ def main() -> None:
     parser.add_argument("--load-core", type=int, default=1)
     parser.add_argument("--nice", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/results/intake-compare.md"))
+    parser.add_argument(
+        "--postgres", help="a PostgreSQL server URL: each version on a fresh database"
+    )
     args = parser.parse_args()
     ensure_wrk()
     receivers.install_node_peers()
     secret, key = secrets.token_hex(20), generate_private_key()
     descriptions = dict(DESCRIPTIONS)
-    with tempfile.TemporaryDirectory(prefix="fw-compare-") as directory:
-        scratch = Path(directory)
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fw-compare-")))
         mix = payload_mix(secret)
         mix_file = write_mix_file(mix, scratch)
         chosen = []
         for tree in args.trees.split(","):
             name = f"fixwright@{Path(tree).name}"
-            receiver = receivers.fixwright(scratch, secret, key, sys.executable, name=name)
+            store_url = None
+            if args.postgres:
+                store_url = stack.enter_context(receivers.fresh_postgres_database(args.postgres))
+            receiver = receivers.fixwright(
+                scratch, secret, key, sys.executable, store_url=store_url, name=name
+            )
             receiver.env["PYTHONPATH"] = str(Path(tree).resolve())
             descriptions[name] = f"`fixwright serve` from `{tree}`; " + DESCRIPTIONS["fixwright"]
             chosen.append(receiver)
