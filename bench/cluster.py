@@ -103,6 +103,25 @@ def machine_busy_while(seconds: float) -> float:
     return (busy_after - busy_before) / max(1, total_after - total_before)
 
 
+ENGINE_COMMANDS = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "runc")
+
+
+def engine_cpu_seconds() -> float:
+    """CPU seconds used so far by the Docker engine's own processes (not the containers')."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", encoding="utf-8") as comm:
+                if comm.read().strip() not in ENGINE_COMMANDS:
+                    continue
+            total += process_cpu_seconds(int(entry))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def process_cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -205,6 +224,7 @@ class Phase:
     seconds: float
     machine_busy: float  # share of all cores busy, 0..1
     cpu_seconds: list[float]  # per process: web, then the workers
+    engine_cpu_seconds: float  # dockerd, containerd and the shims
 
     @property
     def per_minute(self) -> float:
@@ -226,6 +246,7 @@ def measure(running: Cluster, send: list[Any], timeout: float) -> Phase:
     before = {job[0] for job in running.jobs()}
     busy_before, total_before = machine_ticks()
     cpu_before = running.cpu_seconds()
+    engine_before = engine_cpu_seconds()
     started = time.time()
     with ThreadPoolExecutor(SENDERS) as senders:
         answers = list(senders.map(lambda post: post(), send))
@@ -251,6 +272,7 @@ def measure(running: Cluster, send: list[Any], timeout: float) -> Phase:
         seconds=ended - min(job[2] for job in jobs),
         machine_busy=(busy_after - busy_before) / max(1, total_after - total_before),
         cpu_seconds=[b - a for a, b in zip(cpu_before, cpu_after, strict=True)],
+        engine_cpu_seconds=engine_cpu_seconds() - engine_before,
     )
 
 
@@ -302,8 +324,8 @@ def render(rows: list[tuple[int, Phase, Phase]], args: argparse.Namespace, comma
         "the scripted model.",
         "",
         "| worker processes | jobs | states | seconds | jobs/min | vs 1 process | machine busy "
-        "before (other work) | during | CPU s: web, workers |",
-        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "before (other work) | during | CPU s: web, workers | Docker engine CPU s |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     base_fix = rows[0][1].per_minute if rows else 1.0
     for processes, fix, _, before in rows:
@@ -312,7 +334,7 @@ def render(rows: list[tuple[int, Phase, Phase]], args: argparse.Namespace, comma
             f"{fix.per_minute:.1f} | {fix.per_minute / base_fix:.2f}x | "
             f"{100 * before:.0f}% | {100 * fix.machine_busy:.0f}% | "
             + ", ".join(f"{c:.1f}" for c in fix.cpu_seconds)
-            + " |"
+            + f" | {fix.engine_cpu_seconds:.1f} |"
         )
     lines += [
         "",
