@@ -34,6 +34,7 @@ CALLS = (
     ("pulls", "async_list"),
     ("pulls", "async_list_comments_for_review"),
     ("pulls", "async_list_review_comments"),
+    ("pulls", "async_list_reviews"),
     ("pulls", "async_update"),
     ("repos", "async_compare_commits"),
     ("repos", "async_get"),
