@@ -91,6 +91,11 @@ def trigger_time_text(payload: Mapping[str, Any]) -> str:
     )
 
 
+# Fields the store keeps in columns of their own: PostgreSQL's text holds no NUL character
+# (SQLite's does), so a delivery carrying one is refused on both engines alike.
+STORED_FIELDS = (("action",), ("repository", "full_name"), ("sender", "login"))
+
+
 def payload_problem(payload: Mapping[str, Any]) -> str | None:
     """What is wrong with the first field the service reads that is present but unusable, or None."""
     for key, (fits, expected) in TOP_FIELDS:
@@ -107,6 +112,9 @@ def payload_problem(payload: Mapping[str, Any]) -> str | None:
             value = parent.get(key)
             if value is not None and not fits(value):
                 return f"{parent_key}.{key} must be {expected}, got {described(value)}"
+    for path in STORED_FIELDS:
+        if "\x00" in _text(dig(payload, *path)):
+            return f"{'.'.join(path)} must not contain a NUL character"
     return None
 
 

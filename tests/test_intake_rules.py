@@ -36,6 +36,9 @@ def test_a_present_but_unusable_field_is_named_and_null_counts_as_absent() -> No
         ("issue", "number", 1.0, "issue.number must be a whole number from 1 to"),
         ("label", "name", ["fixwright"], "label.name must be a string, got an array"),
         ("sender", "login", 7, "sender.login must be a string, got 7"),
+        # PostgreSQL's text columns hold no NUL: refused on both engines, never a 500 there.
+        ("sender", "login", "octo\x00cat", "sender.login must not contain a NUL character"),
+        ("repository", "full_name", "o/\x00r", "repository.full_name must not contain a NUL"),
     ]
     for parent, key, value, expected in cases:
         changed = {**payload, parent: {**payload[parent], key: value}}

@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import psycopg
@@ -161,6 +162,38 @@ async def test_one_delivery_recorded_by_two_nodes_at_once_queues_its_jobs_once(
         assert [first is None, second is None].count(True) == 1
         assert [replayed is None, original is None].count(True) == 1
     assert len(await nodes[0].list_jobs(limit=1000)) == 40
+
+
+async def test_deliveries_arriving_together_share_a_commit_and_a_bad_one_fails_alone(
+    pg_url: str,
+) -> None:
+    """The intake's group commit on PostgreSQL: deliveries recorded at once go in one
+    transaction (their rows share its id), and one the database refuses (a NUL in a text
+    column) fails alone while the rest of its group is committed."""
+    store = PostgresStore(pg_url)
+
+    def deliveries(first: int, bad: int | None = None) -> list[Any]:
+        return [
+            store.record_delivery(
+                Delivery(f"d{n}", "issues", repository="o/\x00r" if n == bad else "o/r"),
+                [new_job(f"o/r#{n}")],
+            )
+            for n in range(first, first + 20)
+        ]
+
+    try:
+        together = await asyncio.gather(*deliveries(0))
+        with psycopg.connect(pg_url) as connection:
+            rows = connection.execute("SELECT COUNT(*), COUNT(DISTINCT xmin::text) FROM deliveries")
+            assert rows.fetchone() == (20, 1)
+        outcomes = await asyncio.gather(*deliveries(20, bad=27), return_exceptions=True)
+    finally:
+        await store.close()
+    assert all(len(ids or []) == 1 for ids in together)
+    assert isinstance(outcomes.pop(7), psycopg.DataError)
+    assert all(isinstance(ids, list) and len(ids) == 1 for ids in outcomes)
+    with psycopg.connect(pg_url) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM jobs").fetchone() == (39,)
 
 
 async def test_an_idempotency_key_given_to_two_nodes_at_once_creates_one_task(

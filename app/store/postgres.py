@@ -15,6 +15,12 @@ within the pool's wait) makes the call raise `StoreUnavailable`, which the intak
 503 `store_unavailable`. The pool checks each connection before lending it and opens new ones
 by itself, so the same store works again once PostgreSQL is back.
 
+The intake's calls share commits (`_run_shared`): a commit waits for PostgreSQL to flush its
+log, so one transaction per delivery would hold the intake to the disk's flush rate. Calls that
+arrive while earlier ones are in flight wait and then go together in one transaction; a call
+that fails there rolls the group back, and the group runs again with each call in a savepoint,
+so one bad call fails alone (the same promise as SQLite's lane, app/store/lane.py).
+
 Notifications: a transaction that made a job leasable sends NOTIFY fixwright_jobs, one that
 appended to a job's log NOTIFY fixwright_events ("<job id> <seq>"); PostgreSQL delivers them on
 commit to every node. One LISTEN connection per store (opened by the first `watch_*` call)
@@ -56,7 +62,15 @@ RETRIES = 3
 FIRST_LISTEN_RETRY_SECONDS = 0.2
 LONGEST_LISTEN_RETRY_SECONDS = 5.0
 
+# Groups of intake calls in flight at once, and the most calls one group commits.
+GROUP_FLUSHERS = 2
+GROUP_LIMIT = 64
+
 RETRIED = (errors.DeadlockDetected, errors.SerializationFailure)
+UNREACHABLE = (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError)
+
+# A call's result, or what it raised.
+Outcome = tuple[Any, BaseException | None]
 # `?` outside quoted literals, and every `%`, which psycopg would read as placeholders.
 TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
 
@@ -135,6 +149,8 @@ class PostgresStore(SqlStore):
         self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="fixwright-store")
         self._listening: asyncio.Task[None] | None = None
         self._closed = False
+        self._waiting: list[tuple[Callable[[Db], Any], asyncio.Future[Any]]] = []
+        self._flushers: set[asyncio.Task[None]] = set()
 
     async def _run(self, work: Callable[[Db], T]) -> T:
         """Run `work` in a transaction on a pooled connection; committed when this returns."""
@@ -152,9 +168,81 @@ class PostgresStore(SqlStore):
             except RETRIED as error:
                 if attempt == RETRIES:
                     raise unavailable(error) from error
-            except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError) as error:
+            except UNREACHABLE as error:
                 raise unavailable(error) from error
         raise AssertionError("unreachable")
+
+    async def _run_shared(self, work: Callable[[Db], T]) -> T:
+        """`_run(work)`, committed together with the intake calls waiting beside it."""
+        if self._closed:
+            raise StoreUnavailable("the job store is closed")
+        self._listen_if_watched()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._waiting.append((work, future))
+        if len(self._flushers) < GROUP_FLUSHERS:
+            flusher = loop.create_task(self._flush())
+            self._flushers.add(flusher)
+            flusher.add_done_callback(self._flushers.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            group = self._waiting[:GROUP_LIMIT]
+            del self._waiting[:GROUP_LIMIT]
+            works = [work for work, _ in group]
+            outcomes = await loop.run_in_executor(self._executor, self._group, works)
+            for (_, future), (result, error) in zip(group, outcomes, strict=True):
+                if future.done():  # its caller gave up waiting
+                    continue
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+
+    def _group(self, works: list[Callable[[Db], Any]]) -> list[Outcome]:
+        """Run `works` in one transaction (each in a savepoint once one of them fails)."""
+        for attempt in range(RETRIES + 1):
+            try:
+                with self._pool.connection() as connection:
+                    outcomes = self._together(connection, works)
+                    return outcomes or self._each_in_savepoint(connection, works)
+            except RETRIED as error:
+                if attempt == RETRIES:
+                    return [(None, unavailable(error))] * len(works)
+            except UNREACHABLE as error:
+                return [(None, unavailable(error))] * len(works)
+        raise AssertionError("unreachable")
+
+    def _together(
+        self, connection: psycopg.Connection[Any], works: list[Callable[[Db], Any]]
+    ) -> list[Outcome] | None:
+        """The outcomes, committed; None when a call raised (and all was rolled back)."""
+        db = PgDb(connection)
+        try:
+            with connection.transaction():
+                return [(work(db), None) for work in works]
+        except (*RETRIED, *UNREACHABLE):
+            raise
+        except Exception:  # one call failed: found and told alone below
+            return None
+
+    def _each_in_savepoint(
+        self, connection: psycopg.Connection[Any], works: list[Callable[[Db], Any]]
+    ) -> list[Outcome]:
+        db = PgDb(connection)
+        outcomes: list[Outcome] = []
+        with connection.transaction():
+            for work in works:
+                try:
+                    with connection.transaction():  # a savepoint
+                        outcomes.append((work(db), None))
+                except (*RETRIED, *UNREACHABLE):
+                    raise
+                except Exception as error:  # told to its own caller
+                    outcomes.append((None, error))
+        return outcomes
 
     def watch_jobs(self, listener: Callable[[], None]) -> None:
         super().watch_jobs(listener)
@@ -210,6 +298,8 @@ class PostgresStore(SqlStore):
 
     async def close(self) -> None:
         self._closed = True
+        while self._flushers:  # the intake calls already taken are answered first
+            await asyncio.gather(*self._flushers, return_exceptions=True)
         if self._listening is not None:
             self._listening.cancel()
             with contextlib.suppress(asyncio.CancelledError):

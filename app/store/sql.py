@@ -373,10 +373,17 @@ class SqlStore:
     async def _run(self, work: Callable[[Db], T]) -> T:
         raise NotImplementedError
 
-    async def _run_and_wake(self, work: Callable[[Db], T], woke: Callable[[T], bool]) -> T:
-        """`_run(work)`, and when `woke(result)` says a job may have become leasable, tell the
-        job watchers once it has committed: PostgreSQL's NOTIFY is sent by the commit itself
-        (to every node), SQLite's listeners are called here."""
+    async def _run_shared(self, work: Callable[[Db], T]) -> T:
+        """`_run(work)` for the intake's calls, which an engine may commit together with others
+        of their kind (SQLite's lane already shares every commit)."""
+        return await self._run(work)
+
+    async def _run_and_wake(
+        self, work: Callable[[Db], T], woke: Callable[[T], bool], *, shared: bool = False
+    ) -> T:
+        """`_run(work)` (`_run_shared` when `shared`), and when `woke(result)` says a job may
+        have become leasable, tell the job watchers once it has committed: PostgreSQL's NOTIFY
+        is sent by the commit itself (to every node), SQLite's listeners are called here."""
 
         def noting(db: Db) -> T:
             result = work(db)
@@ -384,7 +391,7 @@ class SqlStore:
                 self.dialect.notify(db, JOBS_CHANNEL)
             return result
 
-        result = await self._run(noting)
+        result = await (self._run_shared if shared else self._run)(noting)
         if woke(result) and not self.dialect.is_postgresql:
             self._wake_jobs()
         return result
@@ -424,7 +431,7 @@ class SqlStore:
             return [self._insert_job(db, delivery.id, job, now) for job in jobs]
 
         return await self._run_and_wake(
-            work, lambda ids: bool(ids or (ids is not None and cancels))
+            work, lambda ids: bool(ids or (ids is not None and cancels)), shared=True
         )
 
     def _cancel_scope(self, db: Db, scope: CancelScope, now: float) -> None:
