@@ -157,6 +157,10 @@ ensure_second_engine() {
     if ! second_engine info >/dev/null 2>&1; then
         log "starting a second dockerd on $SECOND_ENGINE_SOCKET"
         mkdir -p /var/lib/fixwright-docker2 /run/fixwright-docker2
+        # Started again over the networks it stored, dockerd deletes its default bridge's
+        # interface by the first engine's name, docker0, taking the first engine's bridge
+        # network down. It keeps no network worth keeping: each job makes its own.
+        rm -f /var/lib/fixwright-docker2/network/files/local-kv.db
         nohup dockerd --host "unix://$SECOND_ENGINE_SOCKET" \
             --data-root /var/lib/fixwright-docker2 --exec-root /run/fixwright-docker2 \
             --pidfile /run/fixwright-docker2.pid --storage-driver overlay2 \
@@ -173,6 +177,10 @@ ensure_second_engine() {
             tail -n 30 /var/log/fixwright-docker2.log >&2
             exit 1
         fi
+    fi
+    if docker network inspect bridge >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1; then
+        log "the first engine's bridge docker0 is gone: restart its dockerd"
+        exit 1
     fi
     # The images the tests run, copied from the first engine when missing or outdated there.
     local image wanted
