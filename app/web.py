@@ -309,6 +309,11 @@ async def run_configured(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
             branch_prefix=settings.branch_prefix,
             push_workflows=settings.push_filter_reminder(),
         )
+        # What start-up made (the store, the sandbox, the app and the modules it imported) lives
+        # as long as the process too: frozen, or the first full collection under load walks it
+        # all on the loop, one delivery waiting 70 to 120 ms (docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         yield
     get_logger().info("service.stopped")
 
