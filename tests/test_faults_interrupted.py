@@ -61,7 +61,7 @@ async def test_the_reaper_queues_one_notice_for_a_job_out_of_attempts(tmp_path: 
     [notice] = await store.list_jobs(JobState.QUEUED)
     assert notice.kind == interrupted.KIND.name
     assert (notice.target, notice.number, notice.delivery_id) == ("octo/hello#1", 1, "d-1")
-    assert notice.payload["interrupted"] == {"job_id": failed_id, "kind": "fix", "attempts": 1}
+    assert notice.payload["interruption"] == {"job_id": failed_id, "kind": "fix", "attempts": 1}
     assert notice.payload["event"] == "issues"  # the original delivery stays readable
     await store.close()
 

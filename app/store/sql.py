@@ -266,8 +266,11 @@ def still_leasable(dialect: Dialect) -> str:
 # Jobs one lease looks at on PostgreSQL, where other nodes may hold some of them.
 LEASE_CANDIDATES = 8
 
+# Where an interrupted job's notice finds the failed job in its payload.
+INTERRUPTED_KEY = "interruption"
+
 # A notice job for the thread of an interrupted job: same target and delivery, the failed job's
-# id, kind and attempts under "interrupted" in its payload (the kind is the registry's
+# id, kind and attempts under INTERRUPTED_KEY in its payload (the kind is the registry's
 # `interruption_notice`; the payload is built in Python, as the engines' JSON functions differ).
 QUEUE_INTERRUPTED_NOTICE = """
 INSERT INTO jobs (id, kind, repository, target, number, installation_id, requested_by,
@@ -631,7 +634,7 @@ class SqlStore:
             "SELECT payload, kind, attempts FROM jobs WHERE id = ?", (job_id,)
         ).fetchone()
         payload = loads(row[0])
-        payload["interrupted"] = {"job_id": job_id, "kind": row[1], "attempts": row[2]}
+        payload[INTERRUPTED_KEY] = {"job_id": job_id, "kind": row[1], "attempts": row[2]}
         db.execute(
             QUEUE_INTERRUPTED_NOTICE,
             (uuid.uuid4().hex, kind, dumps(payload), now, now, job_id, kind),

@@ -38,7 +38,7 @@ def interrupted_next_step(words: Words | None, job_id: str) -> str:
 async def tell_thread_job_was_interrupted(event: WebhookEvent, context: Context) -> str:
     """Post the interrupted job's failure comment on its issue or pull request."""
     del event
-    interrupted: dict[str, Any] = dict(context.job.payload.get("interrupted") or {})
+    interrupted: dict[str, Any] = dict(context.job.payload.get("interruption") or {})
     job_id = str(interrupted.get("job_id", ""))
     attempts = int(interrupted.get("attempts", 0))
     failed = replace(
