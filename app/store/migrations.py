@@ -38,6 +38,7 @@ from app.store.budget import HOLDS_SCHEMA
 from app.store.conversations import CONVERSATIONS_SCHEMA
 from app.store.dialect import Db, Dialect
 from app.store.outcomes import OUTCOMES_SCHEMA
+from app.store.schedules import SCHEDULES_SCHEMA
 from app.store.sql import ADDED_COLUMNS, ADDED_INDEXES, NOTICES_SCHEMA, SCHEMA
 from app.store.tasks import TASKS_SCHEMA
 from app.store.webhook_deliveries import WEBHOOK_DELIVERIES_SCHEMA
@@ -126,6 +127,7 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "worker processes' heartbeats", script(WORKERS_SCHEMA)),
     Migration(3, "pull requests fixwright opened and their reviews", script(OUTCOMES_SCHEMA)),
     Migration(4, "quota places and token reservations across nodes", script(HOLDS_SCHEMA)),
+    Migration(5, "schedules and the slots they fired or skipped", script(SCHEDULES_SCHEMA)),
 ]
 
 # Numbered 1, 2, 3...: a gap or a repeat would skip or re-run a migration somewhere.

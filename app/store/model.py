@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         Recorded,
     )
     from app.store.queue_stats import KindQueue
+    from app.store.schedules import Schedule, ScheduleView, Slot, SlotClaim
     from app.store.tasks import Task, TaskCreated, TaskQuery
     from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
     from app.store.workers import WorkerRecord
@@ -558,6 +559,27 @@ class Store(Protocol):
 
     async def queue_by_kind(self) -> list[KindQueue]:
         """Jobs not finished, by kind and state, across the cluster (the shared store)."""
+
+    async def create_schedule(self, schedule: Schedule) -> bool:
+        """Keep a new schedule; False when its repository has one of that name already."""
+
+    async def schedule(self, schedule_id: str) -> Schedule | None: ...
+
+    async def schedules(self, repository: str = "") -> list[ScheduleView]:
+        """Every schedule (of one repository when given), with its latest slot."""
+
+    async def schedule_slots(self, schedule_id: str) -> list[Slot]:
+        """A schedule's slots, oldest first: each fired (its job) or skipped (the reason)."""
+
+    async def pause_schedule(self, schedule_id: str, paused: bool) -> bool: ...
+
+    async def delete_schedule(self, schedule_id: str) -> bool: ...
+
+    async def claim_schedule_slot(
+        self, schedule_id: str, slot_at: float, node: str, skip_reason: str, job: NewJob, task: Task
+    ) -> SlotClaim:
+        """Own the slot and, in the same transaction, queue its job (with its task row) or
+        record why it is skipped; `claimed` False when another node owns it already."""
 
 
 def dumps(data: Mapping[str, Any] | None) -> str:

@@ -86,11 +86,25 @@ from app.store.outcomes import (
     select_outcomes,
 )
 from app.store.queue_stats import KindQueue, select_by_kind
+from app.store.schedules import (
+    Schedule,
+    ScheduleView,
+    Slot,
+    SlotClaim,
+    delete_schedule,
+    insert_schedule,
+    select_schedule,
+    select_schedules,
+    select_slots,
+    set_paused,
+    take_slot,
+)
 from app.store.tasks import (
     Task,
     TaskCreated,
     TaskQuery,
     create_task,
+    insert_task,
     prune_tasks,
     select_by_idempotency_key,
     select_job_ids,
@@ -1144,3 +1158,45 @@ class SqlStore:
         self, since: float, repository: str = ""
     ) -> dict[str, tuple[int, int]]:
         return await self._run(lambda db: count_findings(db, since, repository))
+
+    # Schedules and their slots (app/store/schedules.py).
+
+    async def create_schedule(self, schedule: Schedule) -> bool:
+        now = self._clock()
+        return await self._run(lambda db: insert_schedule(db, schedule, now))
+
+    async def schedule(self, schedule_id: str) -> Schedule | None:
+        return await self._run(lambda db: select_schedule(db, schedule_id))
+
+    async def schedules(self, repository: str = "") -> list[ScheduleView]:
+        return await self._run(lambda db: select_schedules(db, repository))
+
+    async def schedule_slots(self, schedule_id: str) -> list[Slot]:
+        return await self._run(lambda db: select_slots(db, schedule_id))
+
+    async def pause_schedule(self, schedule_id: str, paused: bool) -> bool:
+        now = self._clock()
+        return await self._run(lambda db: set_paused(db, schedule_id, paused, now))
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        return await self._run(lambda db: delete_schedule(db, schedule_id))
+
+    async def claim_schedule_slot(
+        self, schedule_id: str, slot_at: float, node: str, skip_reason: str, job: NewJob, task: Task
+    ) -> SlotClaim:
+        now = self._clock()
+        delivery_id = f"schedule-{schedule_id}-{int(slot_at)}"
+
+        def queue_job(db: Db) -> str:
+            job_id = self._insert_job(db, delivery_id, job, now)
+            insert_task(db, replace(task, job_id=job_id, created_at=now))
+            return job_id
+
+        def work(db: Db) -> SlotClaim:
+            # One schedule's slots one at a time: the check for its job still running holds.
+            self.dialect.lock(db, f"schedule:{schedule_id}")
+            return take_slot(
+                db, schedule_id, slot_at, node, skip_reason, lambda: queue_job(db), now
+            )
+
+        return await self._run_and_wake(work, lambda claim: claim.job_id is not None)
