@@ -283,6 +283,13 @@ class Settings:
     reconcile_interval_seconds: float = env(
         600.0, "how often missed deliveries are looked for", _seconds(0)
     )
+    # A schedule's slot missed while no node ran fires once at start-up when younger than this.
+    schedule_catch_up_seconds: float = env(
+        3600.0,
+        "how old a missed schedule slot may be and still fire at start-up",
+        read.duration(0),
+        names=("SCHEDULE_CATCH_UP",),
+    )
     github_write_interval_seconds: float = env(
         1.0, "spacing of one installation's writes", _seconds(0)
     )
