@@ -43,6 +43,10 @@ class Action(StrEnum):
     QUOTA_REFUSED = "quota.refused"
     PUSH = "push"
     TASK_CREATED = "task.created"
+    SCHEDULE_CREATED = "schedule.created"
+    SCHEDULE_PAUSED = "schedule.paused"
+    SCHEDULE_RESUMED = "schedule.resumed"
+    SCHEDULE_DELETED = "schedule.deleted"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
 

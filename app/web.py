@@ -44,6 +44,7 @@ from app.reconcile import reconcile_periodically
 from app.retention import sweep_periodically
 from app.routing import Registry
 from app.sandbox_service import ServiceSandbox, host_workspaces, open_sandbox
+from app.scheduler import start_scheduler
 from app.secrets_store import SecretsStore
 from app.setup_routes import SETUP_PATHS, SetupService, setup_routes
 from app.store import Store, open_store
@@ -300,6 +301,8 @@ async def run_configured(app: Starlette, wiring: Wiring) -> AsyncIterator[None]:
         await pool.start()
         stack.push_async_callback(pool.stop)
         start_background_tasks(stack, settings, store, metrics)
+        scheduler = start_scheduler(settings, store, wiring.registry, pool.wake)  # worker nodes
+        stack.callback(lambda: scheduler and scheduler.cancel())
         get_logger().info(
             "service.started",
             role=settings.role,
