@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cronsim import CronSimError
+
 from app.audit import Action, audit
 from app.config import Settings
 from app.log import get_logger
@@ -31,6 +33,7 @@ ON_TIME_SECONDS = 120.0
 # Slots further back than this are not walked: a schedule down for longer records less.
 WALK_SECONDS = 7 * 86_400.0
 MISSED = "missed: no worker node ran at its time"
+PAUSED = "the schedule is paused"
 
 
 def schedule_branch(branch_prefix: str, schedule_id: str) -> str:
@@ -102,9 +105,11 @@ class Scheduler:
         now = self.clock()
         claims: list[SlotClaim] = []
         for view in await self.store.schedules():
-            if view.schedule.paused:
-                continue
-            claims += await self._claim_due(view, kind.name, now)
+            try:
+                claims += await self._claim_due(view, kind.name, now)
+            except (CronSimError, KeyError, ValueError) as error:  # validated when kept
+                log = get_logger(node=self.node, schedule=view.schedule.id)
+                log.warning("schedule.invalid", error=str(error))
         if any(claim.job_id for claim in claims):
             self.wake()
         return claims
@@ -120,6 +125,8 @@ class Scheduler:
         plan = [(slot, MISSED) for slot in due[:-1]]
         late = f"{MISSED}, and older than the catch-up of {int(catch_up)} s"
         plan.append((latest, "" if now - latest <= catch_up else late))
+        if schedule.paused:  # its slots pass, recorded: none fires when it is resumed
+            plan = [(slot, PAUSED) for slot in due]
         claims = []
         for slot_at, skip_reason in plan:
             job = scheduled_job(self.settings, kind, view, slot_at)

@@ -22,7 +22,15 @@ from app.api.rate_limit import HOUR, MINUTE, Window
 from app.config import Settings
 from app.store.api_keys import ApiKeyRecord
 
-SCOPES = ("tasks:write", "tasks:read", "audit:read", "stats:read", "admin")
+SCOPES = (
+    "tasks:write",
+    "tasks:read",
+    "audit:read",
+    "stats:read",
+    "schedules:write",
+    "schedules:read",
+    "admin",
+)
 KEY_PREFIX = "fw_"
 KEY_ID = re.compile(r"[0-9a-f]{16}")
 # The whole key, bounded: the id, then a URL-safe secret (which may itself contain `_`).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from app.api import audit, events, stats, tasks, webhook_deliveries, workers
+from app.api import audit, events, schedules, stats, tasks, webhook_deliveries, workers
 
-ROUTE_MODULES = (tasks, events, webhook_deliveries, audit, stats, workers)
+ROUTE_MODULES = (tasks, events, webhook_deliveries, audit, stats, workers, schedules)
 
 
 def api_routes() -> list[BaseRoute]:

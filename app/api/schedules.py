@@ -1,0 +1,211 @@
+"""The schedules API: an operator's recurring tasks on a repository where the App is installed.
+`POST /v1/schedules` creates one (every bad field named at once, the cron expression and the
+timezone included), `GET` lists them with their next and last runs, `POST .../pause` and
+`.../resume` hold and release one, `DELETE` removes it. The scheduler (app/scheduler.py) fires
+them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Literal
+
+from githubkit.exception import GitHubException, RequestFailed
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from app.api.auth import ApiKey, require_key
+from app.api.context import ApiState, api_state
+from app.api.errors import ApiError
+from app.api.task_body import OWNER, REPOSITORY_NAME, Strict, field_problems
+from app.api.tasks import bad_request, github_app, github_unavailable, json_body
+from app.audit import Action, audit
+from app.github_app import GitHubAuthError
+from app.schedule_times import cron_problem, timezone_problem
+from app.schedule_views import schedule_document
+from app.store.schedules import Schedule
+
+READ, WRITE = "schedules:read", "schedules:write"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+REPOSITORY = re.compile(OWNER[:-1] + "/" + REPOSITORY_NAME[1:])
+
+
+def _cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _timezone(value: str) -> str:
+    problem = timezone_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _repository(value: str) -> str:
+    if not REPOSITORY.fullmatch(value):
+        raise ValueError("must be owner/name of a GitHub repository")
+    return value
+
+
+class ScheduleBody(BaseModel):
+    """`POST /v1/schedules`."""
+
+    model_config = Strict
+    repository: Annotated[str, AfterValidator(_repository)]
+    name: Annotated[str, StringConstraints(pattern=NAME)]
+    cron: Annotated[str, StringConstraints(max_length=200), AfterValidator(_cron)]
+    timezone: Annotated[str, StringConstraints(max_length=100), AfterValidator(_timezone)] = "UTC"
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+    output: Literal["pull_request", "issue_comment", "issue"] = "pull_request"
+    issue: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def issue_with_comment(self) -> ScheduleBody:
+        if self.output == "issue_comment" and self.issue is None:
+            raise ValueError("output issue_comment needs the issue's number (issue)")
+        if self.output != "issue_comment" and self.issue is not None:
+            raise ValueError("issue is only used with output issue_comment")
+        return self
+
+
+async def installation_of(state: ApiState, repository: str) -> int:
+    """The App's installation on the repository (400 when it has none)."""
+    owner, name = repository.split("/")
+    client = github_app(state.settings).app_client()
+    try:
+        response = await client.rest.apps.async_get_repo_installation(owner, name)
+    except RequestFailed as error:
+        if error.response.status_code == 404:
+            raise bad_request(
+                "repository", f"the App is not installed on {repository}", "unknown repository"
+            ) from None
+        raise github_unavailable(error) from None
+    except (GitHubException, GitHubAuthError) as error:
+        raise github_unavailable(error) from None
+    return response.parsed_data.id
+
+
+async def create_schedule(request: Request) -> Response:
+    key = await require_key(request, WRITE)
+    state = api_state(request)
+    raw = await json_body(request)
+    try:
+        body = ScheduleBody.model_validate(raw)
+    except ValidationError as error:
+        raise ApiError(
+            400, "invalid_request", "the schedule is not valid", field_problems(error)
+        ) from None
+    installation_id = await installation_of(state, body.repository)
+    schedule = Schedule(
+        id=uuid.uuid4().hex,
+        repository=body.repository,
+        installation_id=installation_id,
+        name=body.name,
+        cron=" ".join(body.cron.split()),
+        timezone=body.timezone,
+        prompt=body.prompt,
+        output=body.output,
+        issue_number=body.issue,
+        source="api",
+        created_by=f"api:{key.name}",
+    )
+    if not await state.store.create_schedule(schedule):
+        raise ApiError(
+            409, "conflict", f"{body.repository} already has a schedule named {body.name}"
+        )
+    await _audit(state, key, Action.SCHEDULE_CREATED, schedule)
+    return JSONResponse(await _document(state, schedule.id), status_code=201)
+
+
+async def _audit(state: ApiState, key: ApiKey, action: Action, schedule: Schedule) -> None:
+    await audit(
+        state.store,
+        action,
+        actor=f"api:{key.name}",
+        repository=schedule.repository,
+        installation_id=schedule.installation_id,
+        subject=schedule.id,
+        detail=f"schedule {schedule.name} ({schedule.cron}, {schedule.timezone})",
+    )
+
+
+async def _document(state: ApiState, schedule_id: str) -> dict[str, object]:
+    schedule = await state.store.schedule(schedule_id)
+    views = await state.store.schedules(schedule.repository) if schedule else []
+    for view in views:
+        if view.schedule.id == schedule_id:
+            return schedule_document(view, state.clock())
+    raise ApiError(404, "not_found", "no schedule has this id")
+
+
+async def list_schedules(request: Request) -> Response:
+    await require_key(request, READ)
+    state = api_state(request)
+    repository = request.query_params.get("repository", "")[:300]
+    now = state.clock()
+    views = await state.store.schedules(repository)
+    return JSONResponse({"schedules": [schedule_document(view, now) for view in views]})
+
+
+async def _schedule_of(state: ApiState, request: Request) -> Schedule:
+    schedule_id = str(request.path_params["id"])
+    schedule = await state.store.schedule(schedule_id) if len(schedule_id) <= 100 else None
+    if schedule is None:
+        raise ApiError(404, "not_found", "no schedule has this id")
+    return schedule
+
+
+async def get_schedule(request: Request) -> Response:
+    await require_key(request, READ)
+    state = api_state(request)
+    schedule = await _schedule_of(state, request)
+    return JSONResponse(await _document(state, schedule.id))
+
+
+async def _set_paused(request: Request, paused: bool) -> Response:
+    key = await require_key(request, WRITE)
+    state = api_state(request)
+    schedule = await _schedule_of(state, request)
+    await state.store.pause_schedule(schedule.id, paused)
+    action = Action.SCHEDULE_PAUSED if paused else Action.SCHEDULE_RESUMED
+    await _audit(state, key, action, schedule)
+    return JSONResponse(await _document(state, schedule.id))
+
+
+async def pause_schedule(request: Request) -> Response:
+    return await _set_paused(request, True)
+
+
+async def resume_schedule(request: Request) -> Response:
+    return await _set_paused(request, False)
+
+
+async def delete_schedule(request: Request) -> Response:
+    key = await require_key(request, WRITE)
+    state = api_state(request)
+    schedule = await _schedule_of(state, request)
+    await state.store.delete_schedule(schedule.id)
+    await _audit(state, key, Action.SCHEDULE_DELETED, schedule)
+    return Response(status_code=204)
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/v1/schedules", create_schedule, methods=["POST"]),
+    Route("/v1/schedules", list_schedules, methods=["GET"]),
+    Route("/v1/schedules/{id}", get_schedule, methods=["GET"]),
+    Route("/v1/schedules/{id}", delete_schedule, methods=["DELETE"]),
+    Route("/v1/schedules/{id}/pause", pause_schedule, methods=["POST"]),
+    Route("/v1/schedules/{id}/resume", resume_schedule, methods=["POST"]),
+]
