@@ -15,6 +15,7 @@ from app import (
     environment_cli,
     keys_cli,
     sandbox_cli,
+    schedules_cli,
     secrets_cli,
     stats_cli,
     store_cli,
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     environment_cli.register(commands)
     audit_cli.register(commands)
     stats_cli.register(commands)
+    schedules_cli.register(commands)
     approval_cli.register(commands)
     keys_cli.register(commands)
     secrets_cli.register(commands)
