@@ -49,6 +49,7 @@ class Registry:
         interruption_notice: JobKind | None = None,
         approval_notice: JobKind | None = None,
         api_task: JobKind | None = None,
+        scheduled_task: JobKind | None = None,
     ) -> None:
         by_name: dict[str, JobKind] = {}
         for kind in kinds:
@@ -74,6 +75,10 @@ class Registry:
             raise RoutingError(f"the API's task kind {api_task.name!r} is no kind")
         # The kind `POST /v1/tasks` queues (None: this service takes no tasks).
         self.api_task = api_task
+        if scheduled_task is not None and by_name.get(scheduled_task.name) is not scheduled_task:
+            raise RoutingError(f"the schedules' task kind {scheduled_task.name!r} is no kind")
+        # The kind a schedule's slot queues (None: this service runs no schedules).
+        self.scheduled_task = scheduled_task
         unknown = self.events() - KNOWN_EVENTS
         if unknown:
             raise RoutingError(f"unknown webhook event(s): {', '.join(sorted(unknown))}")

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cronsim import CronSimError
@@ -24,6 +25,7 @@ from app.log import get_logger
 from app.routing import Registry
 from app.schedule_times import due_slots
 from app.store import NewJob, Store, Task
+from app.store.outcomes import OPEN
 from app.store.schedules import ScheduleView, SlotClaim
 from app.workers_registry import process_id
 
@@ -36,32 +38,53 @@ MISSED = "missed: no worker node ran at its time"
 PAUSED = "the schedule is paused"
 
 
-def schedule_branch(branch_prefix: str, schedule_id: str) -> str:
-    """The branch every run of a schedule pushes to, so a later run refreshes its open PR."""
-    return f"{branch_prefix}schedule-{schedule_id[:12]}"
+def schedule_branch(branch_prefix: str, schedule_id: str, slot_at: float) -> str:
+    """A new branch for a schedule's run (one whose earlier pull request is no longer open)."""
+    stamp = datetime.fromtimestamp(slot_at, UTC).strftime("%Y%m%d-%H%M")
+    return f"{branch_prefix}schedule-{schedule_id[:12]}-{stamp}"
 
 
-def scheduled_job(settings: Settings, kind: str, view: ScheduleView, slot_at: float) -> NewJob:
-    """The slot's task job, as the API would queue it, with the schedule as who asked."""
+async def open_branch(store: Store, schedule_id: str) -> str:
+    """The branch of the pull request the schedule's latest run opened, while it is open
+    ("" otherwise): the next run pushes there, and the pull request is refreshed."""
+    for slot in reversed(await store.schedule_slots(schedule_id)):
+        task = await store.task(slot.job_id) if slot.job_id else None
+        pull = (task.result or {}).get("pull_request") if task else None
+        if not isinstance(pull, dict):
+            continue
+        job = await store.get_job(task.job_id) if task else None
+        outcome = await store.pull_request_outcome(job.repository, pull["number"]) if job else None
+        if outcome is not None and outcome.state == OPEN:
+            return str(pull["branch"])
+        return ""
+    return ""
+
+
+def scheduled_job(
+    settings: Settings, kind: str, view: ScheduleView, slot_at: float, branch: str = ""
+) -> tuple[NewJob, dict[str, Any]]:
+    """The slot's task job, as the API would queue it, with the schedule as who asked; and the
+    task's fields (what its task row keeps)."""
     schedule = view.schedule
     owner, _, name = schedule.repository.partition("/")
     output: dict[str, Any] = {"pull_request": schedule.output == "pull_request"}
-    if output["pull_request"]:
-        output["branch"] = schedule_branch(settings.branch_prefix, schedule.id)
-    return NewJob(
+    if schedule.output == "pull_request":
+        output["branch"] = branch or schedule_branch(settings.branch_prefix, schedule.id, slot_at)
+    fields = {
+        "prompt": schedule.prompt,
+        "repository": {"owner": owner, "name": name},
+        "claude": {},
+        "options": {},
+        "output": output,
+    }
+    job = NewJob(
         kind=kind,
         repository=schedule.repository,
         target=f"{schedule.repository}!schedule-{schedule.id[:12]}-{int(slot_at)}",
         installation_id=schedule.installation_id,
         requested_by=f"schedule:{schedule.name}",
         payload={
-            "task": {
-                "prompt": schedule.prompt,
-                "repository": {"owner": owner, "name": name},
-                "claude": {},
-                "options": {},
-                "output": output,
-            },
+            "task": fields,  # where handlers/task/spec.py reads a task
             "schedule": {
                 "id": schedule.id,
                 "name": schedule.name,
@@ -71,6 +94,7 @@ def scheduled_job(settings: Settings, kind: str, view: ScheduleView, slot_at: fl
             },
         },
     )
+    return job, fields
 
 
 @dataclass
@@ -99,7 +123,7 @@ class Scheduler:
 
     async def tick(self) -> list[SlotClaim]:
         """Claim every schedule's due slots; what this node claimed."""
-        kind = self.registry.api_task
+        kind = self.registry.scheduled_task
         if kind is None:
             return []
         now = self.clock()
@@ -129,12 +153,13 @@ class Scheduler:
             plan = [(slot, PAUSED) for slot in due]
         claims = []
         for slot_at, skip_reason in plan:
-            job = scheduled_job(self.settings, kind, view, slot_at)
+            branch = await open_branch(self.store, schedule.id) if not skip_reason else ""
+            job, fields = scheduled_job(self.settings, kind, view, slot_at, branch)
             task = Task(
                 job_id="",
                 created_at=0.0,
                 external_id=f"schedule:{schedule.id}",
-                options=job.payload["task"],
+                options=fields,
             )
             claim = await self.store.claim_schedule_slot(
                 schedule.id, slot_at, self.node, skip_reason, job, task
@@ -166,6 +191,6 @@ def start_scheduler(
     settings: Settings, store: Store, registry: Registry, wake: Callable[[], None]
 ) -> asyncio.Task[None] | None:
     """The scheduler's loop, on a node that runs jobs (None on one that does not)."""
-    if not settings.workers or registry.api_task is None:
+    if not settings.workers or registry.scheduled_task is None:
         return None
     return asyncio.create_task(Scheduler(settings, store, registry, wake=wake).run())

@@ -31,6 +31,7 @@ def build_registry() -> Registry:
             review.KIND,
             ask.KIND,
             task.KIND,
+            task.SCHEDULED_KIND,
             cancel.KIND,
             approval.KIND,
             help.KIND,
@@ -42,4 +43,5 @@ def build_registry() -> Registry:
         interruption_notice=interrupted.KIND,
         approval_notice=approval.KIND,
         api_task=task.KIND,
+        scheduled_task=task.SCHEDULED_KIND,
     )

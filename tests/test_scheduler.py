@@ -108,10 +108,11 @@ async def test_a_minutely_schedule_fires_once_per_slot_whatever_the_nodes(
     jobs = [await store.get_job(slot.job_id or "") for slot in slots]
     assert len({job.id for job in jobs if job}) == 5
     for job in jobs:
-        assert job is not None and job.kind == "task" and job.state is JobState.SUCCEEDED
+        assert job is not None and job.state is JobState.SUCCEEDED
         assert job.requested_by == "schedule:nightly" and job.installation_id == 7
+        assert job.kind == "scheduled_task"
         assert job.payload["task"]["prompt"] == "Update the lock file."
-        branch = schedule_branch(settings.branch_prefix, "id-nightly")
+        branch = schedule_branch(settings.branch_prefix, "id-nightly", job.created_at - 2)
         assert job.payload["task"]["output"] == {"pull_request": True, "branch": branch}
         task = await store.task(job.id)
         assert task is not None and task.external_id == "schedule:id-nightly"

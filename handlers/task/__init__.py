@@ -6,6 +6,8 @@ its authority. It pushes and opens pull requests as a fix does, when the task as
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.kinds import JobKind, Words
 from handlers.task.handler import run_task
 from handlers.task.spec import NAME
@@ -30,4 +32,13 @@ KIND = JobKind(
         check_name="",
         retry_verb="send",
     ),
+)
+
+# A schedule's run: the same task, whose token may also comment on an issue or open one when
+# the schedule's output asks for it (handlers/task/schedule_output.py).
+SCHEDULED_KIND = replace(
+    KIND,
+    name="scheduled_task",
+    permissions={**TASK_PERMISSIONS, "issues": "write"},
+    words=replace(KIND.words, retry_command="the schedule's next slot", retry_verb="wait for"),
 )

@@ -30,6 +30,7 @@ from handlers.task.outcome import kept_diff, task_result
 from handlers.task.publish import publish_task, verification_of
 from handlers.task.reporting import NoCheckRun, TaskProgress
 from handlers.task.run import run_task_claude
+from handlers.task.schedule_output import report_schedule_run
 from handlers.task.spec import TaskSpec, spec_of, work_branch
 from sandbox.git_errors import GitError
 from sandbox.git_workspace import JobWorkspace, diff_text
@@ -44,7 +45,9 @@ async def run_task(event: WebhookEvent, context: Context) -> str:
     job = context.job
     held = task_secrets.secrets_of(job.id)
     try:
-        return await _run(event, context, spec_of(job.payload), held)
+        done = await _run(event, context, spec_of(job.payload), held)
+        await report_schedule_run(context, done)  # a schedule's comment or issue, if it asked
+        return done
     except (JobFailed, GitError) as error:
         reason, next_step = failure_of(error, context.settings.branch_prefix, context.kind.words)
         await context.store.set_task_outcome(job.id, "", task_result(success=False, summary=reason))

@@ -18,6 +18,7 @@ from handlers.fix.pull_requests import open_or_update_draft_pr
 from handlers.fix.target import bot_identity
 from handlers.fix.verify import Attempt
 from handlers.outcomes.opened import record_opened
+from handlers.task.schedule_output import schedule_of
 from sandbox.git_workspace import JobWorkspace
 from sandbox.redaction import redact_text
 
@@ -41,13 +42,17 @@ def task_body(
     verification: Verification | None,
     touches: Sequence[CiTouch],
     secrets: Sequence[str],
+    schedule: str = "",
 ) -> str:
-    """What the pull request says: the task's id, Claude's summary, the files, the tests."""
+    """What the pull request says: the task's id (and the schedule that ran it), Claude's
+    summary, the files, the tests."""
     listed = "\n".join(f"- `{code_safe(path)}`" for path in files[:FILES_SHOWN])
     if len(files) > FILES_SHOWN:
         listed += f"\n- … and {len(files) - FILES_SHOWN} more"
     parts = [
-        f"Opened by fixwright for task `{job_id}`, created through its API.",
+        f"Opened by fixwright for task `{job_id}`, run by the schedule `{code_safe(schedule)}`."
+        if schedule
+        else f"Opened by fixwright for task `{job_id}`, created through its API.",
         "## Summary\n\n" + defang(summary.strip()[:4000]),
         "## Files changed\n\n" + listed,
     ]
@@ -96,7 +101,16 @@ async def publish_task(
         head_branch=workspace.branch,
         base_branch=workspace.default_branch,
         title=task_title(job.id, summary),
-        body=task_body(job.id, summary, attempt.files, attempt, verification, touches, secrets),
+        body=task_body(
+            job.id,
+            summary,
+            attempt.files,
+            attempt,
+            verification,
+            touches,
+            secrets,
+            str(schedule_of(job.payload).get("name") or ""),
+        ),
         draft=True,
     )
     await record_opened(context, pull.number, workspace.branch)  # its branch is the prefix's
