@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from datetime import timedelta
 from typing import Any
@@ -45,13 +46,19 @@ def run_writing(text: str, summary: str = "Updated the lock file.") -> ScriptedR
 
 
 class Ahead:
-    """The scheduler's clock, moved on by the test, ahead of the store's real one."""
+    """The scheduler's clock, moved on by the test: from a second past the next whole minute
+    (made before the schedule, so that minute is the schedule's first slot)."""
 
     def __init__(self) -> None:
+        start = time.time()
+        boundary = (math.floor(start / 60) + 1) * 60
+        if boundary - start < 5:  # the schedule is made before that minute, whatever it takes
+            boundary += 60
+        self.base = boundary + 1
         self.offset = 0.0
 
     def __call__(self) -> float:
-        return time.time() + self.offset
+        return self.base + self.offset
 
 
 def scheduler_of(api: TaskApi, clock: Ahead) -> Scheduler:
@@ -137,14 +144,14 @@ async def test_the_schedules_scopes(api: TaskApi) -> None:
 async def test_a_scheduled_task_opens_a_pull_request_naming_the_schedule_and_reuses_it(
     api: TaskApi,
 ) -> None:
+    clock = Ahead()
     engine = api.engine
     engine.github.state.user(engine.github.state.bot_login)  # the App's bot account exists
     created = await api.client.post("/v1/schedules", json=body(), headers=api.headers())
     schedule_id = created.json()["id"]
-    clock = Ahead()
     scheduler = scheduler_of(api, clock)
 
-    clock.offset = MINUTE
+    clock.offset = 0
     [first] = await scheduler.tick()
     assert first.job_id is not None
     engine.script(run_writing(NEW_GREET))
@@ -160,7 +167,7 @@ async def test_a_scheduled_task_opens_a_pull_request_naming_the_schedule_and_reu
     assert [entry.actor for entry in entries] == ["schedule:lockfile"]
 
     # The next slot, the pull request still open: the same branch, the same pull request.
-    clock.offset = 2 * MINUTE
+    clock.offset = MINUTE
     [second] = await scheduler.tick()
     engine.script(run_writing(NEW_GREET + "\n# again\n", "Updated it again."))
     finished(await engine.run_next(), JobState.SUCCEEDED)
@@ -176,7 +183,7 @@ async def test_a_scheduled_task_opens_a_pull_request_naming_the_schedule_and_reu
     answer = await engine.deliver("pull_request", payload)
     assert answer.body.get("status") == "queued", answer.body
     await engine.run_all()
-    clock.offset = 3 * MINUTE
+    clock.offset = 2 * MINUTE
     [_third] = await scheduler.tick()
     engine.script(run_writing(NEW_GREET + "\n# third\n", "Third time."))
     finished(await engine.run_next(), JobState.SUCCEEDED)
@@ -185,6 +192,7 @@ async def test_a_scheduled_task_opens_a_pull_request_naming_the_schedule_and_reu
 
 
 async def test_a_schedule_can_answer_on_an_issue(api: TaskApi) -> None:
+    clock = Ahead()
     engine = api.engine
     issue = engine.github.state.add_issue(REPOSITORY, "Weekly triage")
     created = await api.client.post(
@@ -193,8 +201,6 @@ async def test_a_schedule_can_answer_on_an_issue(api: TaskApi) -> None:
         headers=api.headers(),
     )
     assert created.status_code == 201, created.text
-    clock = Ahead()
-    clock.offset = MINUTE
     [_claim] = await scheduler_of(api, clock).tick()
     engine.script(run_writing(NEW_GREET, "Triaged 3 issues."))
     finished(await engine.run_next(), JobState.SUCCEEDED)
@@ -206,9 +212,8 @@ async def test_a_schedule_can_answer_on_an_issue(api: TaskApi) -> None:
 async def test_the_schedules_command(
     api: TaskApi, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
-    created = await api.client.post("/v1/schedules", json=body(), headers=api.headers())
     clock = Ahead()
-    clock.offset = MINUTE
+    created = await api.client.post("/v1/schedules", json=body(), headers=api.headers())
     await api.client.post(
         "/v1/schedules", json=body(name="weekly", cron="0 9 * * 1"), headers=api.headers()
     )
@@ -228,3 +233,21 @@ async def test_the_schedules_command(
     table = capsys.readouterr().out
     assert "lockfile" in table and f"job {claim.job_id} queued" in table
     assert "weekly" in table and "never run" in table
+
+
+async def test_a_schedule_can_open_an_issue(api: TaskApi) -> None:
+    clock = Ahead()
+    engine = api.engine
+    created = await api.client.post(
+        "/v1/schedules", json=body(name="report", output="issue"), headers=api.headers()
+    )
+    assert created.status_code == 201, created.text
+    before = set(engine.github.state.issues)
+    [_claim] = await scheduler_of(api, clock).tick()
+    engine.script(run_writing(NEW_GREET, "Found 2 stale branches."))
+    finished(await engine.run_next(), JobState.SUCCEEDED)
+    [key] = set(engine.github.state.issues) - before
+    opened = engine.github.state.issues[key]
+    assert opened.title == "fixwright schedule report"
+    assert "Found 2 stale branches." in (opened.body or "")
+    assert engine.github.state.pulls == {}

@@ -152,10 +152,24 @@ async def remove_label(request: Request) -> Response:
     return answer([payloads.label(state, item.repository, label) for label in item.labels])
 
 
+async def create_issue(request: Request) -> Response:
+    """Open an issue as the App (a schedule's run whose output is an issue)."""
+    require(request, "issues", "write")
+    fields = await body_of(request)
+    title = required_field(fields, "title", "Issue")
+    state = state_of(request)
+    text = fields.get("body")
+    created = state.add_issue(
+        repo_name(request), str(title), str(text) if text is not None else None, state.bot_login
+    )
+    return answer(payloads_issues.issue(state, created), status=201)
+
+
 _ISSUE = "/repos/{owner}/{repo}/issues/{number:int}"
 _COMMENT = "/repos/{owner}/{repo}/issues/comments/{comment_id:int}"
 
 ROUTES = [
+    Route("/repos/{owner}/{repo}/issues", create_issue, methods=["POST"]),
     Route(_ISSUE, get_issue, methods=["GET"]),
     Route(f"{_ISSUE}/comments", list_comments, methods=["GET"]),
     Route(f"{_ISSUE}/comments", create_comment, methods=["POST"]),
