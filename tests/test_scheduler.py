@@ -234,3 +234,22 @@ async def test_the_loop_fires_on_its_own(
         loop.cancel()
     [slot] = await store.schedule_slots("id-nightly")
     assert slot.outcome == QUEUED
+
+
+async def test_retention_keeps_each_schedules_latest_slot(
+    open_stores: Callable[[], SqlStore], clock: Clock, tmp_path: Path
+) -> None:
+    store = open_stores()
+    assert await store.create_schedule(schedule())
+    [node] = schedulers([store], settings_for(tmp_path), clock)
+    for minute in (1, 2, 3):
+        clock.now = T0 + minute * MINUTE + 1
+        await node.tick()
+        await finish_jobs(store)
+    await store.prune(before=T0 + 10 * MINUTE)
+    [kept] = await store.schedule_slots("id-nightly")
+    assert kept.slot_at == T0 + 3 * MINUTE
+    clock.now = T0 + 4 * MINUTE + 1
+    [fired] = await node.tick()  # the walk starts from the kept slot: nothing old fires again
+    assert fired.job_id is not None
+    assert len(await store.schedule_slots("id-nightly")) == 2

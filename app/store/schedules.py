@@ -257,3 +257,16 @@ def _busy_reason(db: Db, schedule_id: str) -> str:
     if busy is not None:
         return f"the schedule's job {busy[0]} of an earlier slot is still {busy[1]}"
     return ""
+
+
+def prune_slots(db: Db, before: float) -> int:
+    """Slots claimed before `before`, but each schedule's latest (where its walk starts) and any
+    whose job is not finished (the overlap check reads them); how many went."""
+    marks = ", ".join("?" for _ in UNFINISHED)
+    return db.execute(
+        "DELETE FROM schedule_slots WHERE claimed_at < ?"  # noqa: S608 (constant fragments)
+        " AND slot_at < (SELECT MAX(s.slot_at) FROM schedule_slots s"
+        " WHERE s.schedule_id = schedule_slots.schedule_id)"
+        f" AND (job_id IS NULL OR job_id NOT IN (SELECT id FROM jobs WHERE state IN ({marks})))",
+        (before, *UNFINISHED),
+    ).rowcount

@@ -93,6 +93,7 @@ from app.store.schedules import (
     SlotClaim,
     delete_schedule,
     insert_schedule,
+    prune_slots,
     select_schedule,
     select_schedules,
     select_slots,
@@ -1012,6 +1013,7 @@ class SqlStore:
         conversations = await self._run(lambda db: prune_conversations(db, before))
         await self._run(lambda db: prune_tasks(db, before))  # a task's diff goes with its log
         approvals = await self._run(lambda db: prune_approvals(db, before))
+        await self._run(lambda db: prune_slots(db, before))  # each schedule's latest stays
         webhooks = 0
         more = True
         while more:
