@@ -20,6 +20,7 @@ from app.store.schedules import QUEUED, SKIPPED, Schedule
 from app.store.sql import SqlStore
 from handlers import build_registry
 from tests.pg import open_test_store
+from tests.waiting import wait_until
 
 REPO = "octo/hello"
 T0 = 1_800_000_000.0  # a whole minute (and hour) since the epoch
@@ -253,3 +254,38 @@ async def test_retention_keeps_each_schedules_latest_slot(
     [fired] = await node.tick()  # the walk starts from the kept slot: nothing old fires again
     assert fired.job_id is not None
     assert len(await store.schedule_slots("id-nightly")) == 2
+
+
+async def test_the_nodes_loops_fire_each_slot_once(
+    open_stores: Callable[[], SqlStore], store_url: str, clock: Clock, tmp_path: Path
+) -> None:
+    """The loops themselves, as `serve` runs them (three nodes on PostgreSQL), on the test
+    clock: each minute's slot is claimed by one of them and queues one job."""
+    nodes = 3 if store_url.startswith("postgresql") else 1
+    stores = [open_stores() for _ in range(nodes)]
+    store = stores[0]
+    assert await store.create_schedule(schedule())
+    running = list(schedulers(stores, settings_for(tmp_path), clock))
+    loops = []
+    for node in running:
+        node.interval = 0.005
+        loops.append(asyncio.create_task(node.run()))
+    try:
+        for minute in range(1, 5):
+            clock.now = T0 + minute * MINUTE + 1
+
+            async def claimed(count: int = minute) -> bool:
+                return len(await store.schedule_slots("id-nightly")) == count
+
+            await wait_until(claimed, within=30)
+            # Every node has ticked again past this slot before the next one comes.
+            await asyncio.gather(*(node.tick() for node in running))
+            await finish_jobs(store)
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+    slots = await store.schedule_slots("id-nightly")
+    assert [slot.outcome for slot in slots] == [QUEUED] * 4
+    jobs = await store.list_jobs()
+    assert sorted(job.id for job in jobs) == sorted(slot.job_id or "" for slot in slots)
