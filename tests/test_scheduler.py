@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.scheduler import MISSED, PAUSED, Scheduler, schedule_branch
+from app.scheduler import MISSED, PAUSED, Scheduler, schedule_branch, start_scheduler
 from app.store import JobState
 from app.store.schedules import QUEUED, SKIPPED, Schedule
 from app.store.sql import SqlStore
@@ -289,3 +289,16 @@ async def test_the_nodes_loops_fire_each_slot_once(
     assert [slot.outcome for slot in slots] == [QUEUED] * 4
     jobs = await store.list_jobs()
     assert sorted(job.id for job in jobs) == sorted(slot.job_id or "" for slot in slots)
+
+
+async def test_the_scheduler_runs_only_where_workers_run(
+    open_stores: Callable[[], SqlStore], tmp_path: Path
+) -> None:
+    store = open_stores()
+    registry = build_registry()
+    web_only = settings_for(tmp_path, workers=0)
+    assert start_scheduler(web_only, store, registry, lambda: None) is None
+    running = start_scheduler(settings_for(tmp_path, workers=1), store, registry, lambda: None)
+    assert running is not None
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
