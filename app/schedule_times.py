@@ -22,6 +22,8 @@ def cron_problem(cron: str) -> str:
         CronSim(cron, datetime(2000, 1, 1, tzinfo=UTC))
     except CronSimError as error:
         return f"is not a cron expression: {error}"
+    except (ValueError, LookupError, OverflowError):  # whatever else the parser trips on
+        return "is not a cron expression"
     return ""
 
 

@@ -113,6 +113,9 @@ async def test_an_invalid_schedule_is_refused_naming_each_field_and_never_fires(
     )
     assert fields.status_code == 400
     assert {item["field"] for item in fields.json()["error"]["details"]} == {"cron"}
+    nul = await api.client.post("/v1/schedules", json=body(prompt="a\x00b"), headers=api.headers())
+    assert nul.status_code == 400
+    assert nul.json()["error"]["details"][0]["field"] == "prompt"
     missing_issue = await api.client.post(
         "/v1/schedules", json=body(output="issue_comment"), headers=api.headers()
     )

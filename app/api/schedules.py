@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from githubkit.exception import GitHubException, RequestFailed
 from pydantic import (
@@ -26,6 +26,15 @@ from starlette.routing import BaseRoute, Route
 from app.api.auth import ApiKey, require_key
 from app.api.context import ApiState, api_state
 from app.api.errors import ApiError
+from app.api.schemas import (
+    error_response,
+    json_response,
+    model_schemas,
+    operation,
+    path_parameter,
+    query_parameter,
+    ref,
+)
 from app.api.task_body import OWNER, REPOSITORY_NAME, Strict, field_problems
 from app.api.tasks import bad_request, github_app, github_unavailable, json_body
 from app.audit import Action, audit
@@ -53,6 +62,12 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:  # PostgreSQL's text cannot hold it
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
 def _repository(value: str) -> str:
     if not REPOSITORY.fullmatch(value):
         raise ValueError("must be owner/name of a GitHub repository")
@@ -67,7 +82,9 @@ class ScheduleBody(BaseModel):
     name: Annotated[str, StringConstraints(pattern=NAME)]
     cron: Annotated[str, StringConstraints(max_length=200), AfterValidator(_cron)]
     timezone: Annotated[str, StringConstraints(max_length=100), AfterValidator(_timezone)] = "UTC"
-    prompt: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+    prompt: Annotated[
+        str, StringConstraints(min_length=1, max_length=100_000), AfterValidator(_no_nul)
+    ]
     output: Literal["pull_request", "issue_comment", "issue"] = "pull_request"
     issue: Annotated[int, Field(ge=1)] | None = None
 
@@ -209,3 +226,99 @@ ROUTES: list[BaseRoute] = [
     Route("/v1/schedules/{id}/pause", pause_schedule, methods=["POST"]),
     Route("/v1/schedules/{id}/resume", resume_schedule, methods=["POST"]),
 ]
+
+
+class LastRun(BaseModel):
+    """A schedule's latest slot: fired (its job and the job's state) or skipped (the reason)."""
+
+    slot_at: str
+    outcome: Literal["queued", "skipped"]
+    reason: str
+    job_id: str | None
+    job_state: str | None
+
+
+class ScheduleView(BaseModel):
+    """A schedule, its next run (null while paused) and its last one (null before any)."""
+
+    id: str
+    repository: str
+    name: str
+    cron: str
+    timezone: str
+    prompt: str
+    output: Literal["pull_request", "issue_comment", "issue"]
+    issue: int | None
+    source: Literal["api", "repository"]
+    paused: bool
+    created_by: str
+    created_at: str | None
+    next_run: str | None
+    last_run: LastRun | None
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleView]
+
+
+SCHEMAS = model_schemas(ScheduleBody, ScheduleView, ScheduleList)
+_ID = path_parameter("id", "the schedule's id")
+_NOT_FOUND = {"404": error_response("No schedule has this id (`not_found`)")}
+_ONE = {"200": json_response("The schedule", ref("ScheduleView")), **_NOT_FOUND}
+OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "/v1/schedules": {
+        "post": operation(
+            "Create a schedule",
+            WRITE,
+            operation_id="createSchedule",
+            description="A recurring task on a repository where the App is installed; every "
+            "field's problem is named at once (the cron expression and the timezone included).",
+            request_body={
+                "required": True,
+                "content": {"application/json": {"schema": ref("ScheduleBody")}},
+            },
+            responses={
+                "201": json_response("The schedule is kept", ref("ScheduleView")),
+                "400": error_response("A field is not valid (`invalid_request`), each named"),
+                "409": error_response("The repository has a schedule of that name (`conflict`)"),
+            },
+        ),
+        "get": operation(
+            "List the schedules",
+            READ,
+            operation_id="listSchedules",
+            parameters=[query_parameter("repository", "only this repository", {"type": "string"})],
+            responses={"200": json_response("The schedules", ref("ScheduleList"))},
+        ),
+    },
+    "/v1/schedules/{id}": {
+        "get": operation(
+            "Read a schedule", READ, operation_id="getSchedule", parameters=[_ID], responses=_ONE
+        ),
+        "delete": operation(
+            "Delete a schedule (its jobs stay)",
+            WRITE,
+            operation_id="deleteSchedule",
+            parameters=[_ID],
+            responses={"204": {"description": "Deleted"}, **_NOT_FOUND},
+        ),
+    },
+    "/v1/schedules/{id}/pause": {
+        "post": operation(
+            "Pause a schedule: its slots pass, recorded as skipped",
+            WRITE,
+            operation_id="pauseSchedule",
+            parameters=[_ID],
+            responses=_ONE,
+        )
+    },
+    "/v1/schedules/{id}/resume": {
+        "post": operation(
+            "Resume a schedule from its next slot",
+            WRITE,
+            operation_id="resumeSchedule",
+            parameters=[_ID],
+            responses=_ONE,
+        )
+    },
+}
