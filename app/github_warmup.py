@@ -25,6 +25,7 @@ CALLS = (
     ("checks", "async_list_for_ref"),
     ("checks", "async_update"),
     ("git", "async_get_ref"),
+    ("issues", "async_create"),
     ("issues", "async_create_comment"),
     ("issues", "async_list_comments"),
     ("pulls", "async_create"),
