@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from app.api.auth import require_key
 from app.api.context import api_state
-from app.api.errors import ApiError
+from app.api.errors import ApiError, filter_problems
 from app.api.schemas import json_response, model_schemas, operation, query_parameter, ref
 from app.audit_query import REPOSITORY, entry_record, parse_since
 from app.store.model import AuditQuery
@@ -47,14 +47,8 @@ class AuditEntries(BaseModel):
 
 def query_from(params: Any, now: float) -> AuditQuery:
     """The store's query from the URL's parameters; 400 naming every problem."""
-    problems = [
-        {"field": name[:40], "problem": f"unknown parameter (known: {', '.join(FILTERS)})"}
-        for name in params
-        if name not in FILTERS
-    ]
+    problems = filter_problems(params, FILTERS)
     repository = params.get("repository", "")
-    if repository and not REPOSITORY.fullmatch(repository):
-        problems.append({"field": "repository", "problem": "must be owner/name"})
     actor = params.get("actor", "")
     if len(actor) > MAX_ACTOR:
         problems.append({"field": "actor", "problem": f"at most {MAX_ACTOR} characters"})

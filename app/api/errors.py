@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.audit_query import REPOSITORY
 from app.log import get_logger
 
 # Starlette's statuses, named as the API names its own errors.
@@ -107,3 +108,16 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_error,
     Exception: server_error,
 }
+
+
+def filter_problems(params: Mapping[str, str], known: tuple[str, ...]) -> list[dict[str, str]]:
+    """A listing's query parameters that are unknown, and a `repository` not `owner/name`."""
+    problems = [
+        {"field": name[:40], "problem": f"unknown parameter (known: {', '.join(known)})"}
+        for name in params
+        if name not in known
+    ]
+    repository = params.get("repository", "")
+    if repository and not REPOSITORY.fullmatch(repository):
+        problems.append({"field": "repository", "problem": "must be owner/name"})
+    return problems

@@ -10,7 +10,6 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from githubkit.exception import GitHubException, RequestFailed
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -36,9 +35,8 @@ from app.api.schemas import (
     ref,
 )
 from app.api.task_body import OWNER, REPOSITORY_NAME, Strict, field_problems
-from app.api.tasks import bad_request, github_app, github_unavailable, json_body
+from app.api.tasks import installation_of, json_body
 from app.audit import Action, audit
-from app.github_app import GitHubAuthError
 from app.schedule_times import cron_problem, timezone_problem
 from app.schedule_views import schedule_document
 from app.store.schedules import Schedule
@@ -97,23 +95,6 @@ class ScheduleBody(BaseModel):
         return self
 
 
-async def installation_of(state: ApiState, repository: str) -> int:
-    """The App's installation on the repository (400 when it has none)."""
-    owner, name = repository.split("/")
-    client = github_app(state.settings).app_client()
-    try:
-        response = await client.rest.apps.async_get_repo_installation(owner, name)
-    except RequestFailed as error:
-        if error.response.status_code == 404:
-            raise bad_request(
-                "repository", f"the App is not installed on {repository}", "unknown repository"
-            ) from None
-        raise github_unavailable(error) from None
-    except (GitHubException, GitHubAuthError) as error:
-        raise github_unavailable(error) from None
-    return response.parsed_data.id
-
-
 async def create_schedule(request: Request) -> Response:
     key = await require_key(request, WRITE)
     state = api_state(request)
@@ -124,7 +105,7 @@ async def create_schedule(request: Request) -> Response:
         raise ApiError(
             400, "invalid_request", "the schedule is not valid", field_problems(error)
         ) from None
-    installation_id = await installation_of(state, body.repository)
+    installation_id = await installation_of(state.settings, body.repository)
     schedule = Schedule(
         id=uuid.uuid4().hex,
         repository=body.repository,

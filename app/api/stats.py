@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from app.api.auth import require_key
 from app.api.context import api_state
-from app.api.errors import ApiError
+from app.api.errors import ApiError, filter_problems
 from app.api.schemas import json_response, model_schemas, operation, query_parameter, ref
 from app.audit_query import REPOSITORY, parse_since
 from app.outcome_stats import DEFAULT_SINCE, stats_document
@@ -53,14 +53,8 @@ class Stats(BaseModel):
 
 def query_from(params: Any, now: float) -> tuple[str, float]:
     """(repository, since) from the URL's parameters; 400 naming every problem."""
-    problems = [
-        {"field": name[:40], "problem": f"unknown parameter (known: {', '.join(FILTERS)})"}
-        for name in params
-        if name not in FILTERS
-    ]
+    problems = filter_problems(params, FILTERS)
     repository = params.get("repository", "")
-    if repository and not REPOSITORY.fullmatch(repository):
-        problems.append({"field": "repository", "problem": "must be owner/name"})
     since = 0.0
     try:
         since = parse_since(params.get("since", DEFAULT_SINCE)[:MAX_SINCE], now)

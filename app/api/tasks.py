@@ -114,19 +114,25 @@ async def repository_of(settings: Settings, body: TaskBody) -> tuple[str, int | 
         parts = urlsplit(repository.url)
         path = parts.path.strip("/").removesuffix(".git")
         return f"{parts.hostname}/{path}"[:300], None
-    owner, name = repository.owner or "", repository.name or ""
+    full_name = f"{repository.owner or ''}/{repository.name or ''}"
+    return full_name, await installation_of(settings, full_name)
+
+
+async def installation_of(settings: Settings, repository: str) -> int:
+    """The App's installation on `owner/name` (400 when it has none, 502 when GitHub fails)."""
+    owner, name = repository.split("/")
     client = github_app(settings).app_client()
     try:
         response = await client.rest.apps.async_get_repo_installation(owner, name)
     except RequestFailed as error:
         if error.response.status_code == 404:
             raise bad_request(
-                "repository", f"the App is not installed on {owner}/{name}", "unknown repository"
+                "repository", f"the App is not installed on {repository}", "unknown repository"
             ) from None
         raise github_unavailable(error) from None
     except (GitHubException, GitHubAuthError) as error:
         raise github_unavailable(error) from None
-    return f"{owner}/{name}", response.parsed_data.id
+    return response.parsed_data.id
 
 
 def github_unavailable(error: Exception) -> ApiError:
