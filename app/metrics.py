@@ -351,10 +351,12 @@ async def watch_github_calls(github: GitHub[Any], metrics: Metrics) -> None:
 
 
 def start_job_series(metrics: Metrics, kinds: list[str]) -> None:
-    """Export every (kind, state) and verification result at 0 from the start, so a first job
-    shows as an increase."""
+    """Export every (kind, state), verification result and findings state at 0 from the start,
+    so a first job or finding shows as an increase."""
     for result in VERIFICATION_RESULTS:
         metrics.verifications.labels(result=result)
+    for state in ("posted", "addressed"):
+        metrics.review_findings.labels(state=state)
     for kind in kinds:
         metrics.job_seconds.labels(kind=kind)
         for state in ("succeeded", "failed", "cancelled"):

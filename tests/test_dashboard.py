@@ -56,6 +56,7 @@ CLUSTER_WIDE = (
     "fixwright_worker_running_jobs",
     "fixwright_worker_capacity",
     "fixwright_worker_processes",
+    "fixwright_pull_requests",
 )
 # The cluster's panels: a word of the title, the gauge it shows, the label it is split by.
 CLUSTER_PANELS = (
@@ -112,6 +113,10 @@ def test_the_dashboard_covers_what_operators_watch() -> None:
         "queue by kind",
         "age by kind",
         "per worker",
+        "by outcome",
+        "to merge",
+        "per merged pull request",
+        "findings",
     ):
         assert topic in titles
 
