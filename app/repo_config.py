@@ -26,6 +26,19 @@ from app.environment_config import (
     environment_from_repo_config,
 )
 from app.path_globs import pattern_problem
+from app.schedule_rules import (
+    DEFAULT_OUTPUT,
+    DEFAULT_TIMEZONE,
+    MAX_CRON_CHARACTERS,
+    MAX_PROMPT_CHARACTERS,
+    MAX_TIMEZONE_CHARACTERS,
+    OUTPUTS,
+    cron_problem,
+    name_problem,
+    nul_problem,
+    output_issue_problem,
+    timezone_problem,
+)
 
 PATH = ".github/fixwright.yml"
 LIMIT_KEYS = QUOTA_LIMIT_NAMES
@@ -39,11 +52,14 @@ KEYS = (
     "environment",
     "verify",
     "approval",
+    "schedules",
 )
 MAX_PROTECTED_PATHS = 100
 VERIFY_KEYS = ("command", "timeout", "max_rounds")
 MAX_COMMAND_CHARACTERS = 2_000
 MAX_REPAIR_ROUNDS = 10
+SCHEDULE_KEYS = ("name", "cron", "timezone", "prompt", "output", "issue")
+MAX_SCHEDULES = 50
 
 
 class RepoConfigError(Exception):
@@ -66,6 +82,18 @@ class VerifyConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """One entry of `schedules:`: a recurring task the repository declares for itself."""
+
+    name: str
+    cron: str
+    prompt: str
+    timezone: str = DEFAULT_TIMEZONE
+    output: str = DEFAULT_OUTPUT
+    issue: int | None = None
+
+
+@dataclass(frozen=True)
 class RepoConfig:
     model: str | None = None
     max_turns: int | None = None
@@ -77,6 +105,7 @@ class RepoConfig:
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     # `approval: {required_below: <role>}`: only raises the operator's approval policy.
     approval_required_below: str | None = None
+    schedules: tuple[ScheduleConfig, ...] = ()
 
 
 def parse_repo_config(text: str) -> RepoConfig:
@@ -120,6 +149,8 @@ def parse_repo_config(text: str) -> RepoConfig:
     problems += verify_problems
     approval_role, approval_problems = parse_approval(data.get("approval"))
     problems += approval_problems
+    schedules, schedule_problems = parse_schedules(data.get("schedules"))
+    problems += schedule_problems
     if problems:
         raise RepoConfigError(problems)
     return RepoConfig(
@@ -132,6 +163,7 @@ def parse_repo_config(text: str) -> RepoConfig:
         environment=environment,
         verify=verify,
         approval_required_below=approval_role,
+        schedules=schedules,
     )
 
 
@@ -194,6 +226,83 @@ def parse_verify(value: object) -> tuple[VerifyConfig, list[str]]:
         max_rounds=rounds,
     )
     return config, problems
+
+
+def parse_schedules(value: object) -> tuple[tuple[ScheduleConfig, ...], list[str]]:
+    """`schedules:` read: a list of mappings, each held to the API's rules for a schedule
+    (app/schedule_rules.py); each problem names its entry, as `schedules[0].cron`."""
+    if value is None:
+        return (), []
+    if not isinstance(value, list):
+        return (), ["`schedules` must be a list of schedules (`name`, `cron`, `prompt`, ...)"]
+    if len(value) > MAX_SCHEDULES:
+        return (), [f"`schedules` may list at most {MAX_SCHEDULES} schedules"]
+    problems: list[str] = []
+    schedules = []
+    names: set[str] = set()
+    for index, entry in enumerate(value):
+        schedule, entry_problems = parse_schedule(entry)
+        problems += [f"`schedules[{index}]{problem}" for problem in entry_problems]
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and not name_problem(name):
+            if name in names:
+                problems.append(f"`schedules[{index}].name`: another schedule is named {name}")
+            names.add(name)
+        if schedule is not None:
+            schedules.append(schedule)
+    return tuple(schedules), problems
+
+
+def parse_schedule(entry: object) -> tuple[ScheduleConfig | None, list[str]]:
+    """One entry, or None with its problems; each problem starts with the field's path."""
+    if not isinstance(entry, dict):
+        return None, ["`: must be a mapping (`name`, `cron`, `prompt`, ...)"]
+    problems = [
+        f"`: unknown setting `{str(key)[:40]}` (known: {', '.join(SCHEDULE_KEYS)})"
+        for key in entry
+        if key not in SCHEDULE_KEYS
+    ]
+    name = entry.get("name")
+    if name_problem(name):
+        problems.append(f".name`: {name_problem(name)}")
+    cron = entry.get("cron")
+    if not isinstance(cron, str) or len(cron) > MAX_CRON_CHARACTERS:
+        problems.append(
+            f".cron`: must be a cron expression of at most {MAX_CRON_CHARACTERS} characters"
+        )
+    elif cron_problem(cron):
+        problems.append(f".cron`: {cron_problem(cron)}")
+    timezone = entry.get("timezone", DEFAULT_TIMEZONE)
+    if not isinstance(timezone, str) or len(timezone) > MAX_TIMEZONE_CHARACTERS:
+        problems.append(".timezone`: must be a timezone name such as UTC or Europe/Paris")
+    elif timezone_problem(timezone):
+        problems.append(f".timezone`: {timezone_problem(timezone)}")
+    prompt = entry.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT_CHARACTERS:
+        problems.append(
+            f".prompt`: must be the task's text, 1 to {MAX_PROMPT_CHARACTERS:,} characters"
+        )
+    elif nul_problem(prompt):
+        problems.append(f".prompt`: {nul_problem(prompt)}")
+    output = entry.get("output", DEFAULT_OUTPUT)
+    if output not in OUTPUTS:
+        problems.append(f".output`: must be one of {', '.join(OUTPUTS)}")
+    issue = entry.get("issue")
+    if issue is not None and (not isinstance(issue, int) or isinstance(issue, bool) or issue < 1):
+        problems.append(".issue`: must be an issue's number")
+    elif output in OUTPUTS and output_issue_problem(output, issue):
+        problems.append(f"`: {output_issue_problem(output, issue)}")
+    if problems:
+        return None, problems
+    assert isinstance(name, str) and isinstance(cron, str) and isinstance(prompt, str)
+    return ScheduleConfig(
+        name=name,
+        cron=" ".join(cron.split()),
+        prompt=prompt,
+        timezone=str(timezone),
+        output=str(output),
+        issue=issue,
+    ), []
 
 
 def protected_paths_problems(patterns: object) -> list[str]:

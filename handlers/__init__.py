@@ -18,6 +18,7 @@ from handlers import (
     lifecycle,
     outcomes,
     review,
+    schedule_sync,
     task,
 )
 
@@ -38,6 +39,7 @@ def build_registry() -> Registry:
             interrupted.KIND,
             outcomes.KIND,
             findings.KIND,
+            schedule_sync.KIND,
         ),
         cancellations=lifecycle.CANCELLATIONS,
         interruption_notice=interrupted.KIND,

@@ -37,12 +37,20 @@ from app.api.schemas import (
 from app.api.task_body import OWNER, REPOSITORY_NAME, Strict, field_problems
 from app.api.tasks import installation_of, json_body
 from app.audit import Action, audit
-from app.schedule_times import cron_problem, timezone_problem
+from app.schedule_rules import (
+    MAX_CRON_CHARACTERS,
+    MAX_PROMPT_CHARACTERS,
+    MAX_TIMEZONE_CHARACTERS,
+    NAME,
+    cron_problem,
+    nul_problem,
+    output_issue_problem,
+    timezone_problem,
+)
 from app.schedule_views import schedule_document
 from app.store.schedules import Schedule
 
 READ, WRITE = "schedules:read", "schedules:write"
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 REPOSITORY = re.compile(OWNER[:-1] + "/" + REPOSITORY_NAME[1:])
 
 
@@ -61,8 +69,9 @@ def _timezone(value: str) -> str:
 
 
 def _no_nul(value: str) -> str:
-    if "\x00" in value:  # PostgreSQL's text cannot hold it
-        raise ValueError("must not contain a NUL character")
+    problem = nul_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -78,20 +87,23 @@ class ScheduleBody(BaseModel):
     model_config = Strict
     repository: Annotated[str, AfterValidator(_repository)]
     name: Annotated[str, StringConstraints(pattern=NAME)]
-    cron: Annotated[str, StringConstraints(max_length=200), AfterValidator(_cron)]
-    timezone: Annotated[str, StringConstraints(max_length=100), AfterValidator(_timezone)] = "UTC"
+    cron: Annotated[str, StringConstraints(max_length=MAX_CRON_CHARACTERS), AfterValidator(_cron)]
+    timezone: Annotated[
+        str, StringConstraints(max_length=MAX_TIMEZONE_CHARACTERS), AfterValidator(_timezone)
+    ] = "UTC"
     prompt: Annotated[
-        str, StringConstraints(min_length=1, max_length=100_000), AfterValidator(_no_nul)
+        str,
+        StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARACTERS),
+        AfterValidator(_no_nul),
     ]
     output: Literal["pull_request", "issue_comment", "issue"] = "pull_request"
     issue: Annotated[int, Field(ge=1)] | None = None
 
     @model_validator(mode="after")
     def issue_with_comment(self) -> ScheduleBody:
-        if self.output == "issue_comment" and self.issue is None:
-            raise ValueError("output issue_comment needs the issue's number (issue)")
-        if self.output != "issue_comment" and self.issue is not None:
-            raise ValueError("issue is only used with output issue_comment")
+        problem = output_issue_problem(self.output, self.issue)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
         Recorded,
     )
     from app.store.queue_stats import KindQueue
-    from app.store.schedules import Schedule, ScheduleView, Slot, SlotClaim
+    from app.store.schedules import Schedule, ScheduleSync, ScheduleView, Slot, SlotClaim
     from app.store.tasks import Task, TaskCreated, TaskQuery
     from app.store.webhook_deliveries import WebhookAttempt, WebhookDelivery
     from app.store.workers import WorkerRecord
@@ -574,6 +574,13 @@ class Store(Protocol):
     async def pause_schedule(self, schedule_id: str, paused: bool) -> bool: ...
 
     async def delete_schedule(self, schedule_id: str) -> bool: ...
+
+    async def replace_repository_schedules(
+        self, repository: str, schedules: list[Schedule]
+    ) -> ScheduleSync:
+        """Make the repository's declared schedules (`source='repository'`) exactly these, in
+        one transaction; the operator's are untouched, and one kept by name keeps its id and
+        slots (so it does not fire again)."""
 
     async def claim_schedule_slot(
         self, schedule_id: str, slot_at: float, node: str, skip_reason: str, job: NewJob, task: Task

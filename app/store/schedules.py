@@ -270,3 +270,55 @@ def prune_slots(db: Db, before: float) -> int:
         f" AND (job_id IS NULL OR job_id NOT IN (SELECT id FROM jobs WHERE state IN ({marks})))",
         (before, *UNFINISHED),
     ).rowcount
+
+
+@dataclass(frozen=True)
+class ScheduleSync:
+    """What replacing a repository's declared schedules did, by name; `refused` are names an
+    operator's schedule of the repository holds already (the operator's stays)."""
+
+    created: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+
+
+def replace_repository_schedules(
+    db: Db, repository: str, schedules: list[Schedule], now: float
+) -> ScheduleSync:
+    """Make the repository's `source='repository'` schedules exactly `schedules` (the operator's
+    are not touched). One kept by name keeps its id, its state and its slots, so the walk goes
+    on from its last slot and a slot that fired does not fire again, whatever its new cron."""
+    rows = db.execute(
+        "SELECT id, name FROM schedules WHERE repository = ? AND source = 'repository'",
+        (repository,),
+    ).fetchall()
+    existing = {name: id_ for id_, name in rows}
+    created, updated, refused = [], [], []
+    for schedule in schedules:
+        if schedule.name in existing:
+            db.execute(
+                "UPDATE schedules SET installation_id = ?, cron = ?, timezone = ?, prompt = ?,"
+                " output = ?, issue_number = ?, created_by = ?, updated_at = ? WHERE id = ?",
+                (
+                    schedule.installation_id,
+                    schedule.cron,
+                    schedule.timezone,
+                    schedule.prompt,
+                    schedule.output,
+                    schedule.issue_number,
+                    schedule.created_by,
+                    now,
+                    existing[schedule.name],
+                ),
+            )
+            updated.append(schedule.name)
+        elif insert_schedule(db, schedule, now):
+            created.append(schedule.name)
+        else:
+            refused.append(schedule.name)
+    wanted = {schedule.name for schedule in schedules}
+    removed = sorted(name for name in existing if name not in wanted)
+    for name in removed:
+        delete_schedule(db, existing[name])
+    return ScheduleSync(tuple(created), tuple(updated), tuple(removed), tuple(refused))

@@ -88,12 +88,14 @@ from app.store.outcomes import (
 from app.store.queue_stats import KindQueue, select_by_kind
 from app.store.schedules import (
     Schedule,
+    ScheduleSync,
     ScheduleView,
     Slot,
     SlotClaim,
     delete_schedule,
     insert_schedule,
     prune_slots,
+    replace_repository_schedules,
     select_schedule,
     select_schedules,
     select_slots,
@@ -1182,6 +1184,18 @@ class SqlStore:
 
     async def delete_schedule(self, schedule_id: str) -> bool:
         return await self._run(lambda db: delete_schedule(db, schedule_id))
+
+    async def replace_repository_schedules(
+        self, repository: str, schedules: list[Schedule]
+    ) -> ScheduleSync:
+        now = self._clock()
+
+        def work(db: Db) -> ScheduleSync:
+            # Two syncs of one repository one after the other: each sees the other's result.
+            self.dialect.lock(db, f"schedule-sync:{repository}")
+            return replace_repository_schedules(db, repository, schedules, now)
+
+        return await self._run(work)
 
     async def claim_schedule_slot(
         self, schedule_id: str, slot_at: float, node: str, skip_reason: str, job: NewJob, task: Task
