@@ -9,7 +9,12 @@ import math
 import time
 from typing import Any
 
-from app.repo_config import PATH
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from app.api.schedules import ScheduleBody
+from app.repo_config import PATH, RepoConfigError, parse_repo_config
 from app.scheduler import Scheduler
 from app.store import JobState
 from app.store.schedules import Schedule
@@ -224,3 +229,18 @@ async def test_the_replacement_on_postgresql_is_one_step_that_spares_the_operato
             assert views["weekly"].source == "api" and views["weekly"].cron == "0 9 * * 1"
         finally:
             await store.close()
+
+
+def test_the_file_and_the_api_refuse_a_schedule_in_the_same_words() -> None:
+    """One set of rules: each bad field of an entry is refused as the API refuses it."""
+    entry = {"name": "-x", "cron": "61 * * * *", "timezone": "Mars/Olympus", "prompt": "Go."}
+    with pytest.raises(ValidationError) as refused:
+        ScheduleBody.model_validate({"repository": REPOSITORY, **entry})
+    api = {".".join(map(str, p["loc"])): p["msg"] for p in refused.value.errors()}
+    with pytest.raises(RepoConfigError) as raised:
+        parse_repo_config(yaml.safe_dump({"schedules": [entry]}))
+    said = "\n".join(raised.value.problems)
+    assert "`schedules[0].name`" in said and "name" in api
+    for field in ("cron", "timezone"):
+        words = api[field].removeprefix("Value error, ")
+        assert f"`schedules[0].{field}`: {words}" in said
