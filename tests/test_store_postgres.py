@@ -196,6 +196,26 @@ async def test_deliveries_arriving_together_share_a_commit_and_a_bad_one_fails_a
         assert connection.execute("SELECT COUNT(*) FROM jobs").fetchone() == (39,)
 
 
+async def test_grouped_deliveries_are_answered_when_their_transaction_cannot_even_start(
+    pg_url: str,
+) -> None:
+    """A group whose run fails outside any call (here the store's threads are gone) answers
+    every caller StoreUnavailable, which the intake turns into a 503; none is left waiting."""
+    store = PostgresStore(pg_url)
+    try:
+        store._executor.shutdown()
+        calls = [
+            store.record_delivery(Delivery(f"d{n}", "issues"), [new_job(f"o/r#{n}")])
+            for n in range(3)
+        ]
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*calls, return_exceptions=True), timeout=30
+        )
+    finally:
+        await store.close()
+    assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes), outcomes
+
+
 async def test_an_idempotency_key_given_to_two_nodes_at_once_creates_one_task(
     nodes: list[PostgresStore],
 ) -> None:

@@ -192,7 +192,10 @@ class PostgresStore(SqlStore):
             group = self._waiting[:GROUP_LIMIT]
             del self._waiting[:GROUP_LIMIT]
             works = [work for work, _ in group]
-            outcomes = await loop.run_in_executor(self._executor, self._group, works)
+            try:
+                outcomes = await loop.run_in_executor(self._executor, self._group, works)
+            except Exception as failure:  # every caller hears it; none is left waiting
+                outcomes = [(None, unavailable(failure))] * len(works)
             for (_, future), (result, error) in zip(group, outcomes, strict=True):
                 if future.done():  # its caller gave up waiting
                     continue
