@@ -359,11 +359,17 @@ def narrowed(settings: Settings, config: RepoConfig) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
-async def load_repo_config(github: GitHub[Any], repository: str) -> RepoConfig:
-    """The repository's config from its default branch; the defaults when it has none."""
+async def load_repo_config(
+    github: GitHub[Any], repository: str, ref: str | None = None
+) -> RepoConfig:
+    """The repository's config at `ref` (its default branch when None); the defaults when it
+    has none."""
     owner, _, name = repository.partition("/")
     try:
-        response = await github.rest.repos.async_get_content(owner, name, PATH)
+        if ref is None:
+            response = await github.rest.repos.async_get_content(owner, name, PATH)
+        else:
+            response = await github.rest.repos.async_get_content(owner, name, PATH, ref=ref)
     except RequestFailed as error:
         if error.response.status_code == 404:
             return RepoConfig()

@@ -5,16 +5,11 @@ not valid changes nothing: its problems are told once, as a failed check run on 
 
 from __future__ import annotations
 
-import base64
 import uuid
-from typing import Any
-
-from githubkit import GitHub
-from githubkit.exception import RequestFailed
 
 from app.context import Context
 from app.events import WebhookEvent
-from app.repo_config import PATH, RepoConfig, RepoConfigError, parse_repo_config
+from app.repo_config import PATH, RepoConfig, RepoConfigError, load_repo_config
 from app.store.schedules import Schedule, ScheduleSync
 from handlers.common.check_runs import CheckRun, Conclusion
 
@@ -24,21 +19,6 @@ NEXT_STEP = (
     " its Schedules section) and push it: the schedules are read again. Until then the"
     " repository's schedules stay as they were."
 )
-
-
-async def file_at(github: GitHub[Any], repository: str, sha: str) -> str | None:
-    """The file's text at the commit, or None when the commit has no such file."""
-    owner, _, name = repository.partition("/")
-    try:
-        response = await github.rest.repos.async_get_content(owner, name, PATH, ref=sha)
-    except RequestFailed as error:
-        if error.response.status_code == 404:
-            return None
-        raise
-    content = getattr(response.parsed_data, "content", None)
-    if not isinstance(content, str):
-        raise RepoConfigError([f"{PATH} is not a file"])
-    return base64.b64decode(content).decode("utf-8", "replace")
 
 
 def declared(config: RepoConfig, context: Context, sha: str) -> list[Schedule]:
@@ -85,8 +65,7 @@ async def sync_schedules(event: WebhookEvent, context: Context) -> str:
     sha = str(event.payload.get("after") or "")
     job = context.job
     try:
-        text = await file_at(context.github, job.repository, sha)
-        config = parse_repo_config(text) if text is not None else RepoConfig()
+        config = await load_repo_config(context.github, job.repository, ref=sha)
     except RepoConfigError as error:
         check = CheckRun(context.github, job.repository, sha, job.id, CHECK_NAME)
         title = f"{PATH} is not valid ({len(error.problems)} problem(s)): no schedule changed"
